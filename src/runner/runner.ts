@@ -1,0 +1,54 @@
+/**
+ * The contract every runner keeps: LocalRunner runs a tube in this process,
+ * ZmqRunner across processes and hosts. Same calls, same results.
+ */
+import type { Epoch } from "../graph/epoch.ts";
+
+/** One signal's value in one epoch, as it travels between nodes. */
+export interface TubeEvent {
+  /** Unique per runner run. */
+  readonly id: number;
+  /** Milliseconds since the Unix epoch, when the node emitted it. */
+  readonly timestamp: number;
+  readonly node_id: string;
+  readonly signal: string;
+  readonly epoch: Epoch;
+  readonly value: unknown;
+}
+
+export interface EpochResult {
+  readonly epoch: number;
+  /** The return node's value; null when it had nothing. */
+  readonly value: unknown;
+}
+
+export type RunnerState = "created" | "initializing" | "ready" | "running" | "stopping" | "closed" | "failed";
+
+export interface RunnerEvents {
+  event: (event: TubeEvent) => void;
+  epoch: (result: EpochResult) => void;
+  error: (error: Error) => void;
+}
+
+export interface Runner {
+  readonly state: RunnerState;
+  /** Instantiates every node; resolves when all are ready to process. */
+  init(): Promise<void>;
+  /** Runs one epoch with this process-scoped input; resolves with the return value (null when none). */
+  process(input?: Record<string, unknown>): Promise<unknown>;
+  /** Runs `n` epochs (unbounded when omitted), yielding the return value of each epoch that has one. */
+  iter(n?: number, inputs?: Iterable<Record<string, unknown>>): AsyncIterable<unknown>;
+  /**
+   * Free-runs `n` epochs, or until `stop()` when `n` is omitted, and resolves
+   * with the results of the epochs run (or rejects with the first node error).
+   */
+  run(n?: number): Promise<EpochResult[]>;
+  /** Starts free-run without waiting: `n` epochs, or until `stop()`. */
+  start(n?: number): Promise<void>;
+  /** Stops free-run after the epochs in flight; nodes stay initialized. */
+  stop(): Promise<void>;
+  /** Releases every node; the runner cannot be used afterwards. */
+  deinit(): Promise<void>;
+  on<K extends keyof RunnerEvents>(name: K, listener: RunnerEvents[K]): this;
+  off<K extends keyof RunnerEvents>(name: K, listener: RunnerEvents[K]): this;
+}
