@@ -1,0 +1,100 @@
+/**
+ * Messages the command node publishes to every runner (command outbox, PUB),
+ * plus the heartbeat, which also travels the other way.
+ */
+import { z } from "zod";
+import { EpochSchema, NodeIdSchema, NodeStatusSchema, messageSchema } from "./common.ts";
+
+/** What a runner says about itself; also the entries of `announce`. One runner process may host several nodes. */
+export const IdentifyValue = z.object({
+  /** The runner's id (the node's id when it hosts one node). */
+  node_id: NodeIdSchema,
+  /** The address of the runner's node outbox (XPUB), as peers should connect to it. */
+  outbox: z.string(),
+  status: NodeStatusSchema,
+  /** Signals the runner publishes (for several nodes: `node.signal`). */
+  signals: z.array(z.string()).nullable(),
+  slots: z.array(z.string()).nullable(),
+  /** Runner ids this runner subscribes to. */
+  subscribed_to: z.array(z.string()),
+  /** Runner ids known to subscribe to this runner. */
+  subscribers: z.array(z.string()),
+  pid: z.number().int().optional(),
+  /** When the process hosts several nodes: each hosted node id with its signals and slots. */
+  nodes: z
+    .record(z.string(), z.object({ signals: z.array(z.string()).nullable(), slots: z.array(z.string()).nullable() }))
+    .optional(),
+});
+export type IdentifyValue = z.infer<typeof IdentifyValue>;
+
+export const AnnounceValue = z.object({
+  /** The command inbox (ROUTER) address runners send to. */
+  inbox: z.string(),
+  /** Every known runner, by runner id. */
+  nodes: z.record(z.string(), IdentifyValue),
+});
+export type AnnounceValue = z.infer<typeof AnnounceValue>;
+
+/** The command node tells every runner who is where; runners connect to the outboxes they need. */
+export const Announce = messageSchema("announce", AnnounceValue);
+export type Announce = z.infer<typeof Announce>;
+
+/** Everyone re-identifies. */
+export const Ping = messageSchema("ping", z.null());
+export type Ping = z.infer<typeof Ping>;
+
+/** Instantiate the nodes (run their `init`), then wait for upstream subscriptions. */
+export const Init = messageSchema("init", z.null());
+export type Init = z.infer<typeof Init>;
+
+export const ProcessEpoch = z.object({
+  epoch: z.number().int(),
+  /** Process-scoped input for this epoch; null when none. */
+  input: z.record(z.string(), z.unknown()).nullable(),
+});
+export type ProcessEpoch = z.infer<typeof ProcessEpoch>;
+
+/** Several epochs in one message, so free-run does not pay one message per epoch. */
+export const ProcessBatch = z.object({ epochs: z.array(ProcessEpoch).min(1) });
+export type ProcessBatch = z.infer<typeof ProcessBatch>;
+
+export const ProcessValue = z.union([ProcessEpoch, ProcessBatch]);
+export type ProcessValue = z.infer<typeof ProcessValue>;
+
+/** Run one epoch (`{epoch, input}`) or a batch of them (`{epochs: [...]}`). */
+export const Process = messageSchema("process", ProcessValue);
+export type Process = z.infer<typeof Process>;
+
+/** The epochs of a process message, whichever form it has. */
+export function processEpochs(value: ProcessValue): ProcessEpoch[] {
+  return "epochs" in value ? value.epochs : [value];
+}
+
+/** Free-run `n` epochs, or without bound when `n` is null. */
+export const Start = messageSchema("start", z.object({ n: z.number().int().nonnegative().nullable() }));
+export type Start = z.infer<typeof Start>;
+
+/** Stop free-run after the epochs in flight; nodes stay initialized. */
+export const Stop = messageSchema("stop", z.null());
+export type Stop = z.infer<typeof Stop>;
+
+/** Release the nodes; the runner process exits unless `stay` is true (then it can be initialized again). */
+export const Deinit = messageSchema("deinit", z.object({ stay: z.boolean() }).nullable());
+export type Deinit = z.infer<typeof Deinit>;
+
+/**
+ * An epoch is over everywhere; runners may forget its state. With
+ * `cumulative`, every epoch up to and including `epoch` is over (one message
+ * for a whole window of free-run epochs).
+ */
+export const EpochEnded = messageSchema(
+  "epoch_ended",
+  z.object({ epoch: EpochSchema, cumulative: z.boolean().optional() }),
+);
+export type EpochEnded = z.infer<typeof EpochEnded>;
+
+/** Liveness, both ways; a runner's heartbeat may carry its status. */
+export const Heartbeat = messageSchema("heartbeat", z.object({ status: NodeStatusSchema.optional() }).nullable());
+export type Heartbeat = z.infer<typeof Heartbeat>;
+
+export type CommandToRunner = Announce | Ping | Init | Process | Start | Stop | Deinit | EpochEnded | Heartbeat;

@@ -1,0 +1,94 @@
+/** Messages between runners (node outbox XPUB -> SUB of downstream runners and of the command node). */
+import { z } from "zod";
+import type { TubeEvent } from "../runner/runner.ts";
+import { EpochSchema, NodeIdSchema, TimestampSchema, messageSchema } from "./common.ts";
+
+/** One signal's value in one epoch: the wire form of `TubeEvent`. */
+export const TubeEventSchema = z.object({
+  id: z.number(),
+  timestamp: TimestampSchema,
+  node_id: NodeIdSchema,
+  signal: z.string(),
+  epoch: EpochSchema,
+  value: z.unknown(),
+});
+
+/** A node finished an epoch: `[nodeId, epochKey]` (epoch keys as in src/graph/epoch.ts). */
+export const DoneEntry = z.tuple([z.string(), z.string()]);
+
+export const EventValue = z.object({
+  events: z.array(TubeEventSchema),
+  /**
+   * Which nodes finished which epochs. A node that ran or was skipped and
+   * emitted nothing still reports done, so downstream schedulers can tell
+   * "no event" from "not yet".
+   */
+  done: z.array(DoneEntry),
+});
+export interface EventValue {
+  events: TubeEvent[];
+  done: Array<[nodeId: string, epochKey: string]>;
+}
+
+/** The events a runner's nodes emitted, published on the runner's outbox with its id as topic. */
+export const Event = messageSchema("event", EventValue);
+export interface Event {
+  type: "event";
+  node_id: string;
+  timestamp: number;
+  value: EventValue;
+}
+
+// The zod-inferred type and the hand-written one must stay the same shape.
+type Inferred = z.infer<typeof Event>;
+const _sameShape: [Inferred extends Event ? true : false, Event extends Inferred ? true : false] = [true, true];
+void _sameShape;
+
+export type RunnerToRunner = Event;
+
+function isEpoch(e: unknown): boolean {
+  if (typeof e === "number") return Number.isInteger(e);
+  if (!Array.isArray(e) || e.length === 0 || !Number.isInteger(e[0])) return false;
+  for (let i = 1; i < e.length; i++) {
+    const step = e[i];
+    if (!Array.isArray(step) || step.length !== 2 || typeof step[0] !== "string" || !Number.isInteger(step[1])) return false;
+  }
+  return true;
+}
+
+function isNodeId(s: unknown): boolean {
+  return typeof s === "string" && s.length > 0 && s.length <= 255 && s.charCodeAt(0) !== 0;
+}
+
+/**
+ * The structural check of an event message's value, equivalent to
+ * `EventValue` but without zod's allocation of a parsed copy: events are the
+ * hot path (bench/raw-pubsub.bench.ts reports decode rates with either check), and
+ * test/unit/protocol-codec.test.ts which checks that it agrees with the zod
+ * schema on the same inputs). Event `value`s are left as they are: they are
+ * the nodes' data, checked by the receiving slot if at all.
+ */
+export function isEventValue(v: unknown): v is EventValue {
+  if (typeof v !== "object" || v === null) return false;
+  const { events, done } = v as { events?: unknown; done?: unknown };
+  if (!Array.isArray(events) || !Array.isArray(done)) return false;
+  for (let i = 0; i < events.length; i++) {
+    const e = events[i] as Record<string, unknown> | null;
+    if (
+      typeof e !== "object" ||
+      e === null ||
+      typeof e.id !== "number" ||
+      typeof e.timestamp !== "number" ||
+      !isNodeId(e.node_id) ||
+      typeof e.signal !== "string" ||
+      !isEpoch(e.epoch) ||
+      !("value" in e)
+    )
+      return false;
+  }
+  for (let i = 0; i < done.length; i++) {
+    const d = done[i];
+    if (!Array.isArray(d) || d.length !== 2 || typeof d[0] !== "string" || typeof d[1] !== "string") return false;
+  }
+  return true;
+}
