@@ -145,7 +145,7 @@ describe("protocol codec - binary frames", () => {
     const frames = codec.encode(msg);
     expect(frames).toHaveLength(2);
     const got = codec.decode(frames) as MessageOf<"process">;
-    expect((got.value as { input: { frame: Uint16Array } }).input.frame[4095]).toBe(9);
+    expect((got.value as unknown as { input: { frame: Uint16Array } }).input.frame[4095]).toBe(9);
   });
 
   it("protocol codec - the threshold is configurable", () => {
