@@ -1,0 +1,338 @@
+/**
+ * Scheduler: decides, per epoch, which nodes can run and with what inputs.
+ * Pure: no sockets, no clocks, no node code. A runner feeds it epochs
+ * (`openEpoch`) and node completions (`complete`, for its own nodes and for
+ * remote ones it hears about), and takes tasks (`takeReady`) and finished
+ * root epochs (`takeCompleted`).
+ *
+ * Rules:
+ * - a node runs in an epoch once every upstream node it reads has completed
+ *   that epoch (ran or was skipped); a required slot without an event skips it;
+ * - a node inside a map runs once per sub-epoch; a slot reading one map level
+ *   deeper gets the list of the sub-epochs' values (after all have completed);
+ * - a stateful node runs root epochs in order, and a map's items in order.
+ */
+import { keyToEpoch, rootKey, subKey, type Epoch, type EpochKey } from "./epoch.ts";
+import type { Edge, Tube, TubeNode } from "./tube.ts";
+
+/** One signal's value from a completed node; `key` is the epoch it belongs to (a sub-epoch for a map's items). */
+export interface Emitted {
+  readonly signal: string;
+  readonly key: EpochKey;
+  readonly value: unknown;
+}
+
+export interface Task {
+  readonly node: TubeNode;
+  readonly key: EpochKey;
+  readonly epoch: Epoch;
+  /** The node's inputs; null when the node is skipped in this epoch (disabled, or a required slot had no event). */
+  readonly inputs: Record<string, unknown> | null;
+}
+
+class EpochState {
+  readonly done = new Set<string>();
+  readonly running = new Set<string>();
+  readonly values = new Map<string, unknown>();
+  /** Sub-epochs, per map node, in item order. */
+  readonly children = new Map<string, EpochState[]>();
+  readonly subCount = new Map<string, number>();
+  opened = false;
+  input: Readonly<Record<string, unknown>> = {};
+  trackedRootDone = 0;
+  complete = false;
+
+  constructor(
+    readonly key: EpochKey,
+    readonly depth: number,
+    readonly root: number,
+    readonly parent: EpochState | undefined,
+    readonly index: number,
+  ) {}
+
+  ancestor(depth: number): EpochState {
+    let st: EpochState = this;
+    while (st.depth > depth) st = st.parent!;
+    return st;
+  }
+}
+
+const PENDING = Symbol("pending");
+const MISSING = Symbol("missing");
+
+const valueKey = (node: string, signal: string) => `${node}\u0000${signal}`;
+
+export interface SchedulerOptions {
+  /** Nodes this scheduler runs. Default: all. */
+  local?: Iterable<string>;
+  /** Nodes whose completion makes a root epoch complete. Default: all. */
+  tracked?: Iterable<string>;
+}
+
+export class Scheduler {
+  private readonly tube: Tube;
+  private readonly local: Set<string>;
+  private readonly tracked: Set<string>;
+  private readonly trackedRoot: string[];
+  private readonly trackedDeep: string[];
+  private readonly depth = new Map<string, number>();
+  /** Nodes that read a map's scope collapsed into the map's own epoch, per map. */
+  private readonly collapsers = new Map<string, TubeNode[]>();
+  private readonly roots = new Map<number, EpochState>();
+  private readonly nextRoot = new Map<string, number>();
+  private firstRoot: number | undefined;
+  private closedBelow = -Infinity;
+  private readonly closedAbove = new Set<number>();
+  private ready: Task[] = [];
+  private completed: number[] = [];
+
+  constructor(tube: Tube, options: SchedulerOptions = {}) {
+    this.tube = tube;
+    this.local = new Set(options.local ?? tube.nodes.keys());
+    this.tracked = new Set(options.tracked ?? tube.nodes.keys());
+    for (const node of tube.nodes.values()) this.depth.set(node.id, node.scope.length);
+    this.trackedRoot = [...this.tracked].filter((id) => this.depth.get(id) === 0);
+    this.trackedDeep = [...this.tracked].filter((id) => this.depth.get(id)! > 0);
+    for (const node of tube.nodes.values()) {
+      for (const e of node.edges) {
+        if (!node.collapsed.has(e.slot) || e.source.kind !== "node") continue;
+        const map = this.signalScope(e)[node.scope.length]!;
+        const list = this.collapsers.get(map) ?? [];
+        if (!list.includes(node)) list.push(node);
+        this.collapsers.set(map, list);
+      }
+    }
+  }
+
+  /** Opens a root epoch with its process-scoped input; source nodes become ready. */
+  openEpoch(root: number, input: Readonly<Record<string, unknown>> = {}): void {
+    if (this.isClosed(root)) return;
+    if (this.firstRoot === undefined) {
+      this.firstRoot = root;
+      this.closedBelow = root;
+    }
+    const st = this.rootState(root);
+    st.opened = true;
+    st.input = input;
+    for (const id of this.local) if (this.depth.get(id) === 0) this.check(this.tube.nodes.get(id)!, st);
+  }
+
+  /** Records that a node completed an epoch, with what it emitted. Duplicates and closed epochs are ignored. */
+  complete(nodeId: string, key: EpochKey, events: readonly Emitted[]): void {
+    const node = this.tube.nodes.get(nodeId);
+    if (!node) return;
+    const st = this.state(key);
+    if (!st || st.done.has(nodeId)) return;
+    st.done.add(nodeId);
+    st.running.delete(nodeId);
+    let items = 0;
+    for (const ev of events) {
+      const target: EpochState | undefined = ev.key === key ? st : this.state(ev.key);
+      if (!target) continue;
+      target.values.set(valueKey(nodeId, ev.signal), ev.value);
+      if (target !== st && target.parent === st) items++;
+    }
+    if (node.definition.special === "map") this.openSubEpochs(node, st, items);
+
+    for (const downId of this.tube.downstream.get(nodeId)!) {
+      if (!this.local.has(downId)) continue;
+      const down = this.tube.nodes.get(downId)!;
+      const d = down.scope.length;
+      if (d === st.depth) this.check(down, st);
+      else if (d < st.depth) this.check(down, st.ancestor(d));
+      else for (const sub of this.descendants(st, d)) this.check(down, sub);
+    }
+    if (node.stateful && this.local.has(nodeId)) this.checkNextInOrder(node, st);
+    if (this.tracked.has(nodeId)) {
+      const root = st.ancestor(0);
+      if (st.depth === 0) root.trackedRootDone++;
+      this.checkRootComplete(root);
+    }
+  }
+
+  /** Tasks that became ready since the last call. */
+  takeReady(): Task[] {
+    const out = this.ready;
+    this.ready = [];
+    return out;
+  }
+
+  /** Root epochs whose tracked nodes have all completed since the last call. */
+  takeCompleted(): number[] {
+    const out = this.completed;
+    this.completed = [];
+    return out;
+  }
+
+  /** A signal's value in a root epoch (e.g. the return node's), or undefined. */
+  valueOf(root: number, nodeId: string, signal: string): unknown {
+    return this.roots.get(root)?.values.get(valueKey(nodeId, signal));
+  }
+
+  isComplete(root: number): boolean {
+    return this.roots.get(root)?.complete ?? this.isClosed(root);
+  }
+
+  /** Forgets a root epoch; late completions for it are ignored. */
+  closeEpoch(root: number): void {
+    this.roots.delete(root);
+    if (root < this.closedBelow) return;
+    this.closedAbove.add(root);
+    while (this.closedAbove.delete(this.closedBelow)) this.closedBelow++;
+  }
+
+  /** Root epochs held in memory (for tests of bounded memory). */
+  get openEpochs(): number {
+    return this.roots.size;
+  }
+
+  private isClosed(root: number): boolean {
+    return root < this.closedBelow || this.closedAbove.has(root);
+  }
+
+  private rootState(root: number): EpochState {
+    let st = this.roots.get(root);
+    if (!st) {
+      st = new EpochState(rootKey(root), 0, root, undefined, root);
+      this.roots.set(root, st);
+    }
+    return st;
+  }
+
+  /** The state of an epoch key, created on the way (events may arrive before the epoch is opened). */
+  private state(key: EpochKey): EpochState | undefined {
+    const parts = key.split("/");
+    const root = Number(parts[0]);
+    if (!Number.isInteger(root) || this.isClosed(root)) return undefined;
+    let st = this.rootState(root);
+    for (let i = 1; i < parts.length; i++) {
+      const part = parts[i]!;
+      const dot = part.lastIndexOf(".");
+      const map = part.slice(0, dot);
+      const index = Number(part.slice(dot + 1));
+      st = this.child(st, map, index);
+    }
+    return st;
+  }
+
+  private child(parent: EpochState, map: string, index: number): EpochState {
+    let list = parent.children.get(map);
+    if (!list) parent.children.set(map, (list = []));
+    let st = list[index];
+    if (!st) {
+      st = new EpochState(subKey(parent.key, map, index), parent.depth + 1, parent.root, parent, index);
+      list[index] = st;
+    }
+    return st;
+  }
+
+  private openSubEpochs(map: TubeNode, st: EpochState, count: number): void {
+    st.subCount.set(map.id, count);
+    for (let i = 0; i < count; i++) this.child(st, map.id, i);
+    for (const node of this.collapsers.get(map.id) ?? []) if (this.local.has(node.id)) this.check(node, st.ancestor(node.scope.length));
+  }
+
+  private *descendants(st: EpochState, depth: number): Iterable<EpochState> {
+    if (st.depth === depth) {
+      yield st;
+      return;
+    }
+    for (const list of st.children.values()) for (const c of list) if (c) yield* this.descendants(c, depth);
+  }
+
+  private signalScope(e: Edge): readonly string[] {
+    if (e.source.kind !== "node") return [];
+    const up = this.tube.nodes.get(e.source.node)!;
+    return up.definition.special === "map" && e.source.signal === "value" ? [...up.scope, up.id] : up.scope;
+  }
+
+  private read(e: Edge, st: EpochState): unknown {
+    const src = e.source;
+    if (src.kind === "input") {
+      if (src.scope === "tube") return this.tube.input[src.name] ?? MISSING;
+      const root = st.ancestor(0);
+      if (!root.opened) return PENDING;
+      return root.input[src.name] ?? MISSING;
+    }
+    const up = this.tube.nodes.get(src.node)!;
+    const dU = up.scope.length;
+    const dSig = dU + (up.definition.special === "map" && src.signal === "value" ? 1 : 0);
+    const key = valueKey(src.node, src.signal);
+    if (dSig <= st.depth) {
+      if (!st.ancestor(dU).done.has(src.node)) return PENDING;
+      const v = st.ancestor(dSig).values.get(key);
+      return v === undefined ? MISSING : v;
+    }
+    // One level deeper: the list of the sub-epochs' values, once the map and every sub-epoch are done.
+    const map = this.signalScope(e)[st.depth]!;
+    if (!st.done.has(map) || !st.subCount.has(map)) return PENDING;
+    const subs = st.children.get(map) ?? [];
+    const out: unknown[] = [];
+    for (let i = 0; i < st.subCount.get(map)!; i++) {
+      const sub = subs[i]!;
+      if (!sub.ancestor(dU).done.has(src.node)) return PENDING;
+      const v = sub.values.get(key);
+      if (v !== undefined) out.push(v);
+    }
+    return out;
+  }
+
+  private inOrder(node: TubeNode, st: EpochState): boolean {
+    if (st.depth === 0) return this.nextRoot.get(node.id) === st.root || (this.firstRoot === st.root && !this.nextRoot.has(node.id));
+    if (st.index === 0) return true;
+    const prev = st.parent!.children.get(node.scope[node.scope.length - 1]!)?.[st.index - 1];
+    return prev !== undefined && prev.done.has(node.id);
+  }
+
+  private checkNextInOrder(node: TubeNode, st: EpochState): void {
+    if (st.depth === 0) {
+      this.nextRoot.set(node.id, st.root + 1);
+      const next = this.roots.get(st.root + 1);
+      if (next) this.check(node, next);
+      return;
+    }
+    const next = st.parent!.children.get(node.scope[node.scope.length - 1]!)?.[st.index + 1];
+    if (next) this.check(node, next);
+  }
+
+  private check(node: TubeNode, st: EpochState): void {
+    const id = node.id;
+    if (st.done.has(id) || st.running.has(id)) return;
+    if (node.stateful && !this.inOrder(node, st)) return;
+    const inputs: Record<string, unknown> = { ...node.constSlots };
+    for (const e of node.edges) {
+      const v = this.read(e, st);
+      if (v === PENDING) return;
+      if (v !== MISSING) inputs[e.slot] = v;
+    }
+    // Sources (no edges) wait for the epoch to be opened; so do nodes reading only tube inputs.
+    if (!st.ancestor(0).opened && node.edges.every((e) => e.source.kind === "input")) return;
+    st.running.add(id);
+    let skip = !node.enabled;
+    for (const slot of node.required) if (inputs[slot] === undefined) skip = true;
+    if (!skip && node.definition.slots !== "any") {
+      for (const [slot, spec] of Object.entries(node.definition.slots)) {
+        if (inputs[slot] === undefined && spec.default !== undefined) inputs[slot] = spec.default;
+      }
+    }
+    this.ready.push({ node, key: st.key, epoch: keyToEpoch(st.key), inputs: skip ? null : inputs });
+  }
+
+  private checkRootComplete(root: EpochState): void {
+    if (root.complete || root.trackedRootDone < this.trackedRoot.length) return;
+    for (const id of this.trackedDeep) if (!this.finished(this.tube.nodes.get(id)!, root, 0)) return;
+    root.complete = true;
+    this.completed.push(root.root);
+  }
+
+  /** Whether a node has completed every (sub-)epoch it has under `st`. */
+  private finished(node: TubeNode, st: EpochState, level: number): boolean {
+    if (level === node.scope.length) return st.done.has(node.id);
+    const map = node.scope[level]!;
+    const count = st.subCount.get(map);
+    if (count === undefined) return false;
+    const subs = st.children.get(map) ?? [];
+    for (let i = 0; i < count; i++) if (!this.finished(node, subs[i]!, level + 1)) return false;
+    return true;
+  }
+}

@@ -1,0 +1,173 @@
+/**
+ * The node API: `defineNode` for typed nodes, and `toNodeDefinition`, which
+ * accepts what a user may export as a node type (a definition, a plain
+ * function, a generator function, or a class) and normalizes it.
+ */
+import type { ZodType } from "zod";
+import { TubularError } from "../errors.ts";
+import {
+  isNodeDefinition,
+  type InitContext,
+  type NodeContext,
+  type NodeDefinition,
+  type NodeInstance,
+  type SlotSpec,
+} from "./definition.ts";
+
+export interface ProcessContext<S> extends NodeContext {
+  readonly state: S;
+  readonly params: Readonly<Record<string, unknown>>;
+}
+
+export interface DefineNodeOptions<S> {
+  /** Slot schemas. A slot whose schema accepts `undefined` (`.optional()`, `.default()`) is optional. */
+  slots?: Record<string, ZodType>;
+  /** Signal names, or schemas that each emitted value is checked against. Default: one signal `value`. */
+  signals?: readonly string[] | Record<string, ZodType>;
+  /** Default true: epochs run in order, one at a time. */
+  stateful?: boolean;
+  /** Builds the node's state from its params, once, before the first epoch. */
+  init?: (params: Record<string, unknown>, ctx: InitContext) => S | Promise<S>;
+  /** One epoch. Returns the signal's value (one signal) or an object keyed by signal; undefined or NoEvent = no event. */
+  process: (inputs: Record<string, any>, ctx: ProcessContext<S>) => unknown;
+  deinit?: (state: S) => void | Promise<void>;
+}
+
+/**
+ * Defines a node type with typed, validated slots and signals.
+ *
+ * @example
+ * export const scale = defineNode({
+ *   slots: { value: z.number(), factor: z.number().default(2) },
+ *   process: ({ value, factor }) => value * factor,
+ * });
+ */
+export function defineNode<S = undefined>(options: DefineNodeOptions<S>): NodeDefinition {
+  if (typeof options?.process !== "function") {
+    throw new TubularError("TUBULAR_ERR_NODE_DEFINITION", "defineNode needs a process function");
+  }
+  const slots: Record<string, SlotSpec> = {};
+  for (const [name, schema] of Object.entries(options.slots ?? {})) {
+    const probe = schema.safeParse(undefined);
+    slots[name] = probe.success ? { required: false, default: probe.data, schema } : { required: true, schema };
+  }
+  const signalSchemas = Array.isArray(options.signals) || options.signals === undefined ? undefined : (options.signals as Record<string, ZodType>);
+  const signals = options.signals === undefined ? ["value"] : Array.isArray(options.signals) ? [...options.signals] : Object.keys(options.signals);
+  const slotSchemas = Object.entries(slots).filter(([, s]) => s.schema !== undefined) as Array<[string, SlotSpec & { schema: ZodType }]>;
+  return Object.freeze({
+    kind: "tubular.node" as const,
+    slots,
+    signals,
+    stateful: options.stateful ?? true,
+    ...(signalSchemas ? { signalSchemas } : {}),
+    async create(params: Record<string, unknown>, ctx: InitContext): Promise<NodeInstance> {
+      const state = options.init ? await options.init(params, ctx) : (undefined as S);
+      return {
+        process(inputs, nctx) {
+          for (const [name, spec] of slotSchemas) {
+            const parsed = spec.schema.safeParse(inputs[name]);
+            if (!parsed.success) {
+              throw new TypeError(`slot "${name}": ${parsed.error.issues.map((i) => i.message).join("; ")}`);
+            }
+            inputs[name] = parsed.data;
+          }
+          return options.process(inputs, { ...nctx, state, params });
+        },
+        ...(options.deinit ? { deinit: () => options.deinit!(state) } : {}),
+      };
+    },
+  });
+}
+
+type AnyFunction = (...args: any[]) => any;
+
+function isClass(fn: AnyFunction): boolean {
+  return /^class[\s{]/.test(Function.prototype.toString.call(fn)) || typeof fn.prototype?.process === "function";
+}
+
+function isGeneratorFunction(fn: AnyFunction): boolean {
+  const name = fn.constructor?.name;
+  return name === "GeneratorFunction" || name === "AsyncGeneratorFunction";
+}
+
+function slotsFromStatic(value: unknown): Record<string, SlotSpec> | "any" {
+  if (Array.isArray(value)) return Object.fromEntries(value.map((n: string) => [n, { required: true }]));
+  if (value && typeof value === "object") return value as Record<string, SlotSpec>;
+  return "any";
+}
+
+/**
+ * Normalizes what a module exports as a node type.
+ * - a NodeDefinition (from defineNode): as is;
+ * - a generator or async generator function: a source, called once with the
+ *   params, one yielded value per epoch (no event once it is exhausted);
+ * - a class: `new C(params)`, then `init?()`, `process(inputs)`, `deinit?()`;
+ *   optional statics `signals` (names), `slots` (names), `stateful`;
+ * - a plain function: called with one object holding its slots and params; one signal `value`.
+ */
+export function toNodeDefinition(x: unknown, name: string): NodeDefinition {
+  if (isNodeDefinition(x)) return x;
+  if (typeof x !== "function") {
+    throw new TubularError("TUBULAR_ERR_NODE_DEFINITION", `node type "${name}" is not a node definition, function or class`);
+  }
+  const fn = x as AnyFunction & { signals?: string[]; slots?: unknown; stateful?: boolean };
+  if (isGeneratorFunction(fn)) {
+    return Object.freeze({
+      kind: "tubular.node" as const,
+      slots: {},
+      signals: ["value"],
+      stateful: true,
+      create(params: Record<string, unknown>): NodeInstance {
+        const it = fn(params) as Iterator<unknown> | AsyncIterator<unknown>;
+        let exhausted = false;
+        return {
+          process() {
+            if (exhausted) return undefined;
+            const step = it.next();
+            const take = (r: IteratorResult<unknown>) => {
+              if (r.done) exhausted = true;
+              return r.done ? undefined : r.value;
+            };
+            return step instanceof Promise ? step.then(take) : take(step);
+          },
+          deinit: async () => {
+            await it.return?.(undefined);
+          },
+        };
+      },
+    });
+  }
+  if (isClass(fn)) {
+    const Ctor = fn as unknown as new (params: Record<string, unknown>) => {
+      init?: () => unknown;
+      process: (inputs: Record<string, unknown>, ctx: NodeContext) => unknown;
+      deinit?: () => unknown;
+    };
+    return Object.freeze({
+      kind: "tubular.node" as const,
+      slots: slotsFromStatic(fn.slots),
+      signals: fn.signals ?? ["value"],
+      stateful: fn.stateful ?? true,
+      async create(params: Record<string, unknown>): Promise<NodeInstance> {
+        const obj = new Ctor(params);
+        if (typeof obj.process !== "function") {
+          throw new TubularError("TUBULAR_ERR_NODE_DEFINITION", `class node "${name}" has no process method`);
+        }
+        await obj.init?.();
+        return {
+          process: (inputs, ctx) => obj.process(inputs, ctx),
+          ...(obj.deinit ? { deinit: async () => void (await obj.deinit!()) } : {}),
+        };
+      },
+    });
+  }
+  return Object.freeze({
+    kind: "tubular.node" as const,
+    slots: "any" as const,
+    signals: fn.signals ?? ["value"],
+    stateful: fn.stateful ?? false,
+    create(params: Record<string, unknown>): NodeInstance {
+      return { process: (inputs) => fn({ ...params, ...inputs }) };
+    },
+  });
+}

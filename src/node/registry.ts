@@ -1,0 +1,60 @@
+/**
+ * Resolves a graph's node `type` to a NodeDefinition: special nodes, the
+ * built-in library, types given by the caller, then modules
+ * ("./relative.ts#export" from the graph file's folder, "package#export").
+ * A host only ever resolves types from its own library and module paths.
+ */
+import { createRequire } from "node:module";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import { builtinNodes } from "../../nodes/index.ts";
+import type { NodeDefinition } from "./definition.ts";
+import { toNodeDefinition } from "./define.ts";
+import { gatherNode } from "./special/gather.ts";
+import { mapNode } from "./special/map.ts";
+
+export const specialNodes: Readonly<Record<string, NodeDefinition>> = Object.freeze({ map: mapNode, gather: gatherNode });
+
+/** Names usable in a graph without a module path. */
+export function knownTypeNames(extra: Record<string, NodeDefinition> = {}): string[] {
+  return [...Object.keys(specialNodes), "return", "tube", ...Object.keys(builtinNodes), ...Object.keys(extra)].sort();
+}
+
+export function isModuleType(type: string): boolean {
+  return type.includes("#") || type.startsWith(".") || type.startsWith("/");
+}
+
+export class UnknownTypeError extends Error {}
+
+/** Resolves a type name; throws UnknownTypeError with the reason when it cannot. */
+export async function resolveNodeType(type: string, baseDir: string, extra: Record<string, NodeDefinition> = {}): Promise<NodeDefinition> {
+  const named = extra[type] ?? specialNodes[type] ?? builtinNodes[type];
+  if (named) return named;
+  if (!isModuleType(type)) {
+    throw new UnknownTypeError(`unknown node type "${type}"; known types: ${knownTypeNames(extra).join(", ")}; or use "./module.ts#export" or "package#export"`);
+  }
+  const hash = type.lastIndexOf("#");
+  const specifier = hash < 0 ? type : type.slice(0, hash);
+  const exportName = hash < 0 ? "default" : type.slice(hash + 1);
+  let url: string;
+  if (specifier.startsWith(".") || path.isAbsolute(specifier)) {
+    url = pathToFileURL(path.resolve(baseDir, specifier)).href;
+  } else {
+    try {
+      url = pathToFileURL(createRequire(path.join(baseDir, "noop.js")).resolve(specifier)).href;
+    } catch {
+      url = specifier; // ESM-only packages: let import() resolve them
+    }
+  }
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(url)) as Record<string, unknown>;
+  } catch (err) {
+    throw new UnknownTypeError(`node type "${type}": cannot import "${specifier}": ${(err as Error).message.split("\n")[0]}`);
+  }
+  const exported = mod[exportName];
+  if (exported === undefined) {
+    throw new UnknownTypeError(`node type "${type}": module "${specifier}" has no export "${exportName}" (it exports ${Object.keys(mod).join(", ") || "nothing"})`);
+  }
+  return toNodeDefinition(exported, type);
+}
