@@ -24,6 +24,8 @@ export const ErrorCodes = {
   TUBULAR_ERR_RUNNER_DIED: "a node runner process died",
   TUBULAR_ERR_PROTOCOL: "a message could not be decoded or failed its schema",
   TUBULAR_ERR_FRAME_TOO_LARGE: "a message is larger than the frame size limit",
+  TUBULAR_ERR_TRANSPORT: "a socket could not bind or connect, or an address is invalid",
+  TUBULAR_ERR_KEY: "a CurveZMQ key or key file is missing or malformed",
   TUBULAR_ERR_HOST: "a host agent could not be reached or refused work",
   TUBULAR_ERR_AUTH: "a peer's key or API key was refused",
   TUBULAR_ERR_RPC: "a JSON-RPC call failed",

@@ -11,6 +11,8 @@ export const IdentifyValue = z.object({
   node_id: NodeIdSchema,
   /** The address of the runner's node outbox (XPUB), as peers should connect to it. */
   outbox: z.string(),
+  /** The outbox's CURVE public key (z85), when it is a CURVE server: subscribers need it to connect. */
+  curve_key: z.string().length(40).optional(),
   status: NodeStatusSchema,
   /** Signals the runner publishes (for several nodes: `node.signal`). */
   signals: z.array(z.string()).nullable(),
