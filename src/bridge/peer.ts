@@ -213,7 +213,8 @@ export class JsonRpcPeer {
       try {
         await handler(req.params, ctx);
       } catch (err) {
-        this.opts.log?.warn({ method: req.method, err }, "notification handler failed");
+        if (err instanceof RpcError) this.opts.log?.debug({ method: req.method, error: err.toWire() }, "notification refused");
+        else this.opts.log?.warn({ method: req.method, err }, "notification handler failed");
       }
       return undefined;
     }

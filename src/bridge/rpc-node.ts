@@ -62,7 +62,9 @@ function makeInstance(params: RpcNodeParams, invoke: CallableInvoker, deinit?: (
   const timeoutMs = (params.timeout ?? DEFAULT_CALLABLE_TIMEOUT_S) * 1000;
   return {
     async process(inputs) {
-      return invoke(params.callable, [], { ...inputs }, timeoutMs);
+      // Params other than the node's own reach the callable too (the runtime passes params as constant slots).
+      const { callable: _c, timeout: _t, __bridge: _b, ...kwargs } = inputs;
+      return invoke(params.callable, [], kwargs, timeoutMs);
     },
     ...(deinit ? { deinit } : {}),
   };

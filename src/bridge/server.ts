@@ -84,6 +84,8 @@ interface Conn {
   badFrames: number;
   badWindowStart: number;
   timer: NodeJS.Timeout;
+  /** Set when we decided to close: frames still arriving are not read. */
+  closing: boolean;
 }
 
 function refuse(socket: Duplex, status: number, reason: string): void {
@@ -227,7 +229,8 @@ export class BridgeServer {
         conn.badWindowStart = now;
         conn.badFrames = 0;
       }
-      if (++conn.badFrames > limits.maxBadFrames) {
+      if (++conn.badFrames > limits.maxBadFrames && !conn.closing) {
+        conn.closing = true;
         session.log.warn({ kind }, "too many bad frames; disconnecting the client");
         ws.close(1008, "too many bad frames");
       }
@@ -243,7 +246,7 @@ export class BridgeServer {
       log: session.log,
     });
     const now = Date.now();
-    Object.assign(conn, { ws, peer, session, relay, lastMessage: now, lastPong: now, badFrames: 0, badWindowStart: now });
+    Object.assign(conn, { ws, peer, session, relay, lastMessage: now, lastPong: now, badFrames: 0, badWindowStart: now, closing: false });
     conn.timer = setInterval(() => this.check(conn), Math.max(50, Math.min(limits.idleTimeoutMs / 4, limits.deadPeerMs / 3)));
     conn.timer.unref();
     this.conns.add(conn);
@@ -253,6 +256,7 @@ export class BridgeServer {
       conn.lastPong = Date.now();
     });
     ws.on("message", (data, isBinary) => {
+      if (conn.closing) return;
       conn.lastMessage = Date.now();
       conn.lastPong = conn.lastMessage;
       peer.receive(isBinary ? Buffer.from(data as Buffer).toString("utf8") : data.toString());
@@ -287,6 +291,7 @@ export class BridgeServer {
     const busy = conn.peer.inflightCount > 0 || conn.peer.pendingCount > 0;
     if (!busy && now - conn.lastMessage > this.limits.idleTimeoutMs) {
       conn.session.log.info("idle timeout; closing the connection");
+      conn.closing = true;
       conn.ws.close(1001, "idle timeout");
       return;
     }
