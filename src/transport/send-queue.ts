@@ -1,30 +1,43 @@
 /**
- * A send queue in front of a zeromq.js socket. zeromq.js allows one blocked
- * `send` at a time (a second one throws EBUSY) but resolves a send at once
- * whenever libzmq can queue it. So: send directly while the socket accepts;
- * when it throws EBUSY (high water mark reached, or zeromq.js yielding to the
- * event loop), keep frames in order in a JS queue and drain it once the
- * pending send resolves. No `await` per message on the fast path.
+ * A send queue in front of a zeromq.js socket, which allows one send in
+ * progress at a time (a second one throws EBUSY).
+ *
+ * Messages go out in order, one `socket.send` after the previous one's
+ * promise settled. When the socket is idle a message is handed to libzmq at
+ * once; while a send is in progress, new messages wait in a JS array and are
+ * chained from the previous send's settlement (a microtask, not an event-loop
+ * turn), so a burst costs no timer or `await` in the caller.
+ *
+ * Sends rejected with EAGAIN are retried, in order, with a short backoff:
+ * PUB/XPUB with ZMQ_XPUB_NODROP report "writable" even at their high water
+ * mark, so zeromq.js tries the send and rejects it with EAGAIN instead of
+ * waiting. Retrying is what turns the high water mark into backpressure
+ * instead of loss. Other errors drop the message and go to `onError`.
  */
 type Frames = Array<Buffer | string>;
 
 interface WritableSocket {
   send(frames: Frames): Promise<void>;
+  readonly closed?: boolean;
 }
 
-const noop = () => {};
+const MAX_BACKOFF_MS = 16;
 
 export class SendQueue {
-  private readonly queue: Frames[] = [];
+  private queue: Frames[] = [];
   private head = 0;
-  private last: Promise<void> | undefined;
-  private draining = false;
+  private busy = false;
+  private retries = 0;
   private drainWaiters: Array<() => void> = [];
   private readonly onError: (err: unknown) => void;
+  private readonly sent = () => {
+    this.retries = 0;
+    this.next();
+  };
 
   /**
    * @param socket the socket to send on
-   * @param onError called when a send fails (socket closed, unroutable peer); the frames are dropped
+   * @param onError called when a send fails for good (socket closed, unroutable peer); the message is dropped
    * @param highWaterMark `send` returns false once this many messages wait in the JS queue (the caller should slow down)
    */
   constructor(
@@ -43,65 +56,74 @@ export class SendQueue {
   /**
    * Sends or queues `frames`, in order. Returns false when the queue holds
    * `highWaterMark` messages or more: like a stream's `write`, a hint to wait
-   * for `drained()`; the frames are still queued.
+   * for `drained()`; the frames are queued all the same.
    */
   send(frames: Frames): boolean {
-    if (this.queued === 0 && this.trySend(frames)) return true;
+    if (!this.busy) {
+      this.dispatch(frames);
+      return true;
+    }
     this.queue.push(frames);
-    if (!this.draining) void this.drain();
     return this.queued < this.highWaterMark;
   }
 
-  /** Resolves when the JS queue is empty and the last send was handed to libzmq. */
-  async drained(): Promise<void> {
-    if (this.queued > 0 || this.draining) await new Promise<void>((r) => this.drainWaiters.push(r));
-    await this.last?.catch(noop);
+  /** Resolves when every message sent so far has been handed to libzmq (or failed). */
+  drained(): Promise<void> {
+    if (!this.busy) return Promise.resolve();
+    return new Promise<void>((r) => this.drainWaiters.push(r));
   }
 
   /** Drops what is still queued (on close). */
   clear(): void {
-    this.queue.length = 0;
+    this.queue = [];
     this.head = 0;
   }
 
-  /** true when sent (or failed for good), false on EBUSY. */
-  private trySend(frames: Frames): boolean {
+  private dispatch(frames: Frames): void {
+    this.busy = true;
     let p: Promise<void>;
     try {
       p = this.socket.send(frames);
     } catch (err) {
-      if ((err as { code?: string }).code === "EBUSY") return false;
-      this.onError(err);
-      return true;
+      this.failed(err, frames);
+      return;
     }
-    p.catch(this.onError);
-    this.last = p;
-    return true;
+    p.then(this.sent, (err: unknown) => this.failed(err, frames));
   }
 
-  private async drain(): Promise<void> {
-    this.draining = true;
-    try {
-      while (this.queued > 0) {
-        await this.last?.catch(noop);
-        while (this.queued > 0) {
-          if (!this.trySend(this.queue[this.head] as Frames)) break;
-          this.queue[this.head++] = undefined as unknown as Frames;
-        }
-        if (this.head > 1024 && this.head * 2 > this.queue.length) {
-          this.queue.splice(0, this.head);
-          this.head = 0;
-        }
-        // When EBUSY came from zeromq.js yielding (no pending send of ours), give the loop a turn.
-        if (this.queued > 0) await new Promise((r) => setImmediate(r));
+  private next(): void {
+    if (this.head < this.queue.length) {
+      const frames = this.queue[this.head] as Frames;
+      this.queue[this.head++] = undefined as unknown as Frames;
+      if (this.head > 1024 && this.head * 2 > this.queue.length) {
+        this.queue = this.queue.slice(this.head);
+        this.head = 0;
       }
-      this.queue.length = 0;
-      this.head = 0;
-    } finally {
-      this.draining = false;
+      this.dispatch(frames);
+      return;
+    }
+    this.queue.length = 0;
+    this.head = 0;
+    this.busy = false;
+    if (this.drainWaiters.length > 0) {
       const waiters = this.drainWaiters;
       this.drainWaiters = [];
       for (const w of waiters) w();
     }
+  }
+
+  private failed(err: unknown, frames: Frames): void {
+    const code = (err as { code?: string }).code;
+    if ((code === "EAGAIN" || code === "EBUSY") && !this.socket.closed) {
+      // Full: try the same message again shortly, keeping its place.
+      const delay = Math.min(MAX_BACKOFF_MS, this.retries === 0 ? 0 : 1 << Math.min(4, this.retries - 1));
+      this.retries++;
+      const retry = () => this.dispatch(frames);
+      if (delay === 0) setImmediate(retry);
+      else setTimeout(retry, delay);
+      return;
+    }
+    this.onError(err);
+    this.next();
   }
 }

@@ -56,12 +56,13 @@ export interface SocketRoleOptions {
   context?: zmq.Context;
 }
 
-function baseOptions(o: SocketRoleOptions, codec: Codec, hwm: number) {
+/** Options common to every role; `dir` says which high water marks the socket type has (zeromq.js refuses the others). */
+function baseOptions(o: SocketRoleOptions, codec: Codec, hwm: number, dir: "send" | "receive" | "both" = "both") {
   const hb = o.zmtpHeartbeat ?? true;
   return {
     linger: o.lingerMs ?? SOCKET_DEFAULTS.lingerMs,
-    sendHighWaterMark: o.sendHighWaterMark ?? hwm,
-    receiveHighWaterMark: o.receiveHighWaterMark ?? hwm,
+    ...(dir !== "receive" ? { sendHighWaterMark: o.sendHighWaterMark ?? hwm } : {}),
+    ...(dir !== "send" ? { receiveHighWaterMark: o.receiveHighWaterMark ?? hwm } : {}),
     // libzmq applies it per frame; the codec checks the whole message.
     maxMessageSize: codec.maxMessageBytes,
     ...(hb
@@ -159,7 +160,7 @@ export class CommandOutbox extends Role<zmq.Publisher> {
   constructor(options: SocketRoleOptions = {}) {
     const codec = options.codec ?? new Codec();
     // noDrop: a control message must never vanish silently at the high water mark; the send queue holds it.
-    super(new zmq.Publisher({ ...baseOptions(options, codec, SOCKET_DEFAULTS.controlHighWaterMark), noDrop: true }), options, codec);
+    super(new zmq.Publisher({ ...baseOptions(options, codec, SOCKET_DEFAULTS.controlHighWaterMark, "send"), noDrop: true }), options, codec);
   }
 
   /** Binds and returns the bound endpoint (with the port chosen for `:0`). */
@@ -247,10 +248,10 @@ export class RunnerControl extends Role<zmq.Dealer> {
 /**
  * The subscription a Subscription makes so that publishers can tell who
  * subscribed: 0xFF then "sub:" and the subscriber's id. 0xFF never occurs in
- * UTF-8, so no topic (an id) matches it and nothing is ever delivered on it;
- * and it sorts after every topic, so when a SUB (re)connects and replays its
- * subscriptions in byte order, the probe comes last: a publisher that has
- * seen it has seen the subscriber's topics too.
+ * UTF-8, so no topic (an id) matches it and nothing is ever delivered on it.
+ * A SUB sends its subscriptions to a new (or re-made) connection in the order
+ * they were made, and a Subscription makes the probe after its topics, so a
+ * publisher that has seen the probe has seen the subscriber's topics too.
  */
 export function probeTopic(subscriberId: string): Buffer {
   return Buffer.concat([Buffer.from([0xff]), Buffer.from(`sub:${subscriberId}`, "utf8")]);
@@ -396,27 +397,32 @@ export class Subscription {
   readonly id: string | undefined;
   private readonly probe: Buffer | undefined;
   private readonly keys: CurveConfig | undefined;
+  private probeOn = false;
 
   constructor(options: SocketRoleOptions & { id?: string } = {}) {
     this.codec = options.codec ?? new Codec();
     // A subscription's curve settings are per connection (the server key); see connect().
     const { curve, ...rest } = options;
     this.keys = curve;
-    this.socket = new zmq.Subscriber(baseOptions(rest, this.codec, SOCKET_DEFAULTS.eventHighWaterMark));
+    this.socket = new zmq.Subscriber(baseOptions(rest, this.codec, SOCKET_DEFAULTS.eventHighWaterMark, "receive"));
     if (curve) Object.assign(this.socket, { curvePublicKey: curve.keys.publicKey, curveSecretKey: curve.keys.secretKey });
     this.id = options.id;
     this.probe = options.id === undefined ? undefined : probeTopic(options.id);
-    if (this.probe) this.socket.subscribe(this.probe);
   }
 
   /**
    * Subscribes to messages whose topic starts with one of `topics` (a
-   * sender's id; "" for everything), then re-sends the probe so publishers
-   * see it after the topics.
+   * sender's id; "" for everything). Subscribe before `connect` where you
+   * can: the probe goes out after the topics. Subscribing later moves the
+   * probe behind the new topics (unsubscribe and subscribe again), which
+   * publishers see as the subscriber leaving and coming back.
    */
   subscribe(...topics: string[]): void {
     this.socket.subscribe(...topics);
-    if (this.probe) this.socket.subscribe(this.probe);
+    if (this.probe && this.probeOn) {
+      this.socket.unsubscribe(this.probe);
+      this.socket.subscribe(this.probe);
+    }
   }
 
   unsubscribe(...topics: string[]): void {
@@ -429,6 +435,10 @@ export class Subscription {
       const key = serverPublicKey ?? (this.keys.role === "client" ? this.keys.serverPublicKey : undefined);
       if (key === undefined) throw new TubularError("TUBULAR_ERR_KEY", `no server public key to connect to ${address} with CURVE`, { address });
       this.socket.curveServerKey = key;
+    }
+    if (this.probe && !this.probeOn) {
+      this.socket.subscribe(this.probe);
+      this.probeOn = true;
     }
     connectSocket(this.socket, address);
   }
