@@ -13,8 +13,13 @@ export const TubeEventSchema = z.object({
   value: z.unknown(),
 });
 
-/** A node finished an epoch: `[nodeId, epochKey]` (epoch keys as in src/graph/epoch.ts). */
-export const DoneEntry = z.tuple([z.string(), z.string()]);
+/**
+ * A node finished an epoch: `[nodeId, epochKey]` (epoch keys as in
+ * src/graph/epoch.ts), or `[nodeId, epochKey, 1]` when it threw: its error
+ * travels on the control channel, and the command node waits for it before
+ * it ends the epoch (the two channels are not ordered with each other).
+ */
+export const DoneEntry = z.union([z.tuple([z.string(), z.string()]), z.tuple([z.string(), z.string(), z.literal(1)])]);
 
 export const EventValue = z.object({
   events: z.array(TubeEventSchema),
@@ -27,7 +32,7 @@ export const EventValue = z.object({
 });
 export interface EventValue {
   events: TubeEvent[];
-  done: Array<[nodeId: string, epochKey: string]>;
+  done: Array<[nodeId: string, epochKey: string] | [nodeId: string, epochKey: string, failed: 1]>;
 }
 
 /** The events a runner's nodes emitted, published on the runner's outbox with its id as topic. */
@@ -88,7 +93,7 @@ export function isEventValue(v: unknown): v is EventValue {
   }
   for (let i = 0; i < done.length; i++) {
     const d = done[i];
-    if (!Array.isArray(d) || d.length !== 2 || typeof d[0] !== "string" || typeof d[1] !== "string") return false;
+    if (!Array.isArray(d) || (d.length !== 2 && (d.length !== 3 || d[2] !== 1)) || typeof d[0] !== "string" || typeof d[1] !== "string") return false;
   }
   return true;
 }

@@ -8,7 +8,8 @@ import { keyToEpoch } from "../graph/epoch.ts";
 import { resolveProcessInput } from "../graph/process-input.ts";
 import { Scheduler, type Emitted, type Task } from "../graph/scheduler.ts";
 import type { Tube } from "../graph/tube.ts";
-import { execute, instantiate, release, type Instances } from "./execute.ts";
+import { instantiate, release, type Instances } from "./execute.ts";
+import { TaskPump } from "./task-pump.ts";
 import type { EpochResult, Runner, RunnerEvents, RunnerState, TubeEvent } from "./runner.ts";
 
 export interface LocalRunnerOptions {
@@ -33,13 +34,22 @@ export class LocalRunner extends EventEmitter implements Runner {
   private readonly errors = new Map<number, NodeError>();
   private inFlight = 0;
   private freeRun: { remaining: number; input: Record<string, unknown>; results: EpochResult[] | null; done: Pending; error?: Error } | null = null;
-  private pumping = false;
+  private pump: TaskPump;
 
   constructor(tube: Tube, options: LocalRunnerOptions = {}) {
     super();
     this.tube = tube;
     this.maxInFlight = Math.max(1, options.maxInFlight ?? 16);
     this.scheduler = new Scheduler(tube);
+    this.pump = this.makePump();
+  }
+
+  private makePump(): TaskPump {
+    return new TaskPump(this.scheduler, this.instances, {
+      completed: (task, emitted) => this.onCompleted(task, emitted),
+      failed: (task, err) => this.onFailed(task, err),
+      settled: () => this.finishEpochs(),
+    });
   }
 
   get state(): RunnerState {
@@ -59,6 +69,7 @@ export class LocalRunner extends EventEmitter implements Runner {
     this._state = "initializing";
     try {
       this.instances = await instantiate(this.tube);
+      this.pump = this.makePump();
     } catch (err) {
       this._state = "failed";
       throw err;
@@ -161,65 +172,21 @@ export class LocalRunner extends EventEmitter implements Runner {
   private openEpoch(epoch: number, input: Record<string, unknown>): void {
     this.inFlight++;
     this.scheduler.openEpoch(epoch, input);
-    this.pump();
+    this.pump.pump();
   }
 
-  /** Runs ready tasks until none are left; async nodes re-enter when they settle. */
-  private pump(): void {
-    if (this.pumping) return;
-    this.pumping = true;
-    try {
-      for (let tasks = this.scheduler.takeReady(); tasks.length > 0; tasks = this.scheduler.takeReady()) {
-        for (const task of tasks) this.runTask(task);
-      }
-    } finally {
-      this.pumping = false;
+  private onCompleted(task: Task, emitted: Emitted[]): void {
+    if (this.listenerCount("event") === 0) return;
+    const timestamp = Date.now();
+    for (const e of emitted) {
+      const event: TubeEvent = { id: ++this.eventId, timestamp, node_id: task.node.id, signal: e.signal, epoch: keyToEpoch(e.key), value: e.value };
+      this.emit("event", event);
     }
-    this.finishEpochs();
   }
 
-  private runTask(task: Task): void {
-    const instance = task.inputs && this.instances.get(task.node.id);
-    if (!instance) {
-      this.scheduler.complete(task.node.id, task.key, []);
-      return;
-    }
-    let out: Emitted[] | Promise<Emitted[]>;
-    try {
-      out = execute(instance, task);
-    } catch (err) {
-      this.fail(task, err as NodeError);
-      return;
-    }
-    if (Array.isArray(out)) this.completeTask(task, out);
-    else
-      out.then(
-        (emitted) => {
-          this.completeTask(task, emitted);
-          this.pump();
-        },
-        (err: NodeError) => {
-          this.fail(task, err);
-          this.pump();
-        },
-      );
-  }
-
-  private completeTask(task: Task, emitted: Emitted[]): void {
-    if (this.listenerCount("event") > 0) {
-      const timestamp = Date.now();
-      for (const e of emitted) {
-        const event: TubeEvent = { id: ++this.eventId, timestamp, node_id: task.node.id, signal: e.signal, epoch: keyToEpoch(e.key), value: e.value };
-        this.emit("event", event);
-      }
-    }
-    this.scheduler.complete(task.node.id, task.key, emitted);
-  }
-
-  private fail(task: Task, err: NodeError): void {
+  private onFailed(task: Task, err: NodeError): void {
     const root = typeof task.epoch === "number" ? task.epoch : task.epoch[0];
     if (!this.errors.has(root)) this.errors.set(root, err);
-    this.scheduler.complete(task.node.id, task.key, []);
   }
 
   private finishEpochs(): void {

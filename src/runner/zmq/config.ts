@@ -1,0 +1,34 @@
+/**
+ * What a node runner process is told when it is spawned: the tube to rebuild
+ * (as its merged spec: the process resolves node types from its own modules),
+ * its nodes, the placement of every other node, and where the command node is.
+ * Written as JSON to the run directory; its path is the process's argument.
+ */
+import { z } from "zod";
+
+export const RunnerPlanSchema = z.object({
+  id: z.string(),
+  nodes: z.array(z.string()),
+  upstream: z.array(z.string()),
+});
+
+export const RunnerProcessConfig = z.object({
+  runId: z.string(),
+  /** The merged graph spec, its file (for messages) and the folder modules resolve from. */
+  spec: z.record(z.string(), z.unknown()),
+  file: z.string(),
+  baseDir: z.string(),
+  input: z.record(z.string(), z.unknown()),
+  runners: z.record(z.string(), RunnerPlanSchema),
+  /** Command node endpoints: its inbox (ROUTER) and outbox (PUB). */
+  commandInbox: z.string(),
+  commandOutbox: z.string(),
+  /** Where the runner binds its outbox: an ipc directory, or a tcp host (port chosen by the OS). */
+  outbox: z.union([z.object({ transport: z.literal("ipc"), dir: z.string() }), z.object({ transport: z.literal("tcp"), bind: z.string(), advertise: z.string() })]),
+  logLevel: z.string(),
+  heartbeatMs: z.number().positive(),
+  /** A runner that has not heard from the command node this long exits by itself. */
+  commandTimeoutMs: z.number().positive(),
+  maxMessageBytes: z.number().int().positive(),
+});
+export type RunnerProcessConfig = z.infer<typeof RunnerProcessConfig>;

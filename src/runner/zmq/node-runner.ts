@@ -1,0 +1,361 @@
+/**
+ * NodeRunner: the runner side of the ZeroMQ runtime, one per runner process.
+ * Hosts one or more nodes, listens to the command node (SUB on its outbox,
+ * DEALER to its inbox), publishes its nodes' events on its own outbox (XPUB)
+ * and subscribes directly to the outboxes of the runners its nodes read from.
+ * Edges between nodes of the same process are plain calls through the
+ * process's scheduler; only edges that cross processes are serialized.
+ */
+import * as zmq from "zeromq";
+import type { Logger } from "pino";
+import { NodeError } from "../../errors.ts";
+import { epochToKey, keyToEpoch, parentKey } from "../../graph/epoch.ts";
+import { Scheduler, type Emitted, type Task } from "../../graph/scheduler.ts";
+import type { Tube } from "../../graph/tube.ts";
+import { loadTubeFromSpec } from "../../spec/load.ts";
+import { Codec } from "../../protocol/codec.ts";
+import { DropCounter } from "../../protocol/drops.ts";
+import { makeMessage, type Message, type MessageOf } from "../../protocol/message.ts";
+import { processEpochs, type IdentifyValue } from "../../protocol/command-to-runner.ts";
+import type { NodeStatus } from "../../protocol/common.ts";
+import type { EventValue } from "../../protocol/runner-to-runner.ts";
+import { SendQueue } from "../../transport/send-queue.ts";
+import { ProbeTracker, isProbeFrame, probeReply, probeSubscriber, probeTopic } from "../../transport/subscription-probe.ts";
+import { ipcEndpoint } from "../../transport/address.ts";
+import { instantiate, release, type Instances } from "../execute.ts";
+import { TaskPump } from "../task-pump.ts";
+import type { TubeEvent } from "../runner.ts";
+import type { RunnerProcessConfig } from "./config.ts";
+import { COMMAND_TOPIC, eventTopic } from "./topics.ts";
+
+export class NodeRunner {
+  readonly id: string;
+  private readonly config: RunnerProcessConfig;
+  private readonly log: Logger;
+  private readonly codec: Codec;
+  private readonly nodeIds: string[];
+  private readonly upstreamRunners: string[];
+  private readonly outbox = new zmq.XPublisher({ verbosity: "allSubs", linger: 0, sendHighWaterMark: 0, maxMessageSize: -1 });
+  private readonly control: zmq.Dealer;
+  private readonly commands = new zmq.Subscriber({ linger: 0, receiveHighWaterMark: 0 });
+  private readonly upstream = new zmq.Subscriber({ linger: 0, receiveHighWaterMark: 0 });
+  private readonly outQueue: SendQueue;
+  private readonly controlQueue: SendQueue;
+  private readonly probes = new ProbeTracker();
+  private tube!: Tube;
+  private scheduler!: Scheduler;
+  private instances: Instances = new Map();
+  private pump: TaskPump | undefined;
+  private status: NodeStatus = "stopped";
+  private outboxAddress = "";
+  private announced = false;
+  private connectedTo = new Set<string>();
+  private eventId = 0;
+  private pendingEvents: TubeEvent[] = [];
+  private pendingDone: EventValue["done"] = [];
+  private flushScheduled = false;
+  private lastCommandAt = Date.now();
+  private timers: NodeJS.Timeout[] = [];
+  private closing = false;
+  private readonly exited: Promise<number>;
+  private resolveExit!: (code: number) => void;
+
+  constructor(config: RunnerProcessConfig, id: string, log: Logger) {
+    this.config = config;
+    this.id = id;
+    this.log = log;
+    this.codec = new Codec({ maxMessageBytes: config.maxMessageBytes, drops: new DropCounter(this.log) });
+    const plan = config.runners[id];
+    if (!plan) throw new Error(`runner "${id}" is not in the placement`);
+    this.nodeIds = plan.nodes;
+    this.upstreamRunners = plan.upstream;
+    this.control = new zmq.Dealer({ routingId: id, linger: 1000, maxMessageSize: -1 });
+    const onSendError = (err: unknown) => this.log.warn({ err }, "send failed");
+    this.outQueue = new SendQueue(this.outbox, onSendError);
+    this.controlQueue = new SendQueue(this.control, onSendError);
+    this.exited = new Promise((r) => (this.resolveExit = r));
+  }
+
+  /** Binds, connects, identifies; resolves with the exit code once the runner is done. */
+  async run(): Promise<number> {
+    this.tube = await loadTubeFromSpec(this.config.spec, { baseDir: this.config.baseDir, file: this.config.file, input: this.config.input });
+    const local = new Set(this.nodeIds);
+    this.scheduler = new Scheduler(this.tube, { local, tracked: local });
+
+    const ob = this.config.outbox;
+    if (ob.transport === "ipc") {
+      this.outboxAddress = ipcEndpoint(ob.dir, `runner-${this.id}`);
+      await this.outbox.bind(this.outboxAddress);
+    } else {
+      await this.outbox.bind(`tcp://${ob.bind}:0`);
+      const port = new URL(this.outbox.lastEndpoint!.replace("tcp://", "http://")).port;
+      this.outboxAddress = `tcp://${ob.advertise}:${port}`;
+    }
+    this.commands.connect(this.config.commandOutbox);
+    this.commands.subscribe(COMMAND_TOPIC);
+    this.commands.subscribe(probeTopic(this.id));
+    this.control.connect(this.config.commandInbox);
+
+    void this.readSubscriptions();
+    void this.readCommands();
+    void this.readEvents();
+    void this.readControl();
+    this.sendControl(makeMessage("identify", this.id, this.identity()));
+    this.timers.push(
+      setInterval(() => {
+        this.sendControl(makeMessage("heartbeat", this.id, { status: this.status }));
+        if (Date.now() - this.lastCommandAt > this.config.commandTimeoutMs) {
+          this.log.warn({ silentMs: Date.now() - this.lastCommandAt }, "the command node is gone; exiting");
+          void this.shutdown(0);
+        }
+      }, this.config.heartbeatMs),
+    );
+    this.log.debug({ outbox: this.outboxAddress, nodes: this.nodeIds }, "runner up");
+    return this.exited;
+  }
+
+  private identity(): IdentifyValue {
+    const nodes: NonNullable<IdentifyValue["nodes"]> = {};
+    for (const id of this.nodeIds) {
+      const n = this.tube.nodes.get(id)!;
+      nodes[id] = { signals: [...n.signals], slots: n.definition.slots === "any" ? n.edges.map((e) => e.slot) : Object.keys(n.definition.slots) };
+    }
+    const only = this.nodeIds.length === 1 ? nodes[this.nodeIds[0]!] : undefined;
+    return {
+      node_id: this.id,
+      outbox: this.outboxAddress,
+      status: this.status,
+      signals: only ? only.signals : null,
+      slots: only ? only.slots : null,
+      subscribed_to: this.upstreamRunners,
+      subscribers: [],
+      pid: process.pid,
+      nodes,
+    };
+  }
+
+  private sendControl(msg: Message): void {
+    if (this.closing && msg.type !== "status") return;
+    this.controlQueue.send(this.codec.encode(msg));
+  }
+
+  private setStatus(status: NodeStatus, detail?: string): void {
+    this.status = status;
+    this.sendControl(makeMessage("status", this.id, { status, ...(detail ? { detail } : {}) }));
+  }
+
+  private async readSubscriptions(): Promise<void> {
+    try {
+      for await (const [frame] of this.outbox) {
+        const subscriber = frame && probeSubscriber(frame);
+        if (subscriber !== undefined) this.outQueue.send(probeReply(subscriber, this.id));
+      }
+    } catch (err) {
+      if (!this.closing) this.log.error({ err }, "outbox failed");
+    }
+  }
+
+  private async readCommands(): Promise<void> {
+    try {
+      for await (const frames of this.commands) {
+        this.lastCommandAt = Date.now();
+        if (isProbeFrame(frames[0])) {
+          this.probes.record(frames);
+          continue;
+        }
+        const msg = this.codec.decodePubSafe(frames);
+        if (msg) await this.onCommand(msg);
+      }
+    } catch (err) {
+      if (!this.closing) this.log.error({ err }, "command subscription failed");
+    }
+  }
+
+  /** The DEALER only carries replies we do not expect; read it so a peer cannot fill its queue. */
+  private async readControl(): Promise<void> {
+    try {
+      for await (const frames of this.control) {
+        this.lastCommandAt = Date.now();
+        const msg = this.codec.decodeSafe(frames);
+        if (msg) await this.onCommand(msg);
+      }
+    } catch (err) {
+      if (!this.closing) this.log.error({ err }, "control socket failed");
+    }
+  }
+
+  private async readEvents(): Promise<void> {
+    try {
+      for await (const frames of this.upstream) {
+        if (isProbeFrame(frames[0])) {
+          this.probes.record(frames);
+          continue;
+        }
+        const msg = this.codec.decodePubSafe(frames);
+        if (msg?.type === "event") this.onEvent(msg);
+      }
+    } catch (err) {
+      if (!this.closing) this.log.error({ err }, "upstream subscription failed");
+    }
+  }
+
+  private async onCommand(msg: Message): Promise<void> {
+    switch (msg.type) {
+      case "announce":
+        this.onAnnounce(msg);
+        return;
+      case "init":
+        await this.onInit();
+        return;
+      case "process":
+        for (const { epoch, input } of processEpochs(msg.value)) this.scheduler.openEpoch(epoch, input ?? {});
+        this.pump?.pump();
+        return;
+      case "start":
+        if (this.status === "ready") this.setStatus("running");
+        return;
+      case "stop":
+        if (this.status === "running") this.setStatus("ready");
+        return;
+      case "epoch_ended": {
+        const e = msg.value.epoch;
+        const root = typeof e === "number" ? e : e[0];
+        if (!msg.value.cumulative) this.scheduler.closeEpoch(root);
+        return;
+      }
+      case "deinit":
+        await this.onDeinit(msg.value?.stay ?? false);
+        return;
+      case "ping":
+        this.sendControl(makeMessage("identify", this.id, this.identity()));
+        return;
+      default:
+        return;
+    }
+  }
+
+  private onAnnounce(msg: MessageOf<"announce">): void {
+    for (const up of this.upstreamRunners) {
+      if (this.connectedTo.has(up)) continue;
+      const peer = msg.value.nodes[up];
+      if (!peer) continue;
+      this.upstream.subscribe(eventTopic(up));
+      this.upstream.connect(peer.outbox);
+      this.connectedTo.add(up);
+    }
+    if (!this.announced) {
+      this.upstream.subscribe(probeTopic(this.id));
+      this.announced = true;
+    }
+  }
+
+  private async onInit(): Promise<void> {
+    if (this.status !== "stopped") return;
+    try {
+      this.instances = await instantiate(this.tube, new Set(this.nodeIds));
+    } catch (err) {
+      const e = err instanceof NodeError ? err : NodeError.from(this.id, undefined, err, "TUBULAR_ERR_NODE_INIT");
+      this.sendError(e);
+      this.setStatus("stopped", `init failed: ${e.message}`);
+      return;
+    }
+    this.pump = new TaskPump(this.scheduler, this.instances, {
+      completed: (task, emitted) => this.onCompleted(task, emitted),
+      failed: (task, err) => this.onFailed(task, err),
+      settled: () => this.afterPump(),
+    });
+    this.setStatus("waiting");
+    await this.probes.waitFor(this.upstreamRunners);
+    this.setStatus("ready");
+  }
+
+  private async onDeinit(stay: boolean): Promise<void> {
+    const errors = await release(this.instances);
+    for (const e of errors) this.sendError(e as NodeError);
+    this.pump = undefined;
+    const local = new Set(this.nodeIds);
+    this.scheduler = new Scheduler(this.tube, { local, tracked: local });
+    if (stay) {
+      this.setStatus("stopped");
+      return;
+    }
+    this.setStatus("closed");
+    await this.shutdown(0);
+  }
+
+  private onEvent(msg: MessageOf<"event">): void {
+    const { events, done } = msg.value;
+    const groups = new Map<string, Emitted[]>();
+    for (const ev of events) {
+      const key = epochToKey(ev.epoch);
+      const node = this.tube.nodes.get(ev.node_id);
+      const completionKey = node?.definition.special === "map" && ev.signal === "value" ? parentKey(key) : key;
+      const g = `${ev.node_id}\u0000${completionKey}`;
+      let list = groups.get(g);
+      if (!list) groups.set(g, (list = []));
+      list.push({ signal: ev.signal, key, value: ev.value });
+    }
+    for (const [nodeId, key] of done) this.scheduler.complete(nodeId, key, groups.get(`${nodeId}\u0000${key}`) ?? []);
+    this.pump?.pump();
+  }
+
+  private onCompleted(task: Task, emitted: Emitted[]): void {
+    const timestamp = Date.now();
+    for (const e of emitted) {
+      this.pendingEvents.push({ id: ++this.eventId, timestamp, node_id: task.node.id, signal: e.signal, epoch: e.key === task.key ? task.epoch : keyToEpoch(e.key), value: e.value });
+    }
+    this.pendingDone.push([task.node.id, task.key]);
+  }
+
+  private onFailed(task: Task, err: NodeError): void {
+    this.sendError(err);
+    // The done entry that follows says "failed", so the command waits for this error before it ends the epoch.
+    this.pendingDone.push([task.node.id, task.key, 1]);
+  }
+
+  private sendError(err: NodeError): void {
+    this.sendControl(
+      makeMessage("error", this.id, {
+        err_type: err.errorType ?? err.name,
+        message: err.errorMessage ?? err.message,
+        traceback: err.remoteStack ?? err.stack ?? "",
+        node_id: err.nodeId ?? this.id,
+        ...(err.epoch !== undefined ? { epoch: err.epoch as number } : {}),
+        code: err.code,
+      }),
+    );
+  }
+
+  private afterPump(): void {
+    for (const root of this.scheduler.takeCompleted()) this.scheduler.closeEpoch(root);
+    if (!this.flushScheduled && (this.pendingDone.length > 0 || this.pendingEvents.length > 0)) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    if (this.pendingDone.length === 0 && this.pendingEvents.length === 0) return;
+    const value: EventValue = { events: this.pendingEvents, done: this.pendingDone };
+    this.pendingEvents = [];
+    this.pendingDone = [];
+    try {
+      this.outQueue.send(this.codec.encodePub(makeMessage("event", this.id, value), eventTopic(this.id)));
+    } catch (err) {
+      this.log.error({ err }, "could not encode events");
+    }
+  }
+
+  /** Releases everything and ends the process's work. */
+  async shutdown(code: number): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    for (const t of this.timers) clearInterval(t);
+    this.flush();
+    if (this.instances.size > 0) await release(this.instances);
+    await Promise.race([Promise.all([this.outQueue.drained(), this.controlQueue.drained()]), new Promise((r) => setTimeout(r, 500))]);
+    for (const s of [this.outbox, this.commands, this.upstream, this.control]) s.close();
+    this.resolveExit(code);
+  }
+}

@@ -1,0 +1,13 @@
+/**
+ * PUB/SUB topics of the runtime. ZeroMQ filters by prefix, so every data
+ * topic ends with a NUL: runner "a" then never receives runner "ab"'s events.
+ * Probe topics start with NUL (src/transport/subscription-probe.ts), so the
+ * two never meet.
+ */
+/** Topic of the command node's broadcasts (process, start, stop, ...). */
+export const COMMAND_TOPIC = "cmd\u0000";
+
+/** Topic a runner publishes its events on. */
+export function eventTopic(runnerId: string): string {
+  return `${runnerId}\u0000`;
+}

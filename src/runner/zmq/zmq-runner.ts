@@ -1,0 +1,566 @@
+/**
+ * ZmqRunner: runs a tube across node runner processes that talk ZeroMQ.
+ * The driver holds the command node (its sockets), the scheduler that tracks
+ * every epoch to its end, and the nodes that need no process (the return
+ * node, disabled nodes). Events flow between runners directly; the command
+ * node hears all of them to learn return values and the end of each epoch.
+ */
+import { EventEmitter } from "node:events";
+import { writeFile } from "node:fs/promises";
+import path from "node:path";
+import { NodeError, TubularError } from "../../errors.ts";
+import { epochToKey, parentKey } from "../../graph/epoch.ts";
+import { resolveProcessInput } from "../../graph/process-input.ts";
+import { Scheduler, type Emitted } from "../../graph/scheduler.ts";
+import type { Tube } from "../../graph/tube.ts";
+import { rootLogger, type LogLevel, type Logger } from "../../log.ts";
+import type { IdentifyValue } from "../../protocol/command-to-runner.ts";
+import type { NodeStatus } from "../../protocol/common.ts";
+import { makeMessage, type Message, type MessageOf } from "../../protocol/message.ts";
+import { RunDir } from "../../transport/address.ts";
+import { HeartbeatMonitor } from "../../transport/heartbeat.ts";
+import { instantiate, release, type Instances } from "../execute.ts";
+import type { EpochResult, Runner, RunnerEvents, RunnerState, TubeEvent } from "../runner.ts";
+import { TaskPump } from "../task-pump.ts";
+import { CommandNode, COMMAND_ID } from "./command-node.ts";
+import type { RunnerProcessConfig } from "./config.ts";
+import { placeNodes, type Placement } from "./placement.ts";
+import { RunnerProcesses, describeExit, type ExitInfo } from "./runner-processes.ts";
+
+export interface ZmqRunnerOptions {
+  /** ipc (default): sockets in a per-run directory; tcp: loopback or `host`. */
+  transport?: "ipc" | "tcp";
+  /** tcp: the address to bind and advertise. Default 127.0.0.1. */
+  host?: string;
+  /** Epochs in flight at once during free-run: sources wait for credit beyond it. Default 32. */
+  maxInFlight?: number;
+  /** init() fails after this long, naming the nodes not ready. Default 20 s (process start-up on a loaded machine). */
+  initTimeoutMs?: number;
+  /** deinit() kills runners still alive after this long. Default 3 s. */
+  deinitTimeoutMs?: number;
+  /** Heartbeat period both ways. Default 250 ms; a runner silent for 4 periods is dead. */
+  heartbeatMs?: number;
+  /** A runner that hears nothing from the command node this long exits. Default 3 s. */
+  commandTimeoutMs?: number;
+  logLevel?: LogLevel;
+  /** Where the runners' output goes, prefixed with their id. Default: stderr. */
+  output?: NodeJS.WritableStream;
+  maxMessageBytes?: number;
+}
+
+interface Pending {
+  resolve: (value: unknown) => void;
+  reject: (err: Error) => void;
+}
+
+interface Waiter {
+  ready: () => boolean;
+  resolve: () => void;
+  reject: (err: Error) => void;
+}
+
+interface FreeRun {
+  remaining: number;
+  input: Record<string, unknown>;
+  results: EpochResult[] | null;
+  done: Pending;
+  error?: Error;
+}
+
+export interface ZmqRunnerStats {
+  /** Frames the command node dropped, by kind. */
+  drops: Record<string, number>;
+  runners: Record<string, { pid: number | undefined; status: NodeStatus | "unknown"; nodes: readonly string[] }>;
+  epochsCompleted: number;
+}
+
+export class ZmqRunner extends EventEmitter implements Runner {
+  readonly tube: Tube;
+  readonly placement: Placement;
+  private readonly options: Required<Omit<ZmqRunnerOptions, "output" | "logLevel" | "maxMessageBytes">> & ZmqRunnerOptions;
+  private readonly log: Logger;
+  private _state: RunnerState = "created";
+  private command: CommandNode | undefined;
+  private runDir: RunDir | undefined;
+  private processes: RunnerProcesses | undefined;
+  private readonly identities = new Map<string, IdentifyValue>();
+  private readonly statuses = new Map<string, NodeStatus>();
+  private readonly subscribed = new Set<string>();
+  private readonly heartbeats: HeartbeatMonitor;
+  private timers: NodeJS.Timeout[] = [];
+  private waiters: Waiter[] = [];
+  private scheduler: Scheduler;
+  private instances: Instances = new Map();
+  private pump: TaskPump | undefined;
+  private nextEpoch = 0;
+  private inFlight = 0;
+  private completedCount = 0;
+  private readonly waiting = new Map<number, Pending>();
+  private readonly errors = new Map<number, NodeError>();
+  /** Failed node completions whose error message has not arrived yet, per root epoch. */
+  private readonly awaitingErrors = new Map<number, Set<string>>();
+  private readonly errorsSeen = new Set<string>();
+  private readonly deferred = new Set<number>();
+  private freeRun: FreeRun | null = null;
+  private fatal: Error | undefined;
+  private initError: Error | undefined;
+  private closing = false;
+
+  constructor(tube: Tube, options: ZmqRunnerOptions = {}) {
+    super();
+    this.tube = tube;
+    this.options = {
+      transport: "ipc",
+      host: "127.0.0.1",
+      maxInFlight: 32,
+      initTimeoutMs: 20_000,
+      deinitTimeoutMs: 3_000,
+      heartbeatMs: 250,
+      commandTimeoutMs: 3_000,
+      ...options,
+    };
+    this.log = rootLogger(options.logLevel).child({ component: "zmq-runner", tube: tube.id });
+    this.placement = placeNodes(tube);
+    this.scheduler = new Scheduler(tube, { local: this.placement.driverNodes });
+    this.heartbeats = new HeartbeatMonitor({
+      timeoutMs: this.options.heartbeatMs * 4,
+      onDead: (runnerId, silentMs) => this.runnerLost(runnerId, `stopped answering heartbeats (silent for ${silentMs} ms)`),
+    });
+  }
+
+  get state(): RunnerState {
+    return this._state;
+  }
+
+  override on<K extends keyof RunnerEvents>(name: K, listener: RunnerEvents[K]): this {
+    return super.on(name, listener);
+  }
+
+  override off<K extends keyof RunnerEvents>(name: K, listener: RunnerEvents[K]): this {
+    return super.off(name, listener);
+  }
+
+  /** Pids of the runner processes, by runner id. */
+  pids(): Record<string, number | undefined> {
+    const out: Record<string, number | undefined> = {};
+    for (const id of this.placement.runners.keys()) out[id] = this.processes?.pid(id);
+    return out;
+  }
+
+  /** Kills one runner process (for tests and tools); the runner notices as it would a crash. */
+  killRunner(runnerId: string, signal: NodeJS.Signals = "SIGKILL"): boolean {
+    return this.processes?.kill(runnerId, signal) ?? false;
+  }
+
+  stats(): ZmqRunnerStats {
+    const runners: ZmqRunnerStats["runners"] = {};
+    for (const [id, plan] of this.placement.runners) runners[id] = { pid: this.processes?.pid(id), status: this.statuses.get(id) ?? "unknown", nodes: plan.nodes };
+    return { drops: this.command?.codec.drops.stats() ?? {}, runners, epochsCompleted: this.completedCount };
+  }
+
+  /** The run directory holding ipc sockets and the runner config (removed by deinit). */
+  get runDirectory(): string | undefined {
+    return this.runDir?.path;
+  }
+
+  async init(): Promise<void> {
+    this.expect(["created"], "init");
+    this._state = "initializing";
+    try {
+      await this.startRunners();
+      this.instances = await instantiate(this.tube, new Set(this.placement.driverNodes));
+      this.pump = new TaskPump(this.scheduler, this.instances, {
+        completed: (task, emitted) => this.emitEvents(task.node.id, emitted),
+        failed: (task, err) => this.recordError(task.key, err),
+        settled: () => this.finishEpochs(),
+      });
+      this._state = "ready";
+    } catch (err) {
+      this._state = "failed";
+      await this.teardown();
+      throw err;
+    }
+  }
+
+  private async startRunners(): Promise<void> {
+    const opts = this.options;
+    this.runDir = await RunDir.create({ prefix: "tubular-" });
+    const command = new CommandNode(
+      {
+        control: (from, msg) => this.onControl(from, msg),
+        event: (msg) => this.onEvent(msg),
+        subscribed: (runnerId) => {
+          this.subscribed.add(runnerId);
+          this.changed();
+        },
+      },
+      this.log,
+      opts.maxMessageBytes,
+    );
+    this.command = command;
+    const endpoints =
+      opts.transport === "ipc"
+        ? await command.bind(this.runDir.ipc("command-inbox"), this.runDir.ipc("command-outbox"))
+        : await command.bind(`tcp://${opts.host}:0`, `tcp://${opts.host}:0`);
+    const runners: RunnerProcessConfig["runners"] = {};
+    for (const [id, plan] of this.placement.runners) runners[id] = { id, nodes: [...plan.nodes], upstream: [...plan.upstream] };
+    const config: RunnerProcessConfig = {
+      runId: path.basename(this.runDir.path),
+      spec: this.tube.spec as Record<string, unknown>,
+      file: this.tube.file,
+      baseDir: this.tube.baseDir,
+      input: { ...this.tube.input },
+      runners,
+      commandInbox: endpoints.inbox,
+      commandOutbox: endpoints.outbox,
+      outbox: opts.transport === "ipc" ? { transport: "ipc", dir: this.runDir.path } : { transport: "tcp", bind: opts.host, advertise: opts.host },
+      logLevel: opts.logLevel ?? (this.log.level as string),
+      heartbeatMs: opts.heartbeatMs,
+      commandTimeoutMs: opts.commandTimeoutMs,
+      maxMessageBytes: command.codec.maxMessageBytes,
+    };
+    const configFile = path.join(this.runDir.path, "runners.json");
+    await writeFile(configFile, JSON.stringify(config));
+    this.processes = new RunnerProcesses((info) => this.onExit(info), opts.output);
+    for (const id of this.placement.runners.keys()) this.processes.spawn(id, configFile);
+    this.timers.push(
+      setInterval(() => {
+        command.broadcast(makeMessage("heartbeat", COMMAND_ID, null));
+        this.heartbeats.check();
+      }, opts.heartbeatMs),
+    );
+
+    const ids = [...this.placement.runners.keys()];
+    const deadline = Date.now() + opts.initTimeoutMs;
+    // 1. Every runner is up, hears the command outbox, and the command hears its outbox.
+    await this.until(
+      () => ids.every((id) => this.identities.has(id) && this.subscribed.has(id) && command.probes.has(id)),
+      deadline,
+      () => `runner processes did not come up: ${ids.filter((id) => !(this.identities.has(id) && this.subscribed.has(id) && command.probes.has(id))).join(", ")}`,
+      command.probes.waitFor(ids),
+    );
+    // 2. Tell everyone where everyone is, then instantiate: each runner reports ready once its upstreams have its subscription.
+    command.broadcast(makeMessage("announce", COMMAND_ID, { inbox: endpoints.inbox, nodes: Object.fromEntries(this.identities) }));
+    command.broadcast(makeMessage("init", COMMAND_ID, null));
+    await this.until(
+      () => ids.every((id) => this.statuses.get(id) === "ready"),
+      deadline,
+      () => `nodes not ready: ${ids.filter((id) => this.statuses.get(id) !== "ready").map((id) => `${this.placement.runners.get(id)!.nodes.join(", ")} (${this.statuses.get(id) ?? "not started"})`).join("; ")}`,
+    );
+  }
+
+  /** Resolves when `ready()` holds (re-checked on every change), rejects at the deadline or on a fatal error. */
+  private until(ready: () => boolean, deadline: number, describe: () => string, alsoWake?: Promise<void>): Promise<void> {
+    if (this.initError ?? this.fatal) return Promise.reject(this.initError ?? this.fatal);
+    if (ready()) return Promise.resolve();
+    void alsoWake?.then(() => this.changed());
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w !== waiter);
+        reject(new TubularError("TUBULAR_ERR_RUNNER_TIMEOUT", `init timed out: ${describe()}`));
+      }, Math.max(0, deadline - Date.now()));
+      const waiter: Waiter = {
+        ready,
+        resolve: () => (clearTimeout(timer), resolve()),
+        reject: (err) => (clearTimeout(timer), reject(err)),
+      };
+      this.waiters.push(waiter);
+    });
+  }
+
+  private changed(): void {
+    const failure = this.initError ?? this.fatal;
+    this.waiters = this.waiters.filter((w) => {
+      if (failure) w.reject(failure);
+      else if (w.ready()) w.resolve();
+      else return true;
+      return false;
+    });
+  }
+
+  private onControl(from: string, msg: Message): void {
+    if (!this.placement.runners.has(from)) {
+      this.command?.codec.drops.record("schema", `a message from unknown runner "${from}"`);
+      return;
+    }
+    this.heartbeats.seen(from);
+    switch (msg.type) {
+      case "identify":
+        this.identities.set(from, msg.value);
+        this.statuses.set(from, msg.value.status);
+        this.command!.listenTo(from, msg.value.outbox);
+        break;
+      case "status":
+        this.statuses.set(from, msg.value.status);
+        break;
+      case "error":
+        this.onRemoteError(msg);
+        break;
+      default:
+        return;
+    }
+    this.changed();
+  }
+
+  private onRemoteError(msg: MessageOf<"error">): void {
+    const v = msg.value;
+    const err = new NodeError(v.code === "TUBULAR_ERR_NODE_INIT" ? "TUBULAR_ERR_NODE_INIT" : "TUBULAR_ERR_NODE_FAILED", {
+      nodeId: v.node_id,
+      ...(v.epoch !== undefined ? { epoch: v.epoch } : {}),
+      errorType: v.err_type,
+      errorMessage: v.message,
+      stack: v.traceback,
+    });
+    if (v.epoch === undefined) {
+      this.initError ??= err;
+      return;
+    }
+    const key = epochToKey(v.epoch);
+    this.recordError(key, err);
+    const mark = `${v.node_id}\u0000${key}`;
+    const root = typeof v.epoch === "number" ? v.epoch : v.epoch[0];
+    const waiting = this.awaitingErrors.get(root);
+    if (waiting?.delete(mark)) {
+      if (waiting.size === 0) this.awaitingErrors.delete(root);
+    } else this.errorsSeen.add(mark);
+    if (this.deferred.has(root) && !this.awaitingErrors.has(root)) {
+      this.deferred.delete(root);
+      this.finalize(root);
+      this.afterFinalize();
+    }
+  }
+
+  private recordError(key: string, err: NodeError): void {
+    const root = Number(key.split("/")[0]);
+    if (!this.errors.has(root)) this.errors.set(root, err);
+  }
+
+  private onEvent(msg: MessageOf<"event">): void {
+    const { events, done } = msg.value;
+    if (this.listenerCount("event") > 0) for (const ev of events) this.emit("event", ev);
+    const groups = new Map<string, Emitted[]>();
+    for (const ev of events) {
+      const key = epochToKey(ev.epoch);
+      const node = this.tube.nodes.get(ev.node_id);
+      const completionKey = node?.definition.special === "map" && ev.signal === "value" ? parentKey(key) : key;
+      const g = `${ev.node_id}\u0000${completionKey}`;
+      let list = groups.get(g);
+      if (!list) groups.set(g, (list = []));
+      list.push({ signal: ev.signal, key, value: ev.value });
+    }
+    for (const entry of done) {
+      const [nodeId, key] = entry;
+      if (entry.length === 3) {
+        const mark = `${nodeId}\u0000${key}`;
+        if (!this.errorsSeen.delete(mark)) {
+          const root = Number(key.split("/")[0]);
+          let set = this.awaitingErrors.get(root);
+          if (!set) this.awaitingErrors.set(root, (set = new Set()));
+          set.add(mark);
+        }
+      }
+      this.scheduler.complete(nodeId, key, groups.get(`${nodeId}\u0000${key}`) ?? []);
+    }
+    this.pump?.pump();
+  }
+
+  private emitEvents(nodeId: string, emitted: Emitted[]): void {
+    if (this.listenerCount("event") === 0) return;
+    const timestamp = Date.now();
+    for (const e of emitted) {
+      const event: TubeEvent = { id: 0, timestamp, node_id: nodeId, signal: e.signal, epoch: Number(e.key), value: e.value };
+      this.emit("event", event);
+    }
+  }
+
+  async process(input?: Record<string, unknown>): Promise<unknown> {
+    this.expect(["ready"], "process");
+    if (this.fatal) throw this.fatal;
+    const processInput = resolveProcessInput(this.tube, input);
+    const epoch = this.nextEpoch++;
+    const done = new Promise<unknown>((resolve, reject) => this.waiting.set(epoch, { resolve, reject }));
+    this.inFlight++;
+    this.command!.broadcast(makeMessage("process", COMMAND_ID, { epoch, input: processInput }));
+    this.scheduler.openEpoch(epoch, processInput);
+    this.pump!.pump();
+    return done;
+  }
+
+  async *iter(n?: number, inputs?: Iterable<Record<string, unknown>>): AsyncIterable<unknown> {
+    const it = inputs?.[Symbol.iterator]();
+    for (let i = 0; n === undefined || i < n; i++) {
+      const next = it?.next();
+      if (next?.done) return;
+      yield await this.process(next?.value);
+    }
+  }
+
+  async start(n?: number): Promise<void> {
+    this.beginFreeRun(n, false).catch(() => undefined);
+  }
+
+  async run(n?: number): Promise<EpochResult[]> {
+    return this.beginFreeRun(n, n !== undefined);
+  }
+
+  async stop(): Promise<void> {
+    const run = this.freeRun;
+    if (!run) return;
+    run.remaining = 0;
+    await new Promise<void>((resolve) => {
+      const prev = run.done;
+      run.done = {
+        resolve: (v) => (prev.resolve(v), resolve()),
+        reject: (e) => (prev.reject(e), resolve()),
+      };
+      if (this.inFlight === 0) this.finishFreeRun();
+    });
+  }
+
+  async deinit(): Promise<void> {
+    if (this._state === "closed") return;
+    if (this.freeRun) await this.stop().catch(() => undefined);
+    this._state = "closed";
+    const closed = new TubularError("TUBULAR_ERR_RUNNER_STATE", "the runner was deinitialized");
+    for (const p of this.waiting.values()) p.reject(closed);
+    this.waiting.clear();
+    await this.teardown();
+  }
+
+  private async teardown(): Promise<void> {
+    this.closing = true;
+    this.command?.broadcast(makeMessage("deinit", COMMAND_ID, { stay: false }));
+    await this.processes?.stopAll(this.options.deinitTimeoutMs);
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    await release(this.instances);
+    await this.command?.close();
+    await this.runDir?.cleanup();
+  }
+
+  private expect(states: RunnerState[], call: string): void {
+    if (this.fatal && this._state === "failed") throw this.fatal;
+    if (!states.includes(this._state)) {
+      throw new TubularError("TUBULAR_ERR_RUNNER_STATE", `${call}() needs the runner to be ${states.join(" or ")}, but it is ${this._state}`, { state: this._state });
+    }
+  }
+
+  private beginFreeRun(n: number | undefined, keep: boolean): Promise<EpochResult[]> {
+    this.expect(["ready"], n === undefined ? "start" : "run");
+    if (this.fatal) return Promise.reject(this.fatal);
+    const input = resolveProcessInput(this.tube, {});
+    this._state = "running";
+    this.command!.broadcast(makeMessage("start", COMMAND_ID, { n: n ?? null }));
+    return new Promise<EpochResult[]>((resolve, reject) => {
+      this.freeRun = { remaining: n ?? Infinity, input, results: keep ? [] : null, done: { resolve: (v) => resolve(v as EpochResult[]), reject } };
+      this.fill();
+    });
+  }
+
+  /** Opens epochs up to the in-flight window, in one process message. */
+  private fill(): void {
+    const run = this.freeRun;
+    if (!run || this.fatal) return;
+    const batch: Array<{ epoch: number; input: Record<string, unknown> | null }> = [];
+    while (run.remaining > 0 && this.inFlight < this.options.maxInFlight) {
+      run.remaining--;
+      this.inFlight++;
+      batch.push({ epoch: this.nextEpoch++, input: run.input });
+    }
+    if (batch.length > 0) {
+      this.command!.broadcast(makeMessage("process", COMMAND_ID, batch.length === 1 ? batch[0]! : { epochs: batch }));
+      for (const { epoch } of batch) this.scheduler.openEpoch(epoch, run.input);
+      this.pump!.pump();
+    } else if (run.remaining === 0 && this.inFlight === 0) this.finishFreeRun();
+  }
+
+  private finishFreeRun(): void {
+    const run = this.freeRun;
+    if (!run) return;
+    this.freeRun = null;
+    if (this._state === "running") this._state = "ready";
+    this.command?.broadcast(makeMessage("stop", COMMAND_ID, null));
+    if (run.error) run.done.reject(run.error);
+    else run.done.resolve(run.results ?? []);
+  }
+
+  private finishEpochs(): void {
+    const completed = this.scheduler.takeCompleted();
+    if (completed.length === 0) return;
+    let highest = -1;
+    for (const root of completed.sort((a, b) => a - b)) {
+      if (this.awaitingErrors.has(root)) {
+        // Its error is on the way on the control channel: end the epoch when it arrives.
+        this.deferred.add(root);
+        continue;
+      }
+      this.finalize(root);
+      highest = Math.max(highest, root);
+    }
+    if (highest >= 0) this.command!.broadcast(makeMessage("epoch_ended", COMMAND_ID, { epoch: highest, cumulative: completed.length > 1 }));
+    this.afterFinalize();
+  }
+
+  private finalize(root: number): void {
+    const ret = this.tube.returnNode;
+    const raw = ret === undefined ? undefined : this.scheduler.valueOf(root, ret, "value");
+    this.scheduler.closeEpoch(root);
+    this.inFlight--;
+    this.completedCount++;
+    const error = this.errors.get(root);
+    this.errors.delete(root);
+    const waiter = this.waiting.get(root);
+    this.waiting.delete(root);
+    if (error) {
+      if (this.listenerCount("error") > 0) this.emit("error", error);
+      if (waiter) waiter.reject(error);
+      else if (this.freeRun && !this.freeRun.error) {
+        this.freeRun.error = error;
+        this.freeRun.remaining = 0;
+      }
+      return;
+    }
+    const value = raw === undefined ? null : raw;
+    const result: EpochResult = { epoch: root, value };
+    this.freeRun?.results?.push(result);
+    this.emit("epoch", result);
+    waiter?.resolve(value);
+  }
+
+  private afterFinalize(): void {
+    if (!this.freeRun) return;
+    if (this.freeRun.remaining > 0) this.fill();
+    else if (this.inFlight === 0) this.finishFreeRun();
+  }
+
+  private onExit(info: ExitInfo): void {
+    if (this.closing) return;
+    this.runnerLost(info.runnerId, `(pid ${info.pid}) ${describeExit(info)}`);
+  }
+
+  /** A runner died: everything in flight fails with an error naming its nodes and how it died; nothing hangs. */
+  private runnerLost(runnerId: string, how: string): void {
+    if (this.closing || this.fatal) return;
+    const nodes = this.placement.runners.get(runnerId)?.nodes ?? [runnerId];
+    const err = new NodeError("TUBULAR_ERR_RUNNER_DIED", {
+      nodeId: nodes.join(","),
+      errorType: "RunnerDied",
+      errorMessage: `the runner process of node${nodes.length > 1 ? "s" : ""} ${nodes.join(", ")} ${how}`,
+    });
+    this.log.error({ runner: runnerId, nodes }, err.message);
+    this.fatal = err;
+    this.statuses.set(runnerId, "closed");
+    this.heartbeats.forget(runnerId);
+    for (const p of this.waiting.values()) p.reject(err);
+    this.waiting.clear();
+    if (this.freeRun) {
+      this.freeRun.error ??= err;
+      this.freeRun.remaining = 0;
+      this.inFlight = 0;
+      this.finishFreeRun();
+    }
+    if (this.listenerCount("error") > 0) this.emit("error", err);
+    if (this._state === "ready" || this._state === "running") this._state = "failed";
+    this.changed();
+  }
+}
