@@ -10,9 +10,11 @@
  */
 import { loadTubeFromSpec } from "../spec/load.ts";
 import type { Tube } from "../graph/tube.ts";
+import { z } from "zod";
 import { LocalRunner } from "../runner/local.ts";
 import type { Runner } from "../runner/runner.ts";
-import { RpcCodes, RpcError } from "./jsonrpc.ts";
+import { ZmqRunner } from "../runner/zmq/zmq-runner.ts";
+import { issuesData, RpcCodes, RpcError } from "./jsonrpc.ts";
 import { RPC_MODULE_TYPE } from "./rpc-node.ts";
 import type { LoadedTube, RunnerKind } from "./session.ts";
 
@@ -23,13 +25,36 @@ export function runsOutOfProcess(kind: RunnerKind): boolean {
   return kind !== "local";
 }
 
+/**
+ * The runner options a client may set, per kind. Anything that decides where
+ * the server binds or writes (host, output) stays the server's choice.
+ */
+export const RunnerOptions = {
+  local: z.strictObject({ maxInFlight: z.number().int().positive().max(4096).optional() }),
+  zmq: z.strictObject({
+    transport: z.enum(["ipc", "tcp"]).optional(),
+    maxInFlight: z.number().int().positive().max(4096).optional(),
+    initTimeoutMs: z.number().int().positive().max(300_000).optional(),
+    deinitTimeoutMs: z.number().int().positive().max(60_000).optional(),
+  }),
+} as const;
+
+function parseOptions<K extends RunnerKind>(kind: K, options: Record<string, unknown>): z.output<(typeof RunnerOptions)[K]> {
+  const parsed = RunnerOptions[kind].safeParse(options);
+  if (!parsed.success) {
+    const data = issuesData(parsed.error);
+    for (const i of data.issues) i.path.unshift("options");
+    throw new RpcError(RpcCodes.INVALID_PARAMS, `Invalid params: options for runner "${kind}"`, data);
+  }
+  return parsed.data as z.output<(typeof RunnerOptions)[K]>;
+}
+
 export function createRunner(kind: RunnerKind, tube: Tube, options: Record<string, unknown>): Runner {
-  void options;
   switch (kind) {
     case "local":
-      return new LocalRunner(tube);
+      return new LocalRunner(tube, parseOptions("local", options));
     case "zmq":
-      throw new RpcError(RpcCodes.NOT_AVAILABLE, 'runner "zmq" is not available in this build of the bridge; use "local"', { runner: "zmq" });
+      return new ZmqRunner(tube, parseOptions("zmq", options));
   }
 }
 

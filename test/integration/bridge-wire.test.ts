@@ -391,12 +391,11 @@ describe("bridge wire - the reference client's frames", () => {
     raw.close();
   });
 
-  it("says runner zmq is not available (until the ZeroMQ runner is wired)", async () => {
+  it("refuses runner options the client may not set, with their path", async () => {
     const { raw } = await session();
     const t = (await raw.call("tube.load", { graph: THREE_NODES })).result;
-    const res = await raw.call("runner.init", { tube_id: t.tube_id, runner: "zmq" });
-    if (res.error) expect(res.error).toMatchObject({ code: RpcCodes.NOT_AVAILABLE, data: { runner: "zmq" } });
-    else await raw.call("runner.deinit", { runner_id: res.result.runner_id });
+    const res = await raw.call("runner.init", { tube_id: t.tube_id, runner: "zmq", options: { host: "0.0.0.0" } });
+    expect(res.error).toMatchObject({ code: -32602, data: { issues: [{ path: ["options"], code: "unrecognized_keys" }] } });
     raw.close();
   });
 
