@@ -169,7 +169,7 @@ describe("transport sockets - robustness", () => {
     sub.subscribe("up");
     sub.connect(address);
     await out.waitForSubscribers(["slow"], 3000);
-    const n = 20_000;
+    const n = 5000;
     for (let i = 0; i < n; i++) out.publish(event("up", i));
     expect(out.queued).toBeGreaterThan(0);
     const got = (await take(sub.messages(), n, 15_000)) as Array<MessageOf<"event">>;
