@@ -131,9 +131,13 @@ export async function loadTrustDir(dir: string, logger?: Logger): Promise<Set<st
   return keys;
 }
 
-/** Options of a socket that binds as a CURVE server (the ZAP handler decides which clients get in). */
+/**
+ * Options of a socket that binds as a CURVE server (the ZAP handler decides
+ * which clients get in). ZAP is enforced: with no ZAP handler running, every
+ * client is refused, where libzmq's default would let every client in.
+ */
 export function curveServerOptions(pair: CurveKeyPair, zapDomain = ZAP_DOMAIN) {
-  return { curveServer: true, curvePublicKey: pair.publicKey, curveSecretKey: pair.secretKey, zapDomain } as const;
+  return { curveServer: true, curvePublicKey: pair.publicKey, curveSecretKey: pair.secretKey, zapDomain, zapEnforceDomain: true } as const;
 }
 
 /** Options of a socket that connects as a CURVE client to a server whose public key is `serverPublicKey`. */
