@@ -29,8 +29,9 @@ export class HeartbeatKeeper {
   }
 
   done(id: RpcId): void {
+    // The timer stops at its next tick when nothing is tracked, not here: a
+    // client making sequential calls would otherwise make and clear a timer per call.
     this.calls.delete(id);
-    if (this.calls.size === 0) this.stop();
   }
 
   stop(): void {
@@ -47,6 +48,7 @@ export class HeartbeatKeeper {
   }
 
   private tick(): void {
+    if (this.calls.size === 0) return this.stop();
     const now = Date.now();
     for (const [id, last] of this.calls) {
       if (now - last >= this.intervalMs) {
