@@ -131,7 +131,11 @@ export class TubularClient {
     peer.notify(method, params ?? {});
   }
 
-  /** Listens to a server notification (`event`, `heartbeat`, `runner.error`, ...), or to "status" changes. */
+  /**
+   * Listens to a server notification (`event`, `heartbeat`, `runner.error`, ...),
+   * to "status" changes, or to "session" (a reconnect got a new session: the
+   * old one's tubes, runners and callables are gone).
+   */
   on(notification: string, handler: (params: any) => void): this {
     this.emitter.on(notification, handler);
     return this;
@@ -194,7 +198,10 @@ export class TubularClient {
       this.setStatus(resuming ? "reconnecting" : "connecting");
       try {
         const id = await this.open(resuming ? this._sessionId : undefined);
+        const changed = this._sessionId !== undefined && this._sessionId !== id;
         this._sessionId = id;
+        // A reconnect after the server's grace period lands in a new, empty session: say so.
+        if (changed) this.emitter.emit("session", id);
         this.setStatus("connected");
         return id;
       } catch (err) {

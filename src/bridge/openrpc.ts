@@ -60,16 +60,14 @@ const serverToClient = [
 ];
 
 export function openRpcDocument(table: Record<string, MethodDef<any>>): Record<string, unknown> {
-  const methods = Object.entries(table)
-    .filter(([, def]) => !def.relay || def.result !== undefined)
-    .map(([name, def]) => ({
-      name,
-      summary: def.summary,
-      ...(def.description ? { description: def.description } : {}),
-      paramStructure: "by-name",
-      params: paramsOf(def.params),
-      result: { name: "result", schema: schemaOf(def.result) },
-    }));
+  const methods = Object.entries(table).map(([name, def]) => ({
+    name,
+    summary: def.summary,
+    ...(def.description ? { description: def.description } : {}),
+    paramStructure: "by-name",
+    params: paramsOf(def.params),
+    result: { name: "result", schema: schemaOf(def.result) },
+  }));
   return {
     openrpc: "1.3.2",
     info: { title: "tubular bridge", version: packageVersion(), description: "JSON-RPC 2.0 over WebSocket at /ws/v0/rpc/; API key in the Authorization header (Api-Key <key> or Bearer <key>)." },
