@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { BridgeServer, RpcCodes } from "../../src/bridge/index.ts";
+import { BridgeServer, RpcCodes, startBridge } from "../../src/bridge/index.ts";
 
 const KEY = "test-key-1";
 const OTHER_KEY = "test-key-2";
@@ -491,5 +491,23 @@ describe("bridge wire - idle timeout", () => {
     await raw.next();
     expect(await raw.closed).toBe(1001);
     await s.close();
+  });
+});
+
+describe("bridge wire - startBridge, as tubular serve runs it", () => {
+  it("takes keys from a key file and from TUBULAR_API_KEYS, and refuses to start without any", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), "bridge-keys-"));
+    const file = path.join(dir, "keys.txt");
+    await writeFile(file, "# bridge keys\nfile-key\n\n");
+    const started = await startBridge({ port: 0, apiKeysFile: file, apiKeysEnv: "env-key-1, env-key-2" });
+    for (const key of ["file-key", "env-key-1", "env-key-2"]) {
+      const raw = await Raw.open(started.url, key);
+      expect((await raw.next()).result.session_id).toMatch(UUID);
+      raw.close();
+    }
+    await expect(Raw.open(started.url, "# bridge keys")).rejects.toMatchObject({ status: 401 });
+    await started.server.close();
+    await expect(startBridge({ port: 0, apiKeysEnv: "" })).rejects.toMatchObject({ code: "TUBULAR_ERR_AUTH" });
+    await expect(startBridge({ port: 0, apiKeysFile: path.join(dir, "missing.txt") })).rejects.toMatchObject({ code: "TUBULAR_ERR_AUTH" });
   });
 });
