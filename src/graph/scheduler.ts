@@ -67,6 +67,12 @@ export interface SchedulerOptions {
   local?: Iterable<string>;
   /** Nodes whose completion makes a root epoch complete. Default: all. */
   tracked?: Iterable<string>;
+  /**
+   * The first root epoch this scheduler will see. Stateful nodes start their
+   * epoch order there, so a scheduler that is never told epochs open (a
+   * runner without sources) still keeps the order. Default: the first epoch opened.
+   */
+  firstEpoch?: number;
 }
 
 export class Scheduler {
@@ -90,6 +96,10 @@ export class Scheduler {
     this.tube = tube;
     this.local = new Set(options.local ?? tube.nodes.keys());
     this.tracked = new Set(options.tracked ?? tube.nodes.keys());
+    if (options.firstEpoch !== undefined) {
+      this.firstRoot = options.firstEpoch;
+      this.closedBelow = options.firstEpoch;
+    }
     for (const node of tube.nodes.values()) this.depth.set(node.id, node.scope.length);
     this.trackedRoot = [...this.tracked].filter((id) => this.depth.get(id) === 0);
     this.trackedDeep = [...this.tracked].filter((id) => this.depth.get(id)! > 0);

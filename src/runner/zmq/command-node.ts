@@ -12,7 +12,7 @@ import { DropCounter } from "../../protocol/drops.ts";
 import type { Message, MessageOf } from "../../protocol/message.ts";
 import { SendQueue } from "../../transport/send-queue.ts";
 import { ProbeTracker, isProbeFrame, probeReply, probeSubscriber, probeTopic } from "../../transport/subscription-probe.ts";
-import { COMMAND_TOPIC, eventTopic } from "./topics.ts";
+import { COMMAND_TOPIC, PROCESS_TOPIC, eventTopic } from "./topics.ts";
 
 export const COMMAND_ID = "command";
 
@@ -84,7 +84,7 @@ export class CommandNode {
   }
 
   broadcast(msg: Message): void {
-    if (!this.closed) this.outQueue.send(this.codec.encodePub(msg, COMMAND_TOPIC));
+    if (!this.closed) this.outQueue.send(this.codec.encodePub(msg, msg.type === "process" ? PROCESS_TOPIC : COMMAND_TOPIC));
   }
 
   sendTo(runnerId: string, msg: Message): void {

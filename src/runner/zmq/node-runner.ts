@@ -26,7 +26,7 @@ import { instantiate, release, type Instances } from "../execute.ts";
 import { TaskPump } from "../task-pump.ts";
 import type { TubeEvent } from "../runner.ts";
 import type { RunnerProcessConfig } from "./config.ts";
-import { COMMAND_TOPIC, eventTopic } from "./topics.ts";
+import { COMMAND_TOPIC, PROCESS_TOPIC, eventTopic } from "./topics.ts";
 
 export class NodeRunner {
   readonly id: string;
@@ -53,7 +53,6 @@ export class NodeRunner {
   private eventId = 0;
   private pendingEvents: TubeEvent[] = [];
   private pendingDone: EventValue["done"] = [];
-  private flushScheduled = false;
   private lastCommandAt = Date.now();
   private timers: NodeJS.Timeout[] = [];
   private closing = false;
@@ -80,7 +79,7 @@ export class NodeRunner {
   async run(): Promise<number> {
     this.tube = await loadTubeFromSpec(this.config.spec, { baseDir: this.config.baseDir, file: this.config.file, input: this.config.input });
     const local = new Set(this.nodeIds);
-    this.scheduler = new Scheduler(this.tube, { local, tracked: local });
+    this.scheduler = new Scheduler(this.tube, { local, tracked: local, firstEpoch: 0 });
 
     const ob = this.config.outbox;
     if (ob.transport === "ipc") {
@@ -93,6 +92,7 @@ export class NodeRunner {
     }
     this.commands.connect(this.config.commandOutbox);
     this.commands.subscribe(COMMAND_TOPIC);
+    if (this.nodeIds.some((id) => needsProcessMessages(this.tube, id))) this.commands.subscribe(PROCESS_TOPIC);
     this.commands.subscribe(probeTopic(this.id));
     this.control.connect(this.config.commandInbox);
 
@@ -274,7 +274,7 @@ export class NodeRunner {
     for (const e of errors) this.sendError(e as NodeError);
     this.pump = undefined;
     const local = new Set(this.nodeIds);
-    this.scheduler = new Scheduler(this.tube, { local, tracked: local });
+    this.scheduler = new Scheduler(this.tube, { local, tracked: local, firstEpoch: 0 });
     if (stay) {
       this.setStatus("stopped");
       return;
@@ -328,14 +328,11 @@ export class NodeRunner {
 
   private afterPump(): void {
     for (const root of this.scheduler.takeCompleted()) this.scheduler.closeEpoch(root);
-    if (!this.flushScheduled && (this.pendingDone.length > 0 || this.pendingEvents.length > 0)) {
-      this.flushScheduled = true;
-      setImmediate(() => this.flush());
-    }
+    // One outgoing message per round of work: a received batch of events (or epochs) becomes one batch out.
+    this.flush();
   }
 
   private flush(): void {
-    this.flushScheduled = false;
     if (this.pendingDone.length === 0 && this.pendingEvents.length === 0) return;
     const value: EventValue = { events: this.pendingEvents, done: this.pendingDone };
     this.pendingEvents = [];
@@ -358,4 +355,10 @@ export class NodeRunner {
     for (const s of [this.outbox, this.commands, this.upstream, this.control]) s.close();
     this.resolveExit(code);
   }
+}
+
+/** Sources, nodes fed only by tube inputs, and readers of process inputs must hear of every epoch opened. */
+function needsProcessMessages(tube: Tube, nodeId: string): boolean {
+  const edges = tube.nodes.get(nodeId)!.edges;
+  return edges.every((e) => e.source.kind === "input") || edges.some((e) => e.source.kind === "input" && e.source.scope === "process");
 }

@@ -6,9 +6,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
-
-const RUNNER_MAIN = fileURLToPath(new URL("./runner-main.ts", import.meta.url));
+import type { RunnerEntry } from "./runner-entry.ts";
 
 export interface ExitInfo {
   readonly runnerId: string;
@@ -28,13 +26,16 @@ export class RunnerProcesses {
   private readonly exits = new Map<string, Promise<ExitInfo>>();
 
   constructor(
+    private readonly entry: RunnerEntry,
     private readonly onExit: (info: ExitInfo) => void,
     private readonly output: NodeJS.WritableStream = process.stderr,
   ) {}
 
-  /** Starts `runner-main CONFIG RUNNER_ID` under the tsx loader (custom TypeScript nodes need no build step). */
+  /** Starts `runner-main CONFIG RUNNER_ID` (see runner-entry.ts). */
   spawn(runnerId: string, configFile: string, env: NodeJS.ProcessEnv = {}): ChildProcess {
-    const child = spawn(process.execPath, ["--import", "tsx", RUNNER_MAIN, configFile, runnerId], {
+    // TUBULAR_RUNNER_NODE_ARGS: extra node flags for runner processes (e.g. --cpu-prof when profiling).
+    const extra = process.env.TUBULAR_RUNNER_NODE_ARGS?.split(" ").filter(Boolean) ?? [];
+    const child = spawn(process.execPath, [...extra, ...this.entry.args, configFile, runnerId], {
       stdio: ["ignore", "pipe", "pipe"],
       env: { ...process.env, ...env },
     });

@@ -26,6 +26,7 @@ import { CommandNode, COMMAND_ID } from "./command-node.ts";
 import type { RunnerProcessConfig } from "./config.ts";
 import { placeNodes, type Placement } from "./placement.ts";
 import { RunnerProcesses, describeExit, type ExitInfo } from "./runner-processes.ts";
+import { runnerEntry } from "./runner-entry.ts";
 
 export interface ZmqRunnerOptions {
   /** ipc (default): sockets in a per-run directory; tcp: loopback or `host`. */
@@ -95,6 +96,9 @@ export class ZmqRunner extends EventEmitter implements Runner {
   private nextEpoch = 0;
   private inFlight = 0;
   private completedCount = 0;
+  /** Every epoch up to here has ended; `endedSent` is the last one announced. */
+  private endedThrough = -1;
+  private endedSent = -1;
   private readonly waiting = new Map<number, Pending>();
   private readonly errors = new Map<number, NodeError>();
   /** Failed node completions whose error message has not arrived yet, per root epoch. */
@@ -121,7 +125,7 @@ export class ZmqRunner extends EventEmitter implements Runner {
     };
     this.log = rootLogger(options.logLevel).child({ component: "zmq-runner", tube: tube.id });
     this.placement = placeNodes(tube);
-    this.scheduler = new Scheduler(tube, { local: this.placement.driverNodes });
+    this.scheduler = new Scheduler(tube, { local: this.placement.driverNodes, firstEpoch: 0 });
     this.heartbeats = new HeartbeatMonitor({
       timeoutMs: this.options.heartbeatMs * 4,
       onDead: (runnerId, silentMs) => this.runnerLost(runnerId, `stopped answering heartbeats (silent for ${silentMs} ms)`),
@@ -221,11 +225,19 @@ export class ZmqRunner extends EventEmitter implements Runner {
     };
     const configFile = path.join(this.runDir.path, "runners.json");
     await writeFile(configFile, JSON.stringify(config));
-    this.processes = new RunnerProcesses((info) => this.onExit(info), opts.output);
+    this.processes = new RunnerProcesses(await runnerEntry(), (info) => this.onExit(info), opts.output);
     for (const id of this.placement.runners.keys()) this.processes.spawn(id, configFile);
     this.timers.push(
       setInterval(() => {
         command.broadcast(makeMessage("heartbeat", COMMAND_ID, null));
+        // Epoch ends go out with the heartbeat, as one cumulative message: runners
+        // forget an epoch as soon as their own nodes are done with it, so this is
+        // news, not a condition, and one message per epoch would double the
+        // command's sends (measured in bench/chain3-process-latency.bench.ts).
+        if (this.endedThrough > this.endedSent) {
+          this.endedSent = this.endedThrough;
+          command.broadcast(makeMessage("epoch_ended", COMMAND_ID, { epoch: this.endedThrough, cumulative: true }));
+        }
         this.heartbeats.check();
       }, opts.heartbeatMs),
     );
@@ -457,21 +469,31 @@ export class ZmqRunner extends EventEmitter implements Runner {
     });
   }
 
-  /** Opens epochs up to the in-flight window, in one process message. */
+  /**
+   * Opens epochs up to the in-flight window. Epochs go out in several smaller
+   * process messages rather than one: each stage of the graph then works on
+   * one batch while the next stage works on the previous one (measured in
+   * bench/chain3-freerun.bench.ts: one batch per window left the runners idle
+   * half the time).
+   */
   private fill(): void {
     const run = this.freeRun;
     if (!run || this.fatal) return;
-    const batch: Array<{ epoch: number; input: Record<string, unknown> | null }> = [];
+    const batchSize = Math.max(1, Math.ceil(this.options.maxInFlight / 8));
+    let opened = 0;
     while (run.remaining > 0 && this.inFlight < this.options.maxInFlight) {
-      run.remaining--;
-      this.inFlight++;
-      batch.push({ epoch: this.nextEpoch++, input: run.input });
-    }
-    if (batch.length > 0) {
+      const batch: Array<{ epoch: number; input: Record<string, unknown> | null }> = [];
+      while (run.remaining > 0 && this.inFlight < this.options.maxInFlight && batch.length < batchSize) {
+        run.remaining--;
+        this.inFlight++;
+        batch.push({ epoch: this.nextEpoch++, input: run.input });
+      }
       this.command!.broadcast(makeMessage("process", COMMAND_ID, batch.length === 1 ? batch[0]! : { epochs: batch }));
       for (const { epoch } of batch) this.scheduler.openEpoch(epoch, run.input);
-      this.pump!.pump();
-    } else if (run.remaining === 0 && this.inFlight === 0) this.finishFreeRun();
+      opened += batch.length;
+    }
+    if (opened > 0) this.pump!.pump();
+    else if (run.remaining === 0 && this.inFlight === 0) this.finishFreeRun();
   }
 
   private finishFreeRun(): void {
@@ -487,7 +509,6 @@ export class ZmqRunner extends EventEmitter implements Runner {
   private finishEpochs(): void {
     const completed = this.scheduler.takeCompleted();
     if (completed.length === 0) return;
-    let highest = -1;
     for (const root of completed.sort((a, b) => a - b)) {
       if (this.awaitingErrors.has(root)) {
         // Its error is on the way on the control channel: end the epoch when it arrives.
@@ -495,9 +516,7 @@ export class ZmqRunner extends EventEmitter implements Runner {
         continue;
       }
       this.finalize(root);
-      highest = Math.max(highest, root);
     }
-    if (highest >= 0) this.command!.broadcast(makeMessage("epoch_ended", COMMAND_ID, { epoch: highest, cumulative: completed.length > 1 }));
     this.afterFinalize();
   }
 
@@ -507,6 +526,7 @@ export class ZmqRunner extends EventEmitter implements Runner {
     this.scheduler.closeEpoch(root);
     this.inFlight--;
     this.completedCount++;
+    while (this.scheduler.isComplete(this.endedThrough + 1) && this.endedThrough + 1 < this.nextEpoch) this.endedThrough++;
     const error = this.errors.get(root);
     this.errors.delete(root);
     const waiter = this.waiting.get(root);

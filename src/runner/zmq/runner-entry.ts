@@ -1,0 +1,61 @@
+/**
+ * How a runner process is started. Started under a TypeScript loader, a
+ * runner spends about a second compiling and loading before it can identify;
+ * bundled into one JavaScript file it starts in about 0.3 s (measured by
+ * bench/init-10.bench.ts). So the driver bundles src/runner/zmq/runner-main.ts
+ * once per process with esbuild, into the package's node_modules/.cache (so
+ * the bundle's imports of zeromq, zod, ... resolve), named by its content
+ * hash. Where that cannot be written, it falls back to the loader.
+ * Custom TypeScript nodes still load: the registry registers the loader on
+ * demand (src/node/registry.ts).
+ */
+import { createHash } from "node:crypto";
+import { existsSync } from "node:fs";
+import { mkdir, writeFile, rename } from "node:fs/promises";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const MAIN_TS = fileURLToPath(new URL("./runner-main.ts", import.meta.url));
+const PACKAGE_ROOT = path.resolve(path.dirname(MAIN_TS), "../../..");
+
+export interface RunnerEntry {
+  /** Arguments for `node` before the runner's own: the script, and a loader when needed. */
+  readonly args: readonly string[];
+  readonly bundled: boolean;
+}
+
+let entry: Promise<RunnerEntry> | undefined;
+
+/** The command line of a runner process (memoized per process). */
+export function runnerEntry(): Promise<RunnerEntry> {
+  entry ??= bundle().catch(() => ({ args: ["--import", "tsx", MAIN_TS], bundled: false }));
+  return entry;
+}
+
+async function bundle(): Promise<RunnerEntry> {
+  if (process.env.TUBULAR_RUNNER_LOADER === "tsx") throw new Error("bundling disabled");
+  const { build } = await import("esbuild");
+  const out = await build({
+    entryPoints: [MAIN_TS],
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    target: "node20",
+    packages: "external",
+    write: false,
+    logLevel: "silent",
+    // Bundled code may still need require() for CommonJS-only paths.
+    banner: { js: 'import { createRequire as __tubularRequire } from "node:module"; const require = __tubularRequire(import.meta.url);' },
+  });
+  const code = out.outputFiles[0]!.contents;
+  const hash = createHash("sha256").update(code).digest("hex").slice(0, 16);
+  const dir = path.join(PACKAGE_ROOT, "node_modules", ".cache", "tubular");
+  const file = path.join(dir, `runner-${hash}.mjs`);
+  if (!existsSync(file)) {
+    await mkdir(dir, { recursive: true });
+    const tmp = `${file}.${process.pid}.tmp`;
+    await writeFile(tmp, code);
+    await rename(tmp, file);
+  }
+  return { args: [file], bundled: true };
+}
