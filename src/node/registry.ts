@@ -48,7 +48,7 @@ export async function resolveNodeType(type: string, baseDir: string, extra: Reco
   }
   let mod: Record<string, unknown>;
   try {
-    mod = (await import(url)) as Record<string, unknown>;
+    mod = await importModule(url);
   } catch (err) {
     throw new UnknownTypeError(`node type "${type}": cannot import "${specifier}": ${(err as Error).message.split("\n")[0]}`);
   }
@@ -57,4 +57,23 @@ export async function resolveNodeType(type: string, baseDir: string, extra: Reco
     throw new UnknownTypeError(`node type "${type}": module "${specifier}" has no export "${exportName}" (it exports ${Object.keys(mod).join(", ") || "nothing"})`);
   }
   return toNodeDefinition(exported, type);
+}
+
+let tsLoader: Promise<void> | undefined;
+
+/**
+ * Imports a module; a TypeScript module in a process started without a
+ * TypeScript loader (a runner process runs plain JavaScript, for start-up
+ * speed) registers tsx once and tries again.
+ */
+async function importModule(url: string): Promise<Record<string, unknown>> {
+  try {
+    return (await import(url)) as Record<string, unknown>;
+  } catch (err) {
+    if ((err as { code?: string }).code !== "ERR_UNKNOWN_FILE_EXTENSION") throw err;
+    tsLoader ??= import("tsx/esm/api").then(({ register }) => void register());
+    await tsLoader;
+    // Node remembers the failed import of this URL; a query makes it a new module record.
+    return (await import(`${url}${url.includes("?") ? "&" : "?"}tsx`)) as Record<string, unknown>;
+  }
 }

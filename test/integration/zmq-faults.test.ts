@@ -1,0 +1,153 @@
+import { existsSync } from "node:fs";
+import { spawn } from "node:child_process";
+import path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import * as zmq from "zeromq";
+import { loadTubeFromSpec } from "../../src/spec/load.ts";
+import { ZmqRunner } from "../../src/runner/zmq/zmq-runner.ts";
+import { NodeError } from "../../src/errors.ts";
+import { isAlive, waitForExit } from "../helpers/processes.ts";
+import { projectRoot } from "../helpers/acceptance.ts";
+
+const chain = (middle: Record<string, unknown> = { type: "multiply", depends: [{ left: "a.index" }], params: { right: 2 } }) => ({
+  noob_id: "chain",
+  nodes: { a: { type: "count" }, b: middle, return: { type: "return", depends: "b.value" } },
+});
+
+const runners: ZmqRunner[] = [];
+async function started(spec: unknown, options: ConstructorParameters<typeof ZmqRunner>[1] = {}): Promise<ZmqRunner> {
+  const runner = new ZmqRunner(await loadTubeFromSpec(spec, { baseDir: projectRoot }), { output: devNull, ...options });
+  runners.push(runner);
+  await runner.init();
+  return runner;
+}
+const devNull = { write: () => true } as unknown as NodeJS.WritableStream;
+
+afterEach(async () => {
+  for (const r of runners.splice(0)) await r.deinit();
+});
+
+describe("zmq runner - faults", () => {
+  it("a node error rejects process() with the node id, epoch, type, message and remote stack; later epochs run", async () => {
+    const runner = await started({
+      noob_id: "err",
+      nodes: {
+        a: { type: "count", params: { start: 1, step: -1 } },
+        b: { type: "divide", depends: [{ denominator: "a.index" }], params: { numerator: 6 } },
+        return: { type: "return", depends: "b.value" },
+      },
+    });
+    expect(await runner.process()).toBe(6);
+    const err = (await runner.process().catch((e) => e)) as NodeError;
+    expect(err).toBeInstanceOf(NodeError);
+    expect(err.code).toBe("TUBULAR_ERR_NODE_FAILED");
+    expect(err.nodeId).toBe("b");
+    expect(err.epoch).toBe(1);
+    expect(err.errorType).toBe("RangeError");
+    expect(err.errorMessage).toContain("division by zero");
+    expect(err.remoteStack).toContain("RangeError");
+    expect(await runner.process()).toBe(-6);
+  });
+
+  it("a runner killed with -9 fails the pending process() within seconds, naming the node and how it died", async () => {
+    const runner = await started(chain({ type: "sleep", depends: [{ value: "a.index" }], params: { ms: 60_000 } }));
+    const pending = runner.process();
+    await new Promise((r) => setTimeout(r, 200));
+    const t0 = Date.now();
+    expect(runner.killRunner("b")).toBe(true);
+    const err = (await pending.catch((e) => e)) as NodeError;
+    expect(Date.now() - t0).toBeLessThan(3000);
+    expect(err.code).toBe("TUBULAR_ERR_RUNNER_DIED");
+    expect(err.message).toContain("b");
+    expect(err.message).toContain("SIGKILL");
+    await expect(runner.process()).rejects.toThrow(/SIGKILL/);
+  });
+
+  it("deinit leaves no runner process and no ipc file behind", async () => {
+    const runner = await started(chain());
+    expect(await runner.process()).toBe(0);
+    const pids = Object.values(runner.pids()) as number[];
+    const dir = runner.runDirectory!;
+    expect(pids.length).toBe(2);
+    expect(existsSync(dir)).toBe(true);
+    await runner.deinit();
+    expect(pids.filter(isAlive)).toEqual([]);
+    expect(existsSync(dir)).toBe(false);
+  });
+
+  it("deinit after a runner died still cleans everything up", async () => {
+    const runner = await started(chain());
+    const pids = Object.values(runner.pids()) as number[];
+    runner.killRunner("a");
+    await new Promise((r) => setTimeout(r, 300));
+    await runner.deinit();
+    expect(pids.filter(isAlive)).toEqual([]);
+    expect(existsSync(runner.runDirectory ?? "/nonexistent")).toBe(false);
+  });
+
+  it("runners exit by themselves when the driver is killed with -9", async () => {
+    const script = path.join(projectRoot, "test/fixtures/drivers/hold-runner.ts");
+    const driver = spawn(process.execPath, ["--import", "tsx", script], { cwd: projectRoot, stdio: ["ignore", "pipe", "ignore"] });
+    const line = await new Promise<string>((resolve, reject) => {
+      let buf = "";
+      driver.stdout!.on("data", (d) => {
+        buf += d;
+        if (buf.includes("\n")) resolve(buf.split("\n")[0]!);
+      });
+      driver.once("exit", () => reject(new Error("driver exited early")));
+    });
+    const pids = Object.values(JSON.parse(line) as Record<string, number>);
+    expect(pids.length).toBe(2);
+    expect(pids.every(isAlive)).toBe(true);
+    driver.kill("SIGKILL");
+    const alive = await waitForExit(pids, 8000);
+    for (const pid of alive) process.kill(pid, "SIGKILL");
+    expect(alive).toEqual([]);
+  });
+});
+
+describe("zmq runner - bad input", () => {
+  it("garbage on the command inbox is dropped and counted while the graph's results stay right", async () => {
+    const runner = await started(chain(), { maxMessageBytes: 1024 * 1024 });
+    const intruder = new zmq.Dealer({ routingId: "intruder", linger: 0 });
+    intruder.connect(`ipc://${runner.runDirectory}/command-inbox.sock`);
+    const stranger = new zmq.Dealer({ routingId: "stranger", linger: 0 });
+    stranger.connect(`ipc://${runner.runDirectory}/command-inbox.sock`);
+    const values: unknown[] = [];
+    for (let i = 0; i < 20; i++) {
+      await intruder.send(Buffer.from([0xc1, 0xff, 0x00, i])); // not msgpack
+      await intruder.send(Buffer.from([0x95, 0x01, 0xa4, 0x6e, 0x6f, 0x70, 0x65, 0xa1, 0x62, 0x00, 0xc0])); // unknown type "nope"
+      await intruder.send(Buffer.from([0x95, 0x01, 0xa6, ...Buffer.from("status"), 0xa1, 0x62, 0x00, 0x07])); // status with a wrong value
+      await intruder.send(Buffer.from([0x95, 0x07, 0xa6, ...Buffer.from("status"), 0xa1, 0x62, 0x00, 0xc0])); // another protocol version
+      await stranger.send(Buffer.from("hello"));
+      values.push(await runner.process());
+    }
+    await intruder.send(Buffer.alloc(2 * 1024 * 1024, 1)); // over the frame limit: refused by libzmq or the codec
+    values.push(await runner.process());
+    expect(values).toEqual(Array.from({ length: 21 }, (_, i) => 2 * i));
+    const drops = runner.stats().drops;
+    expect(drops.garbage).toBeGreaterThanOrEqual(20);
+    expect(drops.unknown_type).toBe(20);
+    expect(drops.schema).toBeGreaterThanOrEqual(20);
+    expect(drops.version).toBe(20);
+    intruder.close();
+    stranger.close();
+  });
+
+  it("junk sent to a runner's outbox does not disturb it", async () => {
+    const runner = await started(chain());
+    const junk = new zmq.XSubscriber({ linger: 0 });
+    junk.connect(`ipc://${runner.runDirectory}/runner-a.sock`);
+    const values: unknown[] = [];
+    for (let i = 0; i < 10; i++) {
+      await junk.send([Buffer.from([0x01]), Buffer.from("two frames")]);
+      await junk.send(Buffer.from([0x07, 0x01, 0x02]));
+      await junk.send(Buffer.from([0x01, 0x00, ...Buffer.from("probe:")])); // a probe with an empty id
+      await junk.send(Buffer.alloc(0));
+      values.push(await runner.process());
+    }
+    expect(values).toEqual(Array.from({ length: 10 }, (_, i) => 2 * i));
+    expect(Object.values(runner.pids()).every((pid) => pid !== undefined && isAlive(pid))).toBe(true);
+    junk.close();
+  });
+});
