@@ -34,6 +34,7 @@ export class LocalRunner extends EventEmitter implements Runner {
   private readonly errors = new Map<number, NodeError>();
   private inFlight = 0;
   private freeRun: { remaining: number; input: Record<string, unknown>; results: EpochResult[] | null; done: Pending; error?: Error } | null = null;
+  private fillScheduled = false;
   private pump: TaskPump;
 
   constructor(tube: Tube, options: LocalRunnerOptions = {}) {
@@ -149,15 +150,30 @@ export class LocalRunner extends EventEmitter implements Runner {
     });
   }
 
-  /** Opens epochs up to the in-flight window. */
+  /**
+   * Opens epochs up to the in-flight window, and at most one window per call:
+   * a synchronous graph completes each epoch as it is opened, so without that
+   * bound an unbounded free-run would never yield to timers, I/O or stop().
+   */
   private fill(): void {
+    this.fillScheduled = false;
     const run = this.freeRun;
     if (!run) return;
-    while (run.remaining > 0 && this.inFlight < this.maxInFlight) {
+    let opened = 0;
+    while (run.remaining > 0 && this.inFlight < this.maxInFlight && opened < this.maxInFlight) {
       run.remaining--;
+      opened++;
       this.openEpoch(this.nextEpoch++, run.input);
     }
     if (run.remaining === 0 && this.inFlight === 0) this.finishFreeRun();
+    else if (run.remaining > 0 && this.inFlight < this.maxInFlight) this.scheduleFill();
+  }
+
+  /** One pending fill at a time, on the next turn of the event loop. */
+  private scheduleFill(): void {
+    if (this.fillScheduled) return;
+    this.fillScheduled = true;
+    setImmediate(() => this.fill());
   }
 
   private finishFreeRun(): void {
@@ -218,7 +234,7 @@ export class LocalRunner extends EventEmitter implements Runner {
     }
     if (this.freeRun) {
       // Let timers, stop() and I/O in between windows of a synchronous graph.
-      if (this.freeRun.remaining > 0) setImmediate(() => this.fill());
+      if (this.freeRun.remaining > 0) this.scheduleFill();
       else if (this.inFlight === 0) this.finishFreeRun();
     }
   }
