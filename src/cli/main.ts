@@ -5,6 +5,7 @@
 import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
 import { ExitCode, defaultContext, reportError, type CliContext } from "./common.ts";
+import { keygenCommand } from "./keygen.ts";
 import { runCommand } from "./run.ts";
 import { schemaCommand } from "./schema.ts";
 import { validateCommand } from "./validate.ts";
@@ -38,7 +39,7 @@ Examples:
 
 Run "tubular <command> --help" for a command's options.`,
     );
-  const commands = [runCommand(ctx), validateCommand(ctx), schemaCommand(ctx)];
+  const commands = [runCommand(ctx), validateCommand(ctx), schemaCommand(ctx), keygenCommand(ctx)];
   // serve, host, keygen, status: added here as they are built.
   for (const command of commands) {
     command.exitOverride().configureOutput({ writeOut: (s) => ctx.stdout.write(s), writeErr: (s) => ctx.stderr.write(s) }).showHelpAfterError("(add --help for usage)");
