@@ -12,7 +12,7 @@ import { DropCounter } from "../../protocol/drops.ts";
 import type { Message, MessageOf } from "../../protocol/message.ts";
 import { SendQueue } from "../../transport/send-queue.ts";
 import { ProbeTracker, isProbeFrame, probeReply, probeSubscriber, probeTopic } from "../../transport/subscription-probe.ts";
-import { COMMAND_TOPIC, PROCESS_TOPIC, eventTopic } from "./topics.ts";
+import { COMMAND_TOPIC, PROCESS_TOPIC, doneTopic, eventTopic } from "./topics.ts";
 
 export const COMMAND_ID = "command";
 
@@ -38,6 +38,7 @@ export class CommandNode {
   private readonly outQueue: SendQueue;
   private readonly inQueue: SendQueue;
   private readonly connected = new Set<string>();
+  private readonly withValues = new Set<string>();
   private closed = false;
   private readonly log: Logger;
 
@@ -64,17 +65,33 @@ export class CommandNode {
     return { inbox: this.inbox.lastEndpoint ?? inbox, outbox: this.outbox.lastEndpoint ?? outbox };
   }
 
-  /** Subscribes to a runner's events; resolves the runner in `probes` once nothing it publishes can be missed. */
-  listenTo(runnerId: string, outbox: string): void {
+  /**
+   * Subscribes to a runner: to its events with values when `values`, else only
+   * to which nodes finished which epochs. The runner shows up in `probes` once
+   * nothing it publishes can be missed.
+   */
+  listenTo(runnerId: string, outbox: string, values: boolean): void {
     if (this.connected.has(runnerId)) return;
     this.connected.add(runnerId);
-    this.events.subscribe(eventTopic(runnerId));
+    this.events.subscribe(values ? eventTopic(runnerId) : doneTopic(runnerId));
+    if (values) this.withValues.add(runnerId);
     this.events.connect(outbox);
+  }
+
+  /** From now on, hear the values of every runner (someone listens to all events). */
+  wantAllValues(): void {
+    for (const id of this.connected) {
+      if (this.withValues.has(id)) continue;
+      this.withValues.add(id);
+      this.events.subscribe(eventTopic(id));
+      this.events.unsubscribe(doneTopic(id));
+    }
   }
 
   /** Stops listening to a runner (it died; a replacement may come at another address). */
   forget(runnerId: string, outbox: string): void {
     if (!this.connected.delete(runnerId)) return;
+    this.withValues.delete(runnerId);
     this.probes.forget(runnerId);
     try {
       this.events.disconnect(outbox);

@@ -26,7 +26,7 @@ import { instantiate, release, type Instances } from "../execute.ts";
 import { TaskPump } from "../task-pump.ts";
 import type { TubeEvent } from "../runner.ts";
 import type { RunnerProcessConfig } from "./config.ts";
-import { COMMAND_TOPIC, PROCESS_TOPIC, eventTopic } from "./topics.ts";
+import { COMMAND_TOPIC, PROCESS_TOPIC, doneTopic, eventTopic } from "./topics.ts";
 
 export class NodeRunner {
   readonly id: string;
@@ -146,8 +146,13 @@ export class NodeRunner {
 
   private async readSubscriptions(): Promise<void> {
     try {
+      const values = Buffer.from(`\u0001${eventTopic(this.id)}`);
+      const done = Buffer.from(`\u0001${doneTopic(this.id)}`);
       for await (const [frame] of this.outbox) {
-        const subscriber = frame && probeSubscriber(frame);
+        if (!frame) continue;
+        if (frame.equals(values)) this.publishValues = true;
+        else if (frame.equals(done)) this.publishDone = true;
+        const subscriber = probeSubscriber(frame);
         if (subscriber !== undefined) this.outQueue.send(probeReply(subscriber, this.id));
       }
     } catch (err) {
@@ -332,13 +337,18 @@ export class NodeRunner {
     this.flush();
   }
 
+  /** Whether anyone subscribed to this runner's events with values, or to its done-only messages. */
+  private publishValues = false;
+  private publishDone = false;
+
   private flush(): void {
     if (this.pendingDone.length === 0 && this.pendingEvents.length === 0) return;
     const value: EventValue = { events: this.pendingEvents, done: this.pendingDone };
     this.pendingEvents = [];
     this.pendingDone = [];
     try {
-      this.outQueue.send(this.codec.encodePub(makeMessage("event", this.id, value), eventTopic(this.id)));
+      if (this.publishValues) this.outQueue.send(this.codec.encodePub(makeMessage("event", this.id, value), eventTopic(this.id)));
+      if (this.publishDone) this.outQueue.send(this.codec.encodePub(makeMessage("event", this.id, { events: [], done: value.done }), doneTopic(this.id)));
     } catch (err) {
       this.log.error({ err }, "could not encode events");
     }

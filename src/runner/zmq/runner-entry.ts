@@ -4,8 +4,9 @@
  * bundled into one JavaScript file it starts in about 0.3 s (measured by
  * bench/init-10.bench.ts). So the driver bundles src/runner/zmq/runner-main.ts
  * once per process with esbuild, into the package's node_modules/.cache (so
- * the bundle's imports of zeromq, zod, ... resolve), named by its content
- * hash. Where that cannot be written, it falls back to the loader.
+ * the bundle's import of zeromq, a native addon kept outside it, resolves),
+ * named by its content hash. Dependencies are bundled too: resolving and
+ * compiling zod's and pino's many module files cost a third of the start-up. Where that cannot be written, it falls back to the loader.
  * Custom TypeScript nodes still load: the registry registers the loader on
  * demand (src/node/registry.ts).
  */
@@ -41,7 +42,8 @@ async function bundle(): Promise<RunnerEntry> {
     platform: "node",
     format: "esm",
     target: "node20",
-    packages: "external",
+    // Native addons and the loaders stay outside; everything else is one file.
+    external: ["zeromq", "msgpackr-extract", "tsx", "tsx/*", "esbuild"],
     write: false,
     logLevel: "silent",
     // Bundled code may still need require() for CommonJS-only paths.

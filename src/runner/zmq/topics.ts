@@ -14,7 +14,18 @@ export const COMMAND_TOPIC = "cmd\u0000";
  */
 export const PROCESS_TOPIC = "proc\u0000";
 
-/** Topic a runner publishes its events on. */
+/** Topic of a runner's events with their values: what downstream runners read. */
 export function eventTopic(runnerId: string): string {
-  return `${runnerId}\u0000`;
+  return `${runnerId}\u0000e`;
+}
+
+/**
+ * Topic of the same messages without the values, only which nodes finished
+ * which epochs: what the command node reads from runners whose values it
+ * does not need, so a 1 MiB frame between two runners is not also copied to
+ * the driver (bench/bytes-1mib.bench.ts). A runner publishes on a topic only
+ * once someone has subscribed to it.
+ */
+export function doneTopic(runnerId: string): string {
+  return `${runnerId}\u0000d`;
 }

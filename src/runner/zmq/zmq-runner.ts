@@ -24,7 +24,7 @@ import type { EpochResult, Runner, RunnerEvents, RunnerState, TubeEvent } from "
 import { TaskPump } from "../task-pump.ts";
 import { CommandNode, COMMAND_ID } from "./command-node.ts";
 import type { RunnerProcessConfig } from "./config.ts";
-import { placeNodes, type Placement } from "./placement.ts";
+import { placeNodes, upstreamNodes, type Placement } from "./placement.ts";
 import { RunnerProcesses, describeExit, type ExitInfo } from "./runner-processes.ts";
 import { runnerEntry } from "./runner-entry.ts";
 
@@ -33,7 +33,7 @@ export interface ZmqRunnerOptions {
   transport?: "ipc" | "tcp";
   /** tcp: the address to bind and advertise. Default 127.0.0.1. */
   host?: string;
-  /** Epochs in flight at once during free-run: sources wait for credit beyond it. Default 32. */
+  /** Epochs in flight at once during free-run: sources wait for credit beyond it. Default 256 (bench/chain3-freerun.bench.ts: 32 left the pipeline idle, 512 gained little). */
   maxInFlight?: number;
   /** init() fails after this long, naming the nodes not ready. Default 20 s (process start-up on a loaded machine). */
   initTimeoutMs?: number;
@@ -87,6 +87,8 @@ export class ZmqRunner extends EventEmitter implements Runner {
   private readonly identities = new Map<string, IdentifyValue>();
   private readonly statuses = new Map<string, NodeStatus>();
   private readonly subscribed = new Set<string>();
+  /** Runners whose values the driver's own nodes (the return node) read. */
+  private readonly feedsDriver = new Set<string>();
   private readonly heartbeats: HeartbeatMonitor;
   private timers: NodeJS.Timeout[] = [];
   private waiters: Waiter[] = [];
@@ -116,7 +118,7 @@ export class ZmqRunner extends EventEmitter implements Runner {
     this.options = {
       transport: "ipc",
       host: "127.0.0.1",
-      maxInFlight: 32,
+      maxInFlight: 256,
       initTimeoutMs: 20_000,
       deinitTimeoutMs: 3_000,
       heartbeatMs: 250,
@@ -125,6 +127,7 @@ export class ZmqRunner extends EventEmitter implements Runner {
     };
     this.log = rootLogger(options.logLevel).child({ component: "zmq-runner", tube: tube.id });
     this.placement = placeNodes(tube);
+    for (const id of this.placement.driverNodes) for (const up of upstreamNodes(tube, id)) this.feedsDriver.add(this.placement.runnerOf.get(up)!);
     this.scheduler = new Scheduler(tube, { local: this.placement.driverNodes, firstEpoch: 0 });
     this.heartbeats = new HeartbeatMonitor({
       timeoutMs: this.options.heartbeatMs * 4,
@@ -137,6 +140,7 @@ export class ZmqRunner extends EventEmitter implements Runner {
   }
 
   override on<K extends keyof RunnerEvents>(name: K, listener: RunnerEvents[K]): this {
+    if (name === "event") this.command?.wantAllValues();
     return super.on(name, listener);
   }
 
@@ -300,7 +304,7 @@ export class ZmqRunner extends EventEmitter implements Runner {
       case "identify":
         this.identities.set(from, msg.value);
         this.statuses.set(from, msg.value.status);
-        this.command!.listenTo(from, msg.value.outbox);
+        this.command!.listenTo(from, msg.value.outbox, this.listenerCount("event") > 0 || this.feedsDriver.has(from));
         break;
       case "status":
         this.statuses.set(from, msg.value.status);

@@ -1,0 +1,60 @@
+/**
+ * Shared pieces of the benchmarks: each bench is a script that prints one JSON
+ * line `{ "bench", "value", "unit", ... }`, runnable alone with
+ * `npx tsx bench/NAME.bench.ts`; bench/run.ts runs them all in one command.
+ */
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { loadTubeFromSpec } from "../src/spec/load.ts";
+import { ZmqRunner, type ZmqRunnerOptions } from "../src/runner/zmq/zmq-runner.ts";
+
+export const benchDir = path.dirname(fileURLToPath(import.meta.url));
+
+export interface BenchResult {
+  bench: string;
+  value: number;
+  unit: string;
+  [key: string]: unknown;
+}
+
+export function emit(result: BenchResult): void {
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+}
+
+/** count -> multiply -> add -> return; one process per node unless grouped. */
+export function chain3Spec(group?: string): Record<string, unknown> {
+  const g = group ? { group } : {};
+  return {
+    noob_id: "chain3",
+    nodes: {
+      a: { type: "count", ...g },
+      b: { type: "multiply", depends: [{ left: "a.index" }], params: { right: 2 }, ...g },
+      c: { type: "add", depends: [{ left: "b.value" }], params: { right: 1 }, ...g },
+      return: { type: "return", depends: "c.value" },
+    },
+  };
+}
+
+const quiet = { write: () => true } as unknown as NodeJS.WritableStream;
+
+export async function zmqRunner(spec: Record<string, unknown>, options: ZmqRunnerOptions = {}): Promise<ZmqRunner> {
+  const tube = await loadTubeFromSpec(spec, { baseDir: benchDir });
+  return new ZmqRunner(tube, { output: quiet, ...options });
+}
+
+/** Resident set size of a process in MB, from /proc. */
+export function rssMb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  return Math.round((kb / 1024) * 10) / 10;
+}
+
+export function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
+}
+
+export function arg(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
+}
