@@ -45,8 +45,12 @@ export type Announce = z.infer<typeof Announce>;
 export const Ping = messageSchema("ping", z.null());
 export type Ping = z.infer<typeof Ping>;
 
-/** Instantiate the nodes (run their `init`), then wait for upstream subscriptions. */
-export const Init = messageSchema("init", z.null());
+/**
+ * Instantiate the nodes (run their `init`), then wait for upstream
+ * subscriptions. `first_epoch`: the epoch the runner starts at (a restarted
+ * runner joins a run in progress). Sent to all, or to one runner.
+ */
+export const Init = messageSchema("init", z.object({ first_epoch: z.number().int().nonnegative() }).nullable());
 export type Init = z.infer<typeof Init>;
 
 export const ProcessEpoch = z.object({

@@ -6,3 +6,4 @@ export * from "./runner-to-runner.ts";
 export { Message, MessageType, MessageSchemas, makeMessage, isMessageType, type MessageOf } from "./message.ts";
 export * from "./drops.ts";
 export * from "./codec.ts";
+export * from "./command-to-host.ts";

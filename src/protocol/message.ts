@@ -17,6 +17,7 @@ import {
 } from "./command-to-runner.ts";
 import { ErrorMsg, Identify, Status } from "./runner-to-command.ts";
 import { Event } from "./runner-to-runner.ts";
+import { HostHello, HostStatus, Kill, RunnerExit, Spawn, StatusReport, StatusRequest } from "./command-to-host.ts";
 
 export { NodeStatus, PROTOCOL_VERSION } from "./common.ts";
 
@@ -34,6 +35,13 @@ export const MessageType = {
   error: "error",
   epoch_ended: "epoch_ended",
   heartbeat: "heartbeat",
+  host_hello: "host_hello",
+  host_status: "host_status",
+  runner_exit: "runner_exit",
+  spawn: "spawn",
+  kill: "kill",
+  status_request: "status_request",
+  status_report: "status_report",
 } as const;
 export type MessageType = (typeof MessageType)[keyof typeof MessageType];
 
@@ -52,6 +60,13 @@ export const MessageSchemas = {
   error: ErrorMsg,
   epoch_ended: EpochEnded,
   heartbeat: Heartbeat,
+  host_hello: HostHello,
+  host_status: HostStatus,
+  runner_exit: RunnerExit,
+  spawn: Spawn,
+  kill: Kill,
+  status_request: StatusRequest,
+  status_report: StatusReport,
 } as const satisfies Record<MessageType, z.ZodType>;
 
 export const Message = z.discriminatedUnion("type", [
@@ -68,6 +83,13 @@ export const Message = z.discriminatedUnion("type", [
   ErrorMsg,
   EpochEnded,
   Heartbeat,
+  HostHello,
+  HostStatus,
+  RunnerExit,
+  Spawn,
+  Kill,
+  StatusRequest,
+  StatusReport,
 ]);
 export type Message =
   | Announce
@@ -82,7 +104,14 @@ export type Message =
   | Event
   | ErrorMsg
   | EpochEnded
-  | Heartbeat;
+  | Heartbeat
+  | HostHello
+  | HostStatus
+  | RunnerExit
+  | Spawn
+  | Kill
+  | StatusRequest
+  | StatusReport;
 
 /** The message of one type. */
 export type MessageOf<T extends MessageType> = Extract<Message, { type: T }>;

@@ -106,4 +106,42 @@ export class ZapAuthenticator {
     }
     return answer("400", key ? "key not trusted" : "mechanism not allowed");
   }
+
+  private static shared: { zap: Promise<ZapAuthenticator>; users: number; keys: Map<string, number> } | undefined;
+
+  /**
+   * The process's one ZAP handler, shared by everything in it that serves
+   * CURVE (libzmq allows one per context): each user adds the keys it trusts
+   * and `release`s them when done; the handler closes with its last user.
+   */
+  static async acquire(trusted: Iterable<string>, logger?: Logger): Promise<{ zap: ZapAuthenticator; release: () => Promise<void> }> {
+    const shared = (ZapAuthenticator.shared ??= { zap: ZapAuthenticator.start({ logger }), users: 0, keys: new Map() });
+    shared.users++;
+    const zap = await shared.zap;
+    const mine = [...new Set(trusted)];
+    for (const k of mine) {
+      shared.keys.set(k, (shared.keys.get(k) ?? 0) + 1);
+      zap.trust(k);
+    }
+    let released = false;
+    return {
+      zap,
+      release: async () => {
+        if (released) return;
+        released = true;
+        for (const k of mine) {
+          const n = (shared.keys.get(k) ?? 1) - 1;
+          if (n > 0) shared.keys.set(k, n);
+          else {
+            shared.keys.delete(k);
+            zap.distrust(k);
+          }
+        }
+        if (--shared.users === 0) {
+          ZapAuthenticator.shared = undefined;
+          await zap.close();
+        }
+      },
+    };
+  }
 }

@@ -48,6 +48,14 @@ const samples: Message[] = [
   makeMessage("epoch_ended", "command", { epoch: 9, cumulative: true }, T),
   makeMessage("heartbeat", "command", null, T),
   makeMessage("heartbeat", "runner-a", { status: "ready" }, T),
+  makeMessage("init", "command", { first_epoch: 12 }, T),
+  makeMessage("host_hello", "host:h1", { name: "h1", labels: ["gpu"], pid: 7, resources: { cpus: 2, memory_total: 8e9, memory_free: 4e9, load: [0.5, 0.4, 0.3], gpus: [{ model: "x", vram_mb: null }] }, runners: [] }, T),
+  makeMessage("host_status", "host:h1", { resources: { cpus: 2, memory_total: 8e9, memory_free: 4e9, load: [1, 1, 1], gpus: [] }, runners: [{ run_id: "r", runner_id: "a", pid: 9, state: "running", restarts: 0 }] }, T),
+  makeMessage("runner_exit", "host:h1", { run_id: "r", runner_id: "a", pid: 9, code: null, signal: "SIGKILL", restarting: true, restarts: 1 }, T),
+  makeMessage("spawn", "command", { run_id: "r", runner_id: "a", config: { spec: {} }, restart: "on-failure", max_restarts: 3 }, T),
+  makeMessage("kill", "command", { run_id: "r", runner_id: null }, T),
+  makeMessage("status_request", "operator", null, T),
+  makeMessage("status_report", "command", { hosts: {} }, T),
 ];
 
 describe("protocol codec - round trip", () => {

@@ -11,10 +11,12 @@ import { Codec } from "../../protocol/codec.ts";
 import { DropCounter } from "../../protocol/drops.ts";
 import type { Message, MessageOf } from "../../protocol/message.ts";
 import { SendQueue } from "../../transport/send-queue.ts";
+import { curveServerOptions, type CurveKeyPair } from "../../transport/curve.ts";
 import { ProbeTracker, isProbeFrame, probeReply, probeSubscriber, probeTopic } from "../../transport/subscription-probe.ts";
-import { COMMAND_TOPIC, PROCESS_TOPIC, doneTopic, eventTopic } from "./topics.ts";
+import { COMMAND_ID, COMMAND_TOPIC, PROCESS_TOPIC, doneTopic, eventTopic } from "./topics.ts";
 
-export const COMMAND_ID = "command";
+export { COMMAND_ID };
+
 
 export interface CommandHandlers {
   /** A message on the inbox from runner `from` (its routing id). */
@@ -33,7 +35,8 @@ export class CommandNode {
   readonly codec: Codec;
   readonly probes = new ProbeTracker();
   private readonly outbox = new zmq.XPublisher({ verbosity: "allSubs", linger: 0, sendHighWaterMark: 0 });
-  private readonly inbox = new zmq.Router({ linger: 0, mandatory: false, receiveHighWaterMark: 0 });
+  // handover: a restarted runner or a reconnecting host takes its routing id back.
+  private readonly inbox = new zmq.Router({ linger: 0, mandatory: false, handover: true, receiveHighWaterMark: 0 });
   private readonly events = new zmq.Subscriber({ linger: 0, receiveHighWaterMark: 0 });
   private readonly outQueue: SendQueue;
   private readonly inQueue: SendQueue;
@@ -54,8 +57,18 @@ export class CommandNode {
     this.inQueue = new SendQueue(this.inbox, onErr);
   }
 
-  /** Binds inbox and outbox; for tcp give `tcp://HOST:0` and read the chosen ports back. */
-  async bind(inbox: string, outbox: string): Promise<CommandEndpoints> {
+  /**
+   * Binds inbox and outbox; for tcp give `tcp://HOST:0` and read the chosen
+   * ports back. With `keys`, both are CurveZMQ servers (the process's ZAP
+   * handler decides who gets in) and event subscriptions are CURVE clients.
+   */
+  async bind(inbox: string, outbox: string, keys?: CurveKeyPair): Promise<CommandEndpoints> {
+    if (keys) {
+      Object.assign(this.inbox, curveServerOptions(keys));
+      Object.assign(this.outbox, curveServerOptions(keys));
+      this.events.curvePublicKey = keys.publicKey;
+      this.events.curveSecretKey = keys.secretKey;
+    }
     await this.inbox.bind(inbox);
     await this.outbox.bind(outbox);
     this.events.subscribe(probeTopic(COMMAND_ID));
@@ -70,11 +83,12 @@ export class CommandNode {
    * to which nodes finished which epochs. The runner shows up in `probes` once
    * nothing it publishes can be missed.
    */
-  listenTo(runnerId: string, outbox: string, values: boolean): void {
+  listenTo(runnerId: string, outbox: string, values: boolean, curveKey?: string): void {
     if (this.connected.has(runnerId)) return;
     this.connected.add(runnerId);
     this.events.subscribe(values ? eventTopic(runnerId) : doneTopic(runnerId));
     if (values) this.withValues.add(runnerId);
+    if (curveKey) this.events.curveServerKey = curveKey;
     this.events.connect(outbox);
   }
 
@@ -91,6 +105,7 @@ export class CommandNode {
   /** Stops listening to a runner (it died; a replacement may come at another address). */
   forget(runnerId: string, outbox: string): void {
     if (!this.connected.delete(runnerId)) return;
+    this.events.unsubscribe(this.withValues.has(runnerId) ? eventTopic(runnerId) : doneTopic(runnerId));
     this.withValues.delete(runnerId);
     this.probes.forget(runnerId);
     try {

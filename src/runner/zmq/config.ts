@@ -30,5 +30,13 @@ export const RunnerProcessConfig = z.object({
   /** A runner that has not heard from the command node this long exits by itself. */
   commandTimeoutMs: z.number().positive(),
   maxMessageBytes: z.number().int().positive(),
+  /**
+   * CurveZMQ, on tcp: this process's key pair (a host agent's own, or the
+   * driver's for runners on its machine), the command node's public key, and
+   * the public keys allowed to connect to this runner's outbox.
+   */
+  curve: z
+    .object({ publicKey: z.string(), secretKey: z.string(), commandKey: z.string(), trusted: z.array(z.string()) })
+    .optional(),
 });
 export type RunnerProcessConfig = z.infer<typeof RunnerProcessConfig>;

@@ -22,11 +22,13 @@ import type { EventValue } from "../../protocol/runner-to-runner.ts";
 import { SendQueue } from "../../transport/send-queue.ts";
 import { ProbeTracker, isProbeFrame, probeReply, probeSubscriber, probeTopic } from "../../transport/subscription-probe.ts";
 import { ipcEndpoint } from "../../transport/address.ts";
+import { curveClientOptions, curveServerOptions } from "../../transport/curve.ts";
+import { ZapAuthenticator } from "../../transport/zap.ts";
 import { instantiate, release, type Instances } from "../execute.ts";
 import { TaskPump } from "../task-pump.ts";
 import type { TubeEvent } from "../runner.ts";
 import type { RunnerProcessConfig } from "./config.ts";
-import { COMMAND_TOPIC, PROCESS_TOPIC, doneTopic, eventTopic } from "./topics.ts";
+import { COMMAND_ID, COMMAND_TOPIC, PROCESS_TOPIC, doneTopic, eventTopic } from "./topics.ts";
 
 export class NodeRunner {
   readonly id: string;
@@ -49,13 +51,19 @@ export class NodeRunner {
   private status: NodeStatus = "stopped";
   private outboxAddress = "";
   private announced = false;
-  private connectedTo = new Set<string>();
+  /** Upstream runner -> the outbox address we are connected to. */
+  private readonly connectedTo = new Map<string, string>();
+  /** Runners (and the command node) whose probe subscription reached our outbox. */
+  private readonly subscribers = new Set<string>();
+  private onSubscriber: (() => void) | undefined;
+  private readonly downstreamRunners: string[];
   private eventId = 0;
   private pendingEvents: TubeEvent[] = [];
   private pendingDone: EventValue["done"] = [];
   private lastCommandAt = Date.now();
   private timers: NodeJS.Timeout[] = [];
   private closing = false;
+  private zap: ZapAuthenticator | undefined;
   private readonly exited: Promise<number>;
   private resolveExit!: (code: number) => void;
 
@@ -68,6 +76,7 @@ export class NodeRunner {
     if (!plan) throw new Error(`runner "${id}" is not in the placement`);
     this.nodeIds = plan.nodes;
     this.upstreamRunners = plan.upstream;
+    this.downstreamRunners = [COMMAND_ID, ...Object.values(config.runners).filter((r) => r.upstream.includes(id)).map((r) => r.id)];
     this.control = new zmq.Dealer({ routingId: id, linger: 1000, maxMessageSize: -1 });
     const onSendError = (err: unknown) => this.log.warn({ err }, "send failed");
     this.outQueue = new SendQueue(this.outbox, onSendError);
@@ -81,6 +90,17 @@ export class NodeRunner {
     const local = new Set(this.nodeIds);
     this.scheduler = new Scheduler(this.tube, { local, tracked: local, firstEpoch: 0 });
 
+    const curve = this.config.curve;
+    if (curve) {
+      // Only the command node and the run's hosts may connect to this runner's outbox.
+      this.zap = await ZapAuthenticator.start({ trusted: [curve.commandKey, curve.publicKey, ...curve.trusted], logger: this.log });
+      const pair = { publicKey: curve.publicKey, secretKey: curve.secretKey };
+      Object.assign(this.outbox, curveServerOptions(pair));
+      Object.assign(this.commands, curveClientOptions(pair, curve.commandKey));
+      Object.assign(this.control, curveClientOptions(pair, curve.commandKey));
+      this.upstream.curvePublicKey = curve.publicKey;
+      this.upstream.curveSecretKey = curve.secretKey;
+    }
     const ob = this.config.outbox;
     if (ob.transport === "ipc") {
       this.outboxAddress = ipcEndpoint(ob.dir, `runner-${this.id}`);
@@ -131,6 +151,7 @@ export class NodeRunner {
       subscribers: [],
       pid: process.pid,
       nodes,
+      ...(this.config.curve ? { curve_key: this.config.curve.publicKey } : {}),
     };
   }
 
@@ -153,7 +174,10 @@ export class NodeRunner {
         if (frame.equals(values)) this.publishValues = true;
         else if (frame.equals(done)) this.publishDone = true;
         const subscriber = probeSubscriber(frame);
-        if (subscriber !== undefined) this.outQueue.send(probeReply(subscriber, this.id));
+        if (subscriber === undefined) continue;
+        this.outQueue.send(probeReply(subscriber, this.id));
+        this.subscribers.add(subscriber);
+        this.onSubscriber?.();
       }
     } catch (err) {
       if (!this.closing) this.log.error({ err }, "outbox failed");
@@ -210,7 +234,7 @@ export class NodeRunner {
         this.onAnnounce(msg);
         return;
       case "init":
-        await this.onInit();
+        await this.onInit(msg.value?.first_epoch ?? 0);
         return;
       case "process":
         for (const { epoch, input } of processEpochs(msg.value)) this.scheduler.openEpoch(epoch, input ?? {});
@@ -241,12 +265,18 @@ export class NodeRunner {
 
   private onAnnounce(msg: MessageOf<"announce">): void {
     for (const up of this.upstreamRunners) {
-      if (this.connectedTo.has(up)) continue;
       const peer = msg.value.nodes[up];
       if (!peer) continue;
-      this.upstream.subscribe(eventTopic(up));
+      const previous = this.connectedTo.get(up);
+      if (previous === peer.outbox) continue;
+      if (previous !== undefined) {
+        // The upstream runner was restarted at a new address: its replacement must answer the probe again.
+        this.upstream.disconnect(previous);
+        this.probes.forget(up);
+      } else this.upstream.subscribe(eventTopic(up));
+      if (peer.curve_key && this.config.curve) this.upstream.curveServerKey = peer.curve_key;
       this.upstream.connect(peer.outbox);
-      this.connectedTo.add(up);
+      this.connectedTo.set(up, peer.outbox);
     }
     if (!this.announced) {
       this.upstream.subscribe(probeTopic(this.id));
@@ -254,10 +284,12 @@ export class NodeRunner {
     }
   }
 
-  private async onInit(): Promise<void> {
+  private async onInit(firstEpoch: number): Promise<void> {
     if (this.status !== "stopped") return;
+    const local = new Set(this.nodeIds);
+    this.scheduler = new Scheduler(this.tube, { local, tracked: local, firstEpoch });
     try {
-      this.instances = await instantiate(this.tube, new Set(this.nodeIds));
+      this.instances = await instantiate(this.tube, local);
     } catch (err) {
       const e = err instanceof NodeError ? err : NodeError.from(this.id, undefined, err, "TUBULAR_ERR_NODE_INIT");
       this.sendError(e);
@@ -270,8 +302,21 @@ export class NodeRunner {
       settled: () => this.afterPump(),
     });
     this.setStatus("waiting");
-    await this.probes.waitFor(this.upstreamRunners);
+    // Ready means: every upstream publisher has our subscription, and every subscriber has subscribed to us.
+    await Promise.all([this.probes.waitFor(this.upstreamRunners), this.subscribersSeen()]);
     this.setStatus("ready");
+  }
+
+  private subscribersSeen(): Promise<void> {
+    return new Promise((resolve) => {
+      const check = () => this.downstreamRunners.every((id) => this.subscribers.has(id));
+      if (check()) return resolve();
+      this.onSubscriber = () => {
+        if (!check()) return;
+        this.onSubscriber = undefined;
+        resolve();
+      };
+    });
   }
 
   private async onDeinit(stay: boolean): Promise<void> {
@@ -363,6 +408,7 @@ export class NodeRunner {
     if (this.instances.size > 0) await release(this.instances);
     await Promise.race([Promise.all([this.outQueue.drained(), this.controlQueue.drained()]), new Promise((r) => setTimeout(r, 500))]);
     for (const s of [this.outbox, this.commands, this.upstream, this.control]) s.close();
+    await this.zap?.close();
     this.resolveExit(code);
   }
 }

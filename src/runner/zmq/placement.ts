@@ -3,7 +3,8 @@
  * - each node gets its own process, with the node id as runner id;
  * - nodes with `group: NAME` share one process, runner id "@NAME"
  *   (node ids cannot start with "@", so the two never collide);
- * - the return node, and disabled nodes, run in the driver: they need no process.
+ * - the return node, and disabled nodes, run in the driver: they need no process;
+ * - a group takes its host, labels and restart policy from its first node.
  */
 import type { Tube } from "../../graph/tube.ts";
 
@@ -16,6 +17,8 @@ export interface RunnerPlan {
   readonly upstream: readonly string[];
   readonly host?: string;
   readonly labels?: readonly string[];
+  readonly restart: "never" | "on-failure" | "always";
+  readonly maxRestarts: number;
 }
 
 export interface Placement {
@@ -48,6 +51,8 @@ export function placeNodes(tube: Tube): Placement {
       upstream: [...upstream].sort(),
       ...(first.host ? { host: first.host } : {}),
       ...(first.labels ? { labels: first.labels } : {}),
+      restart: first.restart,
+      maxRestarts: first.maxRestarts,
     });
   }
   return { runners, runnerOf, driverNodes: tube.order.filter((id) => runnerOf.get(id) === DRIVER) };

@@ -4,6 +4,9 @@
  * Probe topics start with NUL (src/transport/subscription-probe.ts), so the
  * two never meet.
  */
+/** The command node's id: its messages' sender, and its name in probe topics. */
+export const COMMAND_ID = "command";
+
 /** Topic of the command node's broadcasts (start, stop, deinit, ...). */
 export const COMMAND_TOPIC = "cmd\u0000";
 

@@ -7,6 +7,7 @@
  */
 import { EventEmitter } from "node:events";
 import { writeFile } from "node:fs/promises";
+import { networkInterfaces } from "node:os";
 import path from "node:path";
 import { NodeError, TubularError } from "../../errors.ts";
 import { epochToKey, parentKey } from "../../graph/epoch.ts";
@@ -18,6 +19,10 @@ import type { IdentifyValue } from "../../protocol/command-to-runner.ts";
 import type { NodeStatus } from "../../protocol/common.ts";
 import { makeMessage, type Message, type MessageOf } from "../../protocol/message.ts";
 import { RunDir } from "../../transport/address.ts";
+import type { CurveKeyPair } from "../../transport/curve.ts";
+import { ZapAuthenticator } from "../../transport/zap.ts";
+import type { Resources } from "../../protocol/command-to-host.ts";
+import { HostRegistry } from "./host-registry.ts";
 import { HeartbeatMonitor } from "../../transport/heartbeat.ts";
 import { instantiate, release, type Instances } from "../execute.ts";
 import type { EpochResult, Runner, RunnerEvents, RunnerState, TubeEvent } from "../runner.ts";
@@ -25,7 +30,7 @@ import { TaskPump } from "../task-pump.ts";
 import { CommandNode, COMMAND_ID } from "./command-node.ts";
 import type { RunnerProcessConfig } from "./config.ts";
 import { placeNodes, upstreamNodes, type Placement } from "./placement.ts";
-import { RunnerProcesses, describeExit, type ExitInfo } from "./runner-processes.ts";
+import { RunnerSupervisor, describeExit, type ExitInfo } from "./runner-supervisor.ts";
 import { runnerEntry } from "./runner-entry.ts";
 
 export interface ZmqRunnerOptions {
@@ -47,6 +52,17 @@ export interface ZmqRunnerOptions {
   /** Where the runners' output goes, prefixed with their id. Default: stderr. */
   output?: NodeJS.WritableStream;
   maxMessageBytes?: number;
+  /**
+   * Several machines: the address host agents connect to, e.g.
+   * "tcp://0.0.0.0:5555". Implies tcp everywhere, and needs `keys`.
+   */
+  listen?: string;
+  /** The address other machines reach this one at (default: the listen host, or this machine's first external IPv4). */
+  advertise?: string;
+  /** The command node's CurveZMQ key pair: every tcp socket of the run then uses CURVE. */
+  keys?: CurveKeyPair;
+  /** Public keys of the host agents allowed to join. */
+  trust?: Iterable<string>;
 }
 
 interface Pending {
@@ -68,6 +84,22 @@ interface FreeRun {
   error?: Error;
 }
 
+export interface NodeReport {
+  runner: string;
+  host: string;
+  pid: number | null;
+  status: NodeStatus | "restarting" | "unknown";
+  restarts: number;
+  epochs: number;
+}
+
+export interface RunStatus {
+  state: RunnerState;
+  hosts: Record<string, { labels: string[]; resources: Resources; pid: number; alive: boolean; runners: number }>;
+  nodes: Record<string, NodeReport>;
+  epochsCompleted: number;
+}
+
 export interface ZmqRunnerStats {
   /** Frames the command node dropped, by kind. */
   drops: Record<string, number>;
@@ -78,12 +110,12 @@ export interface ZmqRunnerStats {
 export class ZmqRunner extends EventEmitter implements Runner {
   readonly tube: Tube;
   readonly placement: Placement;
-  private readonly options: Required<Omit<ZmqRunnerOptions, "output" | "logLevel" | "maxMessageBytes">> & ZmqRunnerOptions;
+  private readonly options: Required<Omit<ZmqRunnerOptions, "output" | "logLevel" | "maxMessageBytes" | "listen" | "advertise" | "keys" | "trust">> & ZmqRunnerOptions;
   private readonly log: Logger;
   private _state: RunnerState = "created";
   private command: CommandNode | undefined;
   private runDir: RunDir | undefined;
-  private processes: RunnerProcesses | undefined;
+  private processes: RunnerSupervisor | undefined;
   private readonly identities = new Map<string, IdentifyValue>();
   private readonly statuses = new Map<string, NodeStatus>();
   private readonly subscribed = new Set<string>();
@@ -107,8 +139,22 @@ export class ZmqRunner extends EventEmitter implements Runner {
   private readonly awaitingErrors = new Map<number, Set<string>>();
   private readonly errorsSeen = new Set<string>();
   private readonly deferred = new Set<number>();
+  /** Root epochs opened and not yet finished. */
+  private readonly open = new Set<number>();
   private freeRun: FreeRun | null = null;
   private fatal: Error | undefined;
+  private readonly hosts = new HostRegistry();
+  /** Runner -> the host agent it runs on ("driver" for this machine). */
+  private readonly hostOf = new Map<string, string>();
+  /** Runners being restarted: epochs wait for them. */
+  private readonly restarting = new Set<string>();
+  private readonly restartCount = new Map<string, number>();
+  private readonly epochsByNode = new Map<string, number>();
+  private zapRelease: (() => Promise<void>) | undefined;
+  private endpoints: { inbox: string; outbox: string } | undefined;
+  private runId = "";
+  private baseConfig: RunnerProcessConfig | undefined;
+  private readonly hostHeartbeats: HeartbeatMonitor;
   private initError: Error | undefined;
   private closing = false;
 
@@ -131,8 +177,16 @@ export class ZmqRunner extends EventEmitter implements Runner {
     this.scheduler = new Scheduler(tube, { local: this.placement.driverNodes, firstEpoch: 0 });
     this.heartbeats = new HeartbeatMonitor({
       timeoutMs: this.options.heartbeatMs * 4,
-      onDead: (runnerId, silentMs) => this.runnerLost(runnerId, `stopped answering heartbeats (silent for ${silentMs} ms)`),
+      onDead: (runnerId, silentMs) => {
+        // A runner on a host agent is restarted by it (runner_exit tells); one that just went silent is lost.
+        if (!this.restarting.has(runnerId)) this.runnerDown(runnerId, `stopped answering heartbeats (silent for ${silentMs} ms)`, false);
+      },
     });
+    this.hostHeartbeats = new HeartbeatMonitor({
+      timeoutMs: Math.max(2000, this.options.heartbeatMs * 8),
+      onDead: (name, silentMs) => this.hostLost(name, `host agent "${name}" stopped answering (silent for ${silentMs} ms)`),
+    });
+    if (options.listen && !options.keys) throw new TubularError("TUBULAR_ERR_KEY", "listening for host agents needs the command node's keys (--keys DIR)");
   }
 
   get state(): RunnerState {
@@ -151,8 +205,38 @@ export class ZmqRunner extends EventEmitter implements Runner {
   /** Pids of the runner processes, by runner id. */
   pids(): Record<string, number | undefined> {
     const out: Record<string, number | undefined> = {};
-    for (const id of this.placement.runners.keys()) out[id] = this.processes?.pid(id);
+    for (const id of this.placement.runners.keys()) out[id] = this.pidOf(id);
     return out;
+  }
+
+  private pidOf(runnerId: string): number | undefined {
+    const local = this.processes?.pid(runnerId);
+    if (local !== undefined) return local;
+    return this.identities.get(runnerId)?.pid;
+  }
+
+  /** Hosts, their resources, and each node's runner, host, pid, status, restarts and epochs processed. */
+  status(): RunStatus {
+    const now = Date.now();
+    const hosts: RunStatus["hosts"] = {};
+    for (const h of this.hosts.hosts.values()) {
+      hosts[h.name] = { labels: h.labels, resources: h.resources, pid: h.pid, alive: now - h.lastSeen < this.hostHeartbeats.timeoutMs, runners: h.assigned };
+    }
+    const nodes: RunStatus["nodes"] = {};
+    for (const [runner, plan] of this.placement.runners) {
+      for (const node of plan.nodes) {
+        nodes[node] = {
+          runner,
+          host: this.hostOf.get(runner) ?? "driver",
+          pid: this.pidOf(runner) ?? null,
+          status: this.restarting.has(runner) ? "restarting" : (this.statuses.get(runner) ?? "unknown"),
+          restarts: this.restartCount.get(runner) ?? 0,
+          epochs: this.epochsByNode.get(node) ?? 0,
+        };
+      }
+    }
+    for (const node of this.placement.driverNodes) nodes[node] = { runner: "command", host: "driver", pid: process.pid, status: this._state === "closed" ? "closed" : "ready", restarts: 0, epochs: this.epochsByNode.get(node) ?? 0 };
+    return { state: this._state, hosts, nodes, epochsCompleted: this.completedCount };
   }
 
   /** Kills one runner process (for tests and tools); the runner notices as it would a crash. */
@@ -162,7 +246,7 @@ export class ZmqRunner extends EventEmitter implements Runner {
 
   stats(): ZmqRunnerStats {
     const runners: ZmqRunnerStats["runners"] = {};
-    for (const [id, plan] of this.placement.runners) runners[id] = { pid: this.processes?.pid(id), status: this.statuses.get(id) ?? "unknown", nodes: plan.nodes };
+    for (const [id, plan] of this.placement.runners) runners[id] = { pid: this.pidOf(id), status: this.statuses.get(id) ?? "unknown", nodes: plan.nodes };
     return { drops: this.command?.codec.drops.stats() ?? {}, runners, epochsCompleted: this.completedCount };
   }
 
@@ -193,6 +277,7 @@ export class ZmqRunner extends EventEmitter implements Runner {
   private async startRunners(): Promise<void> {
     const opts = this.options;
     this.runDir = await RunDir.create({ prefix: "tubular-" });
+    this.runId = path.basename(this.runDir.path);
     const command = new CommandNode(
       {
         control: (from, msg) => this.onControl(from, msg),
@@ -206,31 +291,47 @@ export class ZmqRunner extends EventEmitter implements Runner {
       opts.maxMessageBytes,
     );
     this.command = command;
-    const endpoints =
-      opts.transport === "ipc"
-        ? await command.bind(this.runDir.ipc("command-inbox"), this.runDir.ipc("command-outbox"))
-        : await command.bind(`tcp://${opts.host}:0`, `tcp://${opts.host}:0`);
+    const keys = opts.keys;
+    if (keys) {
+      // The driver's own runners share its key pair; host agents must be trusted.
+      const { release } = await ZapAuthenticator.acquire([keys.publicKey, ...(opts.trust ?? [])], this.log);
+      this.zapRelease = release;
+    }
+    const tcp = opts.transport === "tcp" || opts.listen !== undefined;
+    const bindHost = opts.listen ? hostOf(opts.listen) : opts.host;
+    const advertise = opts.advertise ?? (opts.listen ? (bindHost === "0.0.0.0" || bindHost === "*" ? externalAddress() : bindHost) : opts.host);
+    const bound = !tcp
+      ? await command.bind(this.runDir.ipc("command-inbox"), this.runDir.ipc("command-outbox"))
+      : await command.bind(opts.listen ?? `tcp://${bindHost}:0`, `tcp://${bindHost}:0`, keys);
+    this.endpoints = tcp ? { inbox: readvertise(bound.inbox, advertise), outbox: readvertise(bound.outbox, advertise) } : bound;
     const runners: RunnerProcessConfig["runners"] = {};
     for (const [id, plan] of this.placement.runners) runners[id] = { id, nodes: [...plan.nodes], upstream: [...plan.upstream] };
-    const config: RunnerProcessConfig = {
-      runId: path.basename(this.runDir.path),
+    this.baseConfig = {
+      runId: this.runId,
       spec: this.tube.spec as Record<string, unknown>,
       file: this.tube.file,
       baseDir: this.tube.baseDir,
       input: { ...this.tube.input },
       runners,
-      commandInbox: endpoints.inbox,
-      commandOutbox: endpoints.outbox,
-      outbox: opts.transport === "ipc" ? { transport: "ipc", dir: this.runDir.path } : { transport: "tcp", bind: opts.host, advertise: opts.host },
+      commandInbox: this.endpoints.inbox,
+      commandOutbox: this.endpoints.outbox,
+      outbox: tcp ? { transport: "tcp", bind: bindHost, advertise } : { transport: "ipc", dir: this.runDir.path },
       logLevel: opts.logLevel ?? (this.log.level as string),
       heartbeatMs: opts.heartbeatMs,
       commandTimeoutMs: opts.commandTimeoutMs,
       maxMessageBytes: command.codec.maxMessageBytes,
     };
+    const trusted = keys ? [keys.publicKey, ...(opts.trust ?? [])] : [];
+    const localConfig: RunnerProcessConfig = keys ? { ...this.baseConfig, curve: { publicKey: keys.publicKey, secretKey: keys.secretKey, commandKey: keys.publicKey, trusted } } : this.baseConfig;
     const configFile = path.join(this.runDir.path, "runners.json");
-    await writeFile(configFile, JSON.stringify(config));
-    this.processes = new RunnerProcesses(await runnerEntry(), (info) => this.onExit(info), opts.output);
-    for (const id of this.placement.runners.keys()) this.processes.spawn(id, configFile);
+    await writeFile(configFile, JSON.stringify(localConfig), { mode: 0o600 });
+    this.processes = new RunnerSupervisor(await runnerEntry(), (info) => this.onExit(info), opts.output);
+    const remote = [...this.placement.runners.values()].filter((p) => HostRegistry.isRemote(p));
+    for (const plan of this.placement.runners.values()) {
+      if (HostRegistry.isRemote(plan)) continue;
+      this.hostOf.set(plan.id, "driver");
+      this.processes.spawn(plan.id, configFile, { restart: plan.restart, maxRestarts: plan.maxRestarts });
+    }
     this.timers.push(
       setInterval(() => {
         command.broadcast(makeMessage("heartbeat", COMMAND_ID, null));
@@ -243,26 +344,50 @@ export class ZmqRunner extends EventEmitter implements Runner {
           command.broadcast(makeMessage("epoch_ended", COMMAND_ID, { epoch: this.endedThrough, cumulative: true }));
         }
         this.heartbeats.check();
+        this.hostHeartbeats.check();
       }, opts.heartbeatMs),
     );
 
-    const ids = [...this.placement.runners.keys()];
     const deadline = Date.now() + opts.initTimeoutMs;
+    if (remote.length > 0) {
+      // The hosts the graph needs must have joined; then each starts the runners placed on it.
+      await this.until(
+        () => remote.every((p) => this.hosts.choose(p) !== undefined),
+        deadline,
+        () => `waiting for host agents: ${remote.filter((p) => !this.hosts.choose(p)).map((p) => `${HostRegistry.describe(p)} (for ${p.nodes.join(", ")})`).join("; ")}`,
+      );
+      for (const plan of remote) {
+        const host = this.hosts.choose(plan)!;
+        host.assigned++;
+        this.hostOf.set(plan.id, host.name);
+        command.sendTo(host.identity, makeMessage("spawn", COMMAND_ID, { run_id: this.runId, runner_id: plan.id, config: { ...this.baseConfig, curve_trusted: trusted, command_key: keys?.publicKey ?? null }, restart: plan.restart, max_restarts: plan.maxRestarts }));
+      }
+    }
+    const ids = [...this.placement.runners.keys()];
     // 1. Every runner is up, hears the command outbox, and the command hears its outbox.
     await this.until(
-      () => ids.every((id) => this.identities.has(id) && this.subscribed.has(id) && command.probes.has(id)),
+      () => ids.every((id) => this.connected(id)),
       deadline,
-      () => `runner processes did not come up: ${ids.filter((id) => !(this.identities.has(id) && this.subscribed.has(id) && command.probes.has(id))).join(", ")}`,
+      () => `runner processes did not come up: ${ids.filter((id) => !this.connected(id)).map((id) => `${id} (on ${this.hostOf.get(id)})`).join(", ")}`,
       command.probes.waitFor(ids),
     );
     // 2. Tell everyone where everyone is, then instantiate: each runner reports ready once its upstreams have its subscription.
-    command.broadcast(makeMessage("announce", COMMAND_ID, { inbox: endpoints.inbox, nodes: Object.fromEntries(this.identities) }));
-    command.broadcast(makeMessage("init", COMMAND_ID, null));
+    this.announce();
+    command.broadcast(makeMessage("init", COMMAND_ID, { first_epoch: 0 }));
     await this.until(
       () => ids.every((id) => this.statuses.get(id) === "ready"),
       deadline,
       () => `nodes not ready: ${ids.filter((id) => this.statuses.get(id) !== "ready").map((id) => `${this.placement.runners.get(id)!.nodes.join(", ")} (${this.statuses.get(id) ?? "not started"})`).join("; ")}`,
     );
+  }
+
+  /** A runner identified, hears the command outbox, and the command hears its outbox. */
+  private connected(runnerId: string): boolean {
+    return this.identities.has(runnerId) && this.subscribed.has(runnerId) && this.command!.probes.has(runnerId);
+  }
+
+  private announce(): void {
+    this.command!.broadcast(makeMessage("announce", COMMAND_ID, { inbox: this.endpoints!.inbox, nodes: Object.fromEntries(this.identities) }));
   }
 
   /** Resolves when `ready()` holds (re-checked on every change), rejects at the deadline or on a fatal error. */
@@ -295,19 +420,39 @@ export class ZmqRunner extends EventEmitter implements Runner {
   }
 
   private onControl(from: string, msg: Message): void {
+    switch (msg.type) {
+      case "host_hello":
+      case "host_status":
+      case "runner_exit":
+        this.onHost(from, msg);
+        return;
+      case "status_request":
+        this.command!.sendTo(from, makeMessage("status_report", COMMAND_ID, this.status() as unknown as Record<string, unknown>));
+        return;
+      default:
+        break;
+    }
     if (!this.placement.runners.has(from)) {
-      this.command?.codec.drops.record("schema", `a message from unknown runner "${from}"`);
+      this.command?.codec.drops.record("schema", `a ${msg.type} message from unknown peer "${from}"`);
       return;
     }
     this.heartbeats.seen(from);
     switch (msg.type) {
-      case "identify":
+      case "identify": {
+        const previous = this.identities.get(from);
+        if (previous && previous.outbox !== msg.value.outbox) this.command!.forget(from, previous.outbox);
         this.identities.set(from, msg.value);
         this.statuses.set(from, msg.value.status);
-        this.command!.listenTo(from, msg.value.outbox, this.listenerCount("event") > 0 || this.feedsDriver.has(from));
+        this.command!.listenTo(from, msg.value.outbox, this.listenerCount("event") > 0 || this.feedsDriver.has(from), msg.value.curve_key);
+        if (this.restarting.has(from)) void this.rejoin(from);
         break;
+      }
       case "status":
         this.statuses.set(from, msg.value.status);
+        if (msg.value.status === "ready" && this.restarting.delete(from)) {
+          this.log.info({ runner: from }, "restarted runner is ready");
+          this.afterFinalize();
+        }
         break;
       case "error":
         this.onRemoteError(msg);
@@ -316,6 +461,32 @@ export class ZmqRunner extends EventEmitter implements Runner {
         return;
     }
     this.changed();
+  }
+
+  private onHost(from: string, msg: MessageOf<"host_hello" | "host_status" | "runner_exit">): void {
+    if (msg.type === "host_hello") {
+      const host = this.hosts.hello(from, msg.value, Date.now());
+      this.hostHeartbeats.seen(host.name);
+      this.log.info({ host: host.name, labels: host.labels }, "host agent joined");
+      this.changed();
+      return;
+    }
+    const host = this.hosts.byIdentity(from);
+    if (!host) {
+      this.command?.codec.drops.record("schema", `a ${msg.type} message from a host that did not say hello ("${from}")`);
+      return;
+    }
+    host.lastSeen = Date.now();
+    this.hostHeartbeats.seen(host.name);
+    if (msg.type === "host_status") {
+      host.resources = msg.value.resources;
+      host.runners = msg.value.runners;
+      return;
+    }
+    const v = msg.value;
+    if (v.run_id !== this.runId || !this.placement.runners.has(v.runner_id)) return;
+    this.restartCount.set(v.runner_id, v.restarts);
+    this.runnerDown(v.runner_id, `on host "${host.name}" (pid ${v.pid}) ${describeExit({ code: v.code, signal: v.signal as NodeJS.Signals | null })}`, v.restarting);
   }
 
   private onRemoteError(msg: MessageOf<"error">): void {
@@ -376,6 +547,7 @@ export class ZmqRunner extends EventEmitter implements Runner {
         }
       }
       this.scheduler.complete(nodeId, key, groups.get(`${nodeId}\u0000${key}`) ?? []);
+      this.epochsByNode.set(nodeId, (this.epochsByNode.get(nodeId) ?? 0) + 1);
     }
     this.pump?.pump();
   }
@@ -393,9 +565,13 @@ export class ZmqRunner extends EventEmitter implements Runner {
     this.expect(["ready"], "process");
     if (this.fatal) throw this.fatal;
     const processInput = resolveProcessInput(this.tube, input);
+    if (this.restarting.size > 0) {
+      await this.until(() => this.restarting.size === 0, Date.now() + this.options.initTimeoutMs, () => `runners still restarting: ${[...this.restarting].join(", ")}`);
+    }
     const epoch = this.nextEpoch++;
     const done = new Promise<unknown>((resolve, reject) => this.waiting.set(epoch, { resolve, reject }));
     this.inFlight++;
+    this.open.add(epoch);
     this.command!.broadcast(makeMessage("process", COMMAND_ID, { epoch, input: processInput }));
     this.scheduler.openEpoch(epoch, processInput);
     this.pump!.pump();
@@ -445,12 +621,16 @@ export class ZmqRunner extends EventEmitter implements Runner {
 
   private async teardown(): Promise<void> {
     this.closing = true;
+    this.processes?.quiesce();
     this.command?.broadcast(makeMessage("deinit", COMMAND_ID, { stay: false }));
+    // Host agents end what is left of this run's runners on their machines.
+    for (const h of this.hosts.hosts.values()) this.command?.sendTo(h.identity, makeMessage("kill", COMMAND_ID, { run_id: this.runId, runner_id: null }));
     await this.processes?.stopAll(this.options.deinitTimeoutMs);
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
     await release(this.instances);
     await this.command?.close();
+    await this.zapRelease?.();
     await this.runDir?.cleanup();
   }
 
@@ -482,7 +662,7 @@ export class ZmqRunner extends EventEmitter implements Runner {
    */
   private fill(): void {
     const run = this.freeRun;
-    if (!run || this.fatal) return;
+    if (!run || this.fatal || this.restarting.size > 0) return;
     const batchSize = Math.max(1, Math.ceil(this.options.maxInFlight / 8));
     let opened = 0;
     while (run.remaining > 0 && this.inFlight < this.options.maxInFlight) {
@@ -490,6 +670,7 @@ export class ZmqRunner extends EventEmitter implements Runner {
       while (run.remaining > 0 && this.inFlight < this.options.maxInFlight && batch.length < batchSize) {
         run.remaining--;
         this.inFlight++;
+        this.open.add(this.nextEpoch);
         batch.push({ epoch: this.nextEpoch++, input: run.input });
       }
       this.command!.broadcast(makeMessage("process", COMMAND_ID, batch.length === 1 ? batch[0]! : { epochs: batch }));
@@ -528,9 +709,10 @@ export class ZmqRunner extends EventEmitter implements Runner {
     const ret = this.tube.returnNode;
     const raw = ret === undefined ? undefined : this.scheduler.valueOf(root, ret, "value");
     this.scheduler.closeEpoch(root);
+    this.open.delete(root);
     this.inFlight--;
     this.completedCount++;
-    while (this.scheduler.isComplete(this.endedThrough + 1) && this.endedThrough + 1 < this.nextEpoch) this.endedThrough++;
+    this.advanceEnded();
     const error = this.errors.get(root);
     this.errors.delete(root);
     const waiter = this.waiting.get(root);
@@ -551,40 +733,107 @@ export class ZmqRunner extends EventEmitter implements Runner {
     waiter?.resolve(value);
   }
 
+  private advanceEnded(): void {
+    while (this.endedThrough + 1 < this.nextEpoch && !this.open.has(this.endedThrough + 1)) this.endedThrough++;
+  }
+
   private afterFinalize(): void {
-    if (!this.freeRun) return;
+    if (!this.freeRun || this.restarting.size > 0) return;
     if (this.freeRun.remaining > 0) this.fill();
     else if (this.inFlight === 0) this.finishFreeRun();
   }
 
   private onExit(info: ExitInfo): void {
     if (this.closing) return;
-    this.runnerLost(info.runnerId, `(pid ${info.pid}) ${describeExit(info)}`);
+    this.restartCount.set(info.runnerId, info.restarts);
+    this.runnerDown(info.runnerId, `(pid ${info.pid}) ${describeExit(info)}`, info.restarting);
   }
 
-  /** A runner died: everything in flight fails with an error naming its nodes and how it died; nothing hangs. */
-  private runnerLost(runnerId: string, how: string): void {
-    if (this.closing || this.fatal) return;
+  private hostLost(name: string, how: string): void {
+    for (const [runner, host] of this.hostOf) if (host === name) this.runnerDown(runner, `is unreachable: ${how}`, false);
+  }
+
+  /**
+   * A runner died. Every epoch in flight fails with an error naming its nodes
+   * and how it died; nothing hangs. Without a restart, the run is over (later
+   * calls fail with the same error); with one, epochs wait for the
+   * replacement and the run goes on.
+   */
+  private runnerDown(runnerId: string, how: string, restarting: boolean): void {
+    if (this.closing || this.fatal || this._state === "created") return;
     const nodes = this.placement.runners.get(runnerId)?.nodes ?? [runnerId];
-    const err = new NodeError("TUBULAR_ERR_RUNNER_DIED", {
-      nodeId: nodes.join(","),
-      errorType: "RunnerDied",
-      errorMessage: `the runner process of node${nodes.length > 1 ? "s" : ""} ${nodes.join(", ")} ${how}`,
-    });
-    this.log.error({ runner: runnerId, nodes }, err.message);
-    this.fatal = err;
-    this.statuses.set(runnerId, "closed");
+    const what = `the runner process of node${nodes.length > 1 ? "s" : ""} ${nodes.join(", ")} ${how}${restarting ? "; it is being restarted" : ""}`;
+    const failure = (epoch?: number) => new NodeError("TUBULAR_ERR_RUNNER_DIED", { nodeId: nodes.join(","), ...(epoch !== undefined ? { epoch } : {}), errorType: "RunnerDied", errorMessage: what });
+    this.log.error({ runner: runnerId, nodes, restarting }, what);
     this.heartbeats.forget(runnerId);
-    for (const p of this.waiting.values()) p.reject(err);
-    this.waiting.clear();
-    if (this.freeRun) {
-      this.freeRun.error ??= err;
-      this.freeRun.remaining = 0;
-      this.inFlight = 0;
-      this.finishFreeRun();
+    this.statuses.set(runnerId, "closed");
+    const identity = this.identities.get(runnerId);
+    if (identity) this.command?.forget(runnerId, identity.outbox);
+    this.identities.delete(runnerId);
+    this.subscribed.delete(runnerId);
+    if (!restarting || this._state === "initializing") {
+      const err = failure();
+      this.fatal = err;
+      for (const p of this.waiting.values()) p.reject(err);
+      this.waiting.clear();
+      if (this.freeRun) {
+        this.freeRun.error ??= err;
+        this.freeRun.remaining = 0;
+        this.inFlight = 0;
+        this.finishFreeRun();
+      }
+      if (this.listenerCount("error") > 0) this.emit("error", err);
+      if (this._state === "ready" || this._state === "running") this._state = "failed";
+      this.changed();
+      return;
     }
-    if (this.listenerCount("error") > 0) this.emit("error", err);
-    if (this._state === "ready" || this._state === "running") this._state = "failed";
+    this.restarting.add(runnerId);
+    // The epochs in flight cannot finish: fail them here and have every runner forget them.
+    for (const root of [...this.open].sort((a, b) => a - b)) {
+      const err = failure(root);
+      this.open.delete(root);
+      this.scheduler.closeEpoch(root);
+      this.inFlight--;
+      this.errors.delete(root);
+      this.awaitingErrors.delete(root);
+      this.deferred.delete(root);
+      this.command!.broadcast(makeMessage("epoch_ended", COMMAND_ID, { epoch: root }));
+      if (this.listenerCount("error") > 0) this.emit("error", err);
+      const waiter = this.waiting.get(root);
+      this.waiting.delete(root);
+      waiter?.reject(err);
+    }
+    this.advanceEnded();
     this.changed();
   }
+
+  /** A restarted runner identified: once both ways are proven, tell everyone where it is and initialize it at the next epoch. */
+  private async rejoin(runnerId: string): Promise<void> {
+    try {
+      await this.until(() => this.connected(runnerId), Date.now() + this.options.initTimeoutMs, () => `restarted runner ${runnerId} did not come up`, this.command!.probes.waitFor([runnerId]));
+    } catch (err) {
+      this.runnerDown(runnerId, (err as Error).message, false);
+      return;
+    }
+    this.announce();
+    this.command!.broadcast(makeMessage("init", COMMAND_ID, { first_epoch: this.nextEpoch }));
+  }
+}
+
+function hostOf(endpoint: string): string {
+  const m = /^tcp:\/\/(\[[^\]]+\]|[^:]+):/.exec(endpoint);
+  if (!m) throw new TubularError("TUBULAR_ERR_TRANSPORT", `not a tcp endpoint: ${endpoint}`);
+  return m[1]!;
+}
+
+/** The bound endpoint with the advertised host in place of the bind address. */
+function readvertise(endpoint: string, host: string): string {
+  const port = endpoint.slice(endpoint.lastIndexOf(":") + 1);
+  return `tcp://${host}:${port}`;
+}
+
+/** This machine's first non-internal IPv4 address (what other machines most likely reach). */
+export function externalAddress(): string {
+  for (const list of Object.values(networkInterfaces())) for (const a of list ?? []) if (a.family === "IPv4" && !a.internal) return a.address;
+  return "127.0.0.1";
 }
