@@ -146,8 +146,10 @@ export async function run(file: string, options: RunOptions, io: CliContext = de
           }
           throw err;
         }
-        progress.clear();
-        if (!options.quiet) io.stdout.write(`${epochLine(i, value, options.json === true)}\n`);
+        if (!options.quiet) {
+          progress.clear();
+          io.stdout.write(`${epochLine(i, value, options.json === true)}\n`);
+        }
         progress.tick();
       }
     } finally {
