@@ -49,8 +49,9 @@ export function portFilter(ports: readonly number[]): string {
 }
 
 /**
- * Starts tcpdump on `target` (a host name of `net`, or "bridge" for the
- * segment's bridge, which sees the traffic between every pair of hosts) and
+ * Starts tcpdump on `target` (a host name of `net`, the `local` one included,
+ * or "bridge" for the segment's bridge, which sees the traffic between every
+ * pair of hosts) and
  * resolves once it is listening. The tcpdump process is one of the network's,
  * so net.destroy() ends it if the test never calls stop().
  */
@@ -58,8 +59,8 @@ export async function startCapture(net: Network, target: string, opts: CaptureOp
   const tcpdump = findProgram("tcpdump");
   if (!tcpdump) throw new Error("tcpdump is not installed");
   const isBridge = target === "bridge" && !(target in net.hosts);
-  const ns = isBridge ? net.bridge.ns : net.hosts[target]?.ns;
-  if (!ns) throw new Error(`no host "${target}" in the network (hosts: ${Object.keys(net.hosts).join(", ")}, or "bridge")`);
+  if (!isBridge && !(target in net.hosts)) throw new Error(`no host "${target}" in the network (hosts: ${Object.keys(net.hosts).join(", ")}, or "bridge")`);
+  const ns = isBridge ? net.bridge.ns : net.hosts[target]!.ns;
   const iface = opts.iface ?? (isBridge ? net.bridge.iface : net.hosts[target]!.iface);
   const tmp = opts.file ? undefined : await mkdtemp(join(tmpdir(), "tubular-pcap-"));
   const file = opts.file ?? join(tmp!, "capture.pcap");

@@ -6,8 +6,12 @@
  *
  * Nothing is created in the root namespace except the namespace names under
  * /run/netns: veths and the bridge live inside the namespaces and vanish with
- * them, so networks of parallel test files never see each other (each also
- * gets its own subnet, which only makes captures easier to read).
+ * them, so networks of parallel test files never see each other. The one
+ * exception is opt-in: `local: NAME` makes host NAME the test process's own
+ * namespace, joined to the segment by a veth of its own, so the test itself
+ * can listen and connect on the segment (e.g. run the driver in-process).
+ * Each network holds a lock on its subnet (a file under /run/tubular-netns),
+ * so no two live networks on the machine share one.
  *
  * Every process started through a network (exec, run, captures) is tracked;
  * destroy() ends them (process group, then any process still inside one of the
@@ -20,7 +24,8 @@
  */
 import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { accessSync, constants as fsConstants, readFileSync } from "node:fs";
+import { accessSync, closeSync, constants as fsConstants, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 
 /** Every namespace name this harness makes starts with this, then the creating pid. */
@@ -32,11 +37,11 @@ const TAIL_BYTES = 64 * 1024;
 export interface NetHost {
   /** The name given to createNetwork. */
   readonly name: string;
-  /** The network namespace (`ip netns exec NS ...`). */
-  readonly ns: string;
+  /** The network namespace (`ip netns exec NS ...`); null for the `local` host, the test process's own namespace. */
+  readonly ns: string | null;
   /** Its IPv4 address on the segment, without prefix length. */
   readonly ip: string;
-  /** Its interface on the segment, inside its namespace (always "eth0"). */
+  /** Its interface on the segment: "eth0" inside its namespace, or a unique "tb..." name for the `local` host. */
   readonly iface: string;
 }
 
@@ -61,6 +66,12 @@ export interface NetworkOptions {
   subnet?: number;
   /** How long destroy() waits after SIGTERM before SIGKILL; default 2000 ms. */
   graceMs?: number;
+  /**
+   * The host (one of the names) that is the test process's own namespace
+   * rather than a new one: a veth joins it to the segment, so the test can
+   * bind and connect there itself. exec() on it spawns without `ip netns exec`.
+   */
+  local?: string;
 }
 
 export interface Network {
@@ -73,14 +84,15 @@ export interface Network {
   readonly bridge: { readonly ns: string; readonly iface: string };
   /**
    * Starts `cmd args` inside host `name`'s namespace (`ip netns exec`, which
-   * execs the command, so child.pid is the command's pid). It runs in a process
+   * execs the command, so child.pid is the command's pid; the `local` host's
+   * commands are spawned directly). It runs in a process
    * group of its own (so destroy() reaches its children too); stdout and stderr
    * are piped and always drained, their last 64 KiB kept for output().
    * Set TUBULAR_NETNS_DEBUG=1 to echo them, prefixed, on this process's stderr.
    */
   exec(name: string, cmd: string, args?: readonly string[], opts?: SpawnOptions): ChildProcess;
-  /** exec() in any namespace of this network, e.g. the bridge's. */
-  execIn(ns: string, cmd: string, args?: readonly string[], opts?: SpawnOptions): ChildProcess;
+  /** exec() in any namespace of this network, e.g. the bridge's (null: the test process's own). */
+  execIn(ns: string | null, cmd: string, args?: readonly string[], opts?: SpawnOptions): ChildProcess;
   /** Runs a command to its end inside host `name`, collecting its output. */
   run(name: string, cmd: string, args?: readonly string[], opts?: RunOptions): Promise<RunResult>;
   /** The last 64 KiB of stdout and stderr of a process started by exec(). */
@@ -275,6 +287,7 @@ function installExitHook(): void {
  * process killed with SIGKILL runs no hook), killing what still runs in them.
  */
 export async function sweepStale(): Promise<string[]> {
+  sweepStaleLocks();
   const stale = (await listNamespaces()).filter((ns) => {
     const m = NS_PATTERN.exec(ns);
     return m !== null && Number(m[1]) !== process.pid && !processAlive(Number(m[1]));
@@ -286,6 +299,84 @@ export async function sweepStale(): Promise<string[]> {
     { force: true },
   );
   return stale;
+}
+
+// ---------------------------------------------------------------------------
+// subnets: one live network per 10.213.K.0/24 on this machine
+
+function lockDir(): string {
+  for (const dir of ["/run/tubular-netns", join(tmpdir(), "tubular-netns")]) {
+    try {
+      mkdirSync(dir, { recursive: true, mode: 0o755 });
+      accessSync(dir, fsConstants.W_OK);
+      return dir;
+    } catch {
+      // next
+    }
+  }
+  throw new Error("no writable directory for subnet locks");
+}
+
+/** Takes the lock of a free subnet (the one asked for, or a random one); returns its third octet and lock file. */
+function lockSubnet(wanted?: number): { k: number; file: string } {
+  const dir = lockDir();
+  const start = wanted ?? 1 + (randomBytes(1)[0]! % 254);
+  for (let n = 0; n < 254; n++) {
+    const k = wanted ?? 1 + ((start - 1 + n) % 254);
+    const file = join(dir, `10.213.${k}.lock`);
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        const fd = openSync(file, "wx", 0o644);
+        writeSync(fd, `${process.pid}\n`);
+        closeSync(fd);
+        return { k, file };
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+        let owner = NaN;
+        try {
+          owner = Number(readFileSync(file, "utf8").trim());
+        } catch {
+          // vanished meanwhile: try again
+        }
+        // A lock being written has no pid yet; only a lock whose owner is gone is taken over.
+        if (Number.isInteger(owner) && owner > 0 && !processAlive(owner)) {
+          try {
+            unlinkSync(file);
+          } catch {
+            // someone else took it over first
+          }
+          continue;
+        }
+        break;
+      }
+    }
+    if (wanted !== undefined) throw new Error(`subnet 10.213.${wanted}.0/24 is in use by another live test network`);
+  }
+  throw new Error("every subnet 10.213.1-254.0/24 is in use by live test networks");
+}
+
+/** Removes subnet locks whose owner is gone. */
+function sweepStaleLocks(): void {
+  let dir: string;
+  try {
+    dir = lockDir();
+    for (const name of readdirSync(dir)) {
+      if (!/^10\.213\.\d+\.lock$/.test(name)) continue;
+      const file = join(dir, name);
+      const owner = Number(readFileSync(file, "utf8").trim());
+      if (Number.isInteger(owner) && owner > 0 && !processAlive(owner)) unlinkSync(file);
+    }
+  } catch {
+    // best effort: lockSubnet takes over stale locks anyway
+  }
+}
+
+function unlockSubnet(file: string): void {
+  try {
+    if (Number(readFileSync(file, "utf8").trim()) === process.pid) unlinkSync(file);
+  } catch {
+    // already gone
+  }
 }
 
 // ---------------------------------------------------------------------------
@@ -309,31 +400,43 @@ class NetworkImpl implements Network {
   private destroying: Promise<void> | undefined;
   /** Namespaces that may exist (created or being created). */
   readonly namespaces: string[] = [];
+  private readonly lockFile: string;
+  /** The `local` host's veth in our own namespace, once it may exist. */
+  private localIface: string | undefined;
 
   constructor(names: readonly string[], opts: NetworkOptions) {
-    const k = opts.subnet ?? 1 + randomBytes(1)[0]! % 254;
-    if (!Number.isInteger(k) || k < 0 || k > 255) throw new Error(`subnet must be an octet, got ${k}`);
+    if (opts.subnet !== undefined && (!Number.isInteger(opts.subnet) || opts.subnet < 1 || opts.subnet > 254)) {
+      throw new Error(`subnet must be 1..254, got ${opts.subnet}`);
+    }
+    if (opts.local !== undefined && !names.includes(opts.local)) throw new Error(`local host "${opts.local}" is not one of the names`);
+    const { k, file } = lockSubnet(opts.subnet);
+    this.lockFile = file;
     this.graceMs = opts.graceMs ?? 2000;
-    this.id = `${NS_PREFIX}${process.pid}-${randomBytes(3).toString("hex")}`;
+    const rand = randomBytes(3).toString("hex");
+    this.id = `${NS_PREFIX}${process.pid}-${rand}`;
     this.subnet = `10.213.${k}.0/24`;
     // A dot cannot occur in a host name, so the bridge's namespace never clashes with a host's.
     this.bridge = { ns: `${this.id}.bridge`, iface: "br0" };
     names.forEach((name, i) => {
-      this.hosts[name] = { name, ns: `${this.id}-${name}`, ip: `10.213.${k}.${i + 1}`, iface: "eth0" };
+      const local = name === opts.local;
+      // Interface names have at most 15 characters; "tb" + 6 random hex + the subnet keeps the local one unique.
+      this.hosts[name] = { name, ns: local ? null : `${this.id}-${name}`, ip: `10.213.${k}.${i + 1}`, iface: local ? `tb${rand}k${k}` : "eth0" };
       this.ports.set(name, `p${i + 1}`);
     });
   }
 
   async setUp(): Promise<void> {
     const hosts = Object.values(this.hosts);
-    this.namespaces.push(this.bridge.ns, ...hosts.map((h) => h.ns));
+    this.namespaces.push(this.bridge.ns, ...hosts.flatMap((h) => (h.ns === null ? [] : [h.ns])));
     await ipBatch(this.namespaces.map((ns) => `netns add ${ns}`));
     // No IPv6 link-local addresses (addrgenmode none): keeps router/neighbour solicitations out of captures.
     const bridgeLines = ["link set lo up", "link add br0 type bridge", "link set br0 addrgenmode none", "link set br0 up"];
     for (const h of hosts) {
       const port = this.ports.get(h.name)!;
+      if (h.ns === null) this.localIface = h.iface;
       bridgeLines.push(
-        `link add ${port} type veth peer name ${h.iface} netns ${h.ns}`,
+        // "netns PID": the namespace of that process, here our own.
+        `link add ${port} type veth peer name ${h.iface} netns ${h.ns ?? process.pid}`,
         `link set ${port} master br0`,
         `link set ${port} addrgenmode none`,
         `link set ${port} up`,
@@ -342,7 +445,9 @@ class NetworkImpl implements Network {
     await ipBatch(bridgeLines, { ns: this.bridge.ns });
     await Promise.all(
       hosts.map((h) =>
-        ipBatch(["link set lo up", `link set ${h.iface} addrgenmode none`, `addr add ${h.ip}/24 dev ${h.iface}`, `link set ${h.iface} up`], { ns: h.ns }),
+        h.ns === null
+          ? ipBatch([`link set ${h.iface} addrgenmode none`, `addr add ${h.ip}/24 dev ${h.iface}`, `link set ${h.iface} up`])
+          : ipBatch(["link set lo up", `link set ${h.iface} addrgenmode none`, `addr add ${h.ip}/24 dev ${h.iface}`, `link set ${h.iface} up`], { ns: h.ns }),
       ),
     );
   }
@@ -357,10 +462,11 @@ class NetworkImpl implements Network {
     return this.execIn(this.host(name).ns, cmd, args, opts, name);
   }
 
-  execIn(ns: string, cmd: string, args: readonly string[] = [], opts: SpawnOptions = {}, label: string = ns): ChildProcess {
+  execIn(ns: string | null, cmd: string, args: readonly string[] = [], opts: SpawnOptions = {}, label: string = ns ?? "local"): ChildProcess {
     if (this.destroying) throw new Error(`network ${this.id} is destroyed`);
-    if (!this.namespaces.includes(ns)) throw new Error(`namespace ${ns} is not part of network ${this.id}`);
-    const child = spawn(ipProgram(), ["netns", "exec", ns, cmd, ...args], {
+    if (ns !== null && !this.namespaces.includes(ns)) throw new Error(`namespace ${ns} is not part of network ${this.id}`);
+    const [file, argv] = ns === null ? [cmd, [...args]] : [ipProgram(), ["netns", "exec", ns, cmd, ...args]];
+    const child = spawn(file, argv, {
       stdio: ["ignore", "pipe", "pipe"],
       detached: true,
       ...opts,
@@ -452,10 +558,8 @@ class NetworkImpl implements Network {
       while (Date.now() < killDeadline && (this.running().length > 0 || (await this.strays()).length > 0)) await sleep(25);
     } finally {
       // Hosts first, then the bridge; -force goes on past a namespace that is already gone.
-      await ipBatch(
-        [...this.namespaces].reverse().map((ns) => `netns del ${ns}`),
-        { force: true },
-      );
+      await ipBatch(this.teardownLines(), { force: true });
+      unlockSubnet(this.lockFile);
       live.delete(this);
     }
   }
@@ -464,8 +568,14 @@ class NetworkImpl implements Network {
   destroySync(): void {
     for (const c of this.running()) signal(c.pid!, "SIGKILL", true);
     for (const ns of this.namespaces) for (const pid of namespacePidsSync(ns)) signal(pid, "SIGKILL", false);
-    ipBatchSync([...this.namespaces].reverse().map((ns) => `netns del ${ns}`));
+    ipBatchSync(this.teardownLines());
+    unlockSubnet(this.lockFile);
     live.delete(this);
+  }
+
+  private teardownLines(): string[] {
+    // The local veth would go with the bridge's namespace (a veth dies with its peer); deleting it first is tidier.
+    return [...(this.localIface ? [`link del ${this.localIface}`] : []), ...[...this.namespaces].reverse().map((ns) => `netns del ${ns}`)];
   }
 }
 
@@ -487,6 +597,7 @@ export async function createNetwork(names: readonly string[], opts: NetworkOptio
   const net = new NetworkImpl(names, opts);
   installExitHook();
   live.add(net);
+  // (the subnet lock is released by destroy(), which the failure path below runs)
   try {
     await net.setUp();
   } catch (err) {

@@ -5,6 +5,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { containsBytes, countPackets, startCapture, tcpdumpAvailable, tcpSegments, tcpStreams } from "../helpers/capture.ts";
@@ -25,12 +26,12 @@ net.createServer((c) => { c.on("error", () => {}); c.pipe(c); })
 /**
  * Connects to argv[1]:argv[2], writes argv[3] (in two pieces argv[4] ms
  * apart, when argv[4] is given), prints what comes back once it is all there,
- * exits 0; exits 3 on error or after 1.5 s.
+ * exits 0; exits 3 on error or after 1 s.
  */
 const ECHO_CLIENT = `
 const net = require("node:net");
 const [host, port, msg, gap] = process.argv.slice(1);
-const timer = setTimeout(() => { console.error("timeout"); process.exit(3); }, 1500);
+const timer = setTimeout(() => { console.error("timeout"); process.exit(3); }, 1000);
 const s = net.connect({ host, port: Number(port), noDelay: true }, () => {
   if (gap) {
     const half = Math.floor(msg.length / 2);
@@ -62,6 +63,16 @@ function waitForLine(child: ChildProcess, pattern: RegExp, timeoutMs = 5000): Pr
   });
 }
 
+/** `ip -o link` of the test process's own namespace. */
+function rootLinks(): Promise<string> {
+  return new Promise<string>((resolve) => {
+    const c = spawn("ip", ["-o", "link"], { stdio: ["ignore", "pipe", "ignore"] });
+    let out = "";
+    c.stdout.setEncoding("utf8").on("data", (d: string) => (out += d));
+    c.on("close", () => resolve(out));
+  });
+}
+
 const title = (name: string, skip: { ok: boolean; reason?: string }) => (skip.ok ? name : `${name} (skipped: ${skip.reason})`);
 
 describe.skipIf(!avail.ok)(title("netns harness", avail), () => {
@@ -82,7 +93,7 @@ describe.skipIf(!avail.ok)(title("netns harness", avail), () => {
     const ips = new Set<string>();
     for (const h of Object.values(net.hosts)) {
       expect(names).toContain(h.ns);
-      expect(h.ns.startsWith(net.id)).toBe(true);
+      expect(h.ns!.startsWith(net.id)).toBe(true);
       expect(`${h.ip.split(".").slice(0, 3).join(".")}.0/24`).toBe(net.subnet);
       ips.add(h.ip);
       const r = await net.run(h.name, "ip", ["-4", "-o", "addr", "show"]);
@@ -106,7 +117,7 @@ describe.skipIf(!avail.ok)(title("netns harness", avail), () => {
   it("cutLink makes connections to the host fail; restoreLink brings them back", async () => {
     await net.cutLink("h2");
     try {
-      // To the cut host, and from it: nothing gets through (the client gives up after 1.5 s).
+      // To the cut host, and from it: nothing gets through (the client gives up after 1 s).
       const [to, from] = await Promise.all([
         net.run("h1", NODE, ["-e", ECHO_CLIENT, net.hosts.h2!.ip, String(PORT), "lost"]),
         net.run("h2", NODE, ["-e", ECHO_CLIENT, net.hosts.h1!.ip, "9", "x"]),
@@ -169,6 +180,44 @@ describe.skipIf(!avail.ok)(title("netns harness", avail), () => {
   });
 });
 
+describe.skipIf(!avail.ok)(title("netns harness with the test process on the segment", avail), () => {
+  it("local: the test process listens on the segment; hosts reach it; cutLink and destroy cover its veth", async () => {
+    const net = await createNetwork(["driver", "h1"], { local: "driver" });
+    const server = createServer((c) => {
+      c.on("error", () => undefined);
+      c.pipe(c);
+    });
+    try {
+      const d = net.hosts.driver!;
+      expect(d.ns).toBeNull();
+      await new Promise<void>((resolve) => server.listen(PORT, d.ip, resolve));
+      const r = await net.run("h1", NODE, ["-e", ECHO_CLIENT, d.ip, String(PORT), "to the test process"]);
+      expect(r.stdout.trim()).toBe("to the test process");
+      // exec on the local host runs here, and reaches the others
+      const back = await net.run("driver", NODE, ["-e", "console.log(process.pid)"]);
+      expect(back.code).toBe(0);
+
+      await net.cutLink("driver");
+      const cut = await net.run("h1", NODE, ["-e", ECHO_CLIENT, d.ip, String(PORT), "lost"]);
+      expect(cut.code).toBe(3);
+      await net.restoreLink("driver");
+
+      // a second live network never gets the same subnet
+      const other = await createNetwork(["z"], { local: "z" });
+      try {
+        expect(other.subnet).not.toBe(net.subnet);
+        await expect(createNetwork(["y"], { subnet: Number(net.subnet.split(".")[2]) })).rejects.toThrow(/in use/);
+      } finally {
+        await other.destroy();
+      }
+    } finally {
+      server.close();
+      await net.destroy();
+    }
+    expect(await rootLinks()).not.toContain(net.hosts.driver!.iface);
+  });
+});
+
 describe.skipIf(!avail.ok)(title("netns harness cleanup", avail), () => {
   it("destroy() ends every process (children too, and those ignoring SIGTERM) and deletes namespaces, veths and bridge", async () => {
     const net = await createNetwork(["a", "b"], { graceMs: 300 });
@@ -179,7 +228,7 @@ describe.skipIf(!avail.ok)(title("netns harness cleanup", avail), () => {
     const parent = await net.run("b", "sh", ["-c", "setsid sleep 300 >/dev/null 2>&1 & echo $!"]);
     const orphan = Number(parent.stdout.trim());
     expect(processAlive(orphan)).toBe(true);
-    expect(await namespacePids(net.hosts.b!.ns)).toContain(orphan);
+    expect(await namespacePids(net.hosts.b!.ns!)).toContain(orphan);
     const pids = [...net.pids(), orphan];
     expect(pids.length).toBe(2);
 
@@ -188,12 +237,7 @@ describe.skipIf(!avail.ok)(title("netns harness cleanup", avail), () => {
     for (const pid of pids) expect(processAlive(pid)).toBe(false);
     const names = await listNamespaces();
     expect(names.filter((n) => n.startsWith(net.id))).toEqual([]);
-    const links = await new Promise<string>((resolve) => {
-      const c = spawn("ip", ["-o", "link"], { stdio: ["ignore", "pipe", "ignore"] });
-      let out = "";
-      c.stdout.setEncoding("utf8").on("data", (d: string) => (out += d));
-      c.on("close", () => resolve(out));
-    });
+    const links = await rootLinks();
     expect(links).not.toMatch(/\b(br0|p1|p2)[@:]/);
     expect(links).not.toContain(net.id);
     await net.destroy(); // idempotent
