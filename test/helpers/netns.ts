@@ -485,9 +485,6 @@ class NetworkImpl implements Network {
     }
     // A failed spawn must not crash the test process through an unhandled 'error'.
     child.on("error", () => undefined);
-    child.on("exit", () => {
-      // keep the entry for output(); it is no longer signalled
-    });
     return child;
   }
 
