@@ -5,4 +5,7 @@ import { register } from "tsx/esm/api";
 
 register();
 const { main } = await import("../src/cli/main.ts");
-process.exitCode = await main(process.argv);
+const code = await main(process.argv);
+process.exitCode = code;
+// Leave once the output is flushed, even if a runtime handle (a socket, a timer) is still open.
+process.stdout.write("", () => process.exit(code));
