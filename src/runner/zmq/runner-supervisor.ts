@@ -25,6 +25,8 @@ export interface ExitInfo {
 }
 
 export interface SuperviseOptions {
+  /** The runner id the process is started with, when the supervisor's key is another (a host agent keys by run too). */
+  runnerId?: string;
   restart?: RestartPolicy;
   maxRestarts?: number;
   env?: NodeJS.ProcessEnv;
@@ -70,7 +72,7 @@ export class RunnerSupervisor {
   private start(runnerId: string, s: Supervised): void {
     // TUBULAR_RUNNER_NODE_ARGS: extra node flags for runner processes (e.g. --cpu-prof when profiling).
     const extra = process.env.TUBULAR_RUNNER_NODE_ARGS?.split(" ").filter(Boolean) ?? [];
-    const child = spawn(process.execPath, [...extra, ...this.entry.args, s.configFile, runnerId], {
+    const child = spawn(process.execPath, [...extra, ...this.entry.args, s.configFile, s.options.runnerId ?? runnerId], {
       stdio: ["ignore", "pipe", "pipe"],
       env: { ...process.env, ...s.options.env },
     });

@@ -343,6 +343,7 @@ export class ZmqRunner extends EventEmitter implements Runner {
           this.endedSent = this.endedThrough;
           command.broadcast(makeMessage("epoch_ended", COMMAND_ID, { epoch: this.endedThrough, cumulative: true }));
         }
+        for (const h of this.hosts.hosts.values()) command.sendTo(h.identity, makeMessage("heartbeat", COMMAND_ID, null));
         this.heartbeats.check();
         this.hostHeartbeats.check();
       }, opts.heartbeatMs),
@@ -467,6 +468,7 @@ export class ZmqRunner extends EventEmitter implements Runner {
     if (msg.type === "host_hello") {
       const host = this.hosts.hello(from, msg.value, Date.now());
       this.hostHeartbeats.seen(host.name);
+      this.command!.sendTo(from, makeMessage("heartbeat", COMMAND_ID, null));
       this.log.info({ host: host.name, labels: host.labels }, "host agent joined");
       this.changed();
       return;
