@@ -5,7 +5,9 @@
 import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
 import { ExitCode, defaultContext, reportError, type CliContext } from "./common.ts";
+import { hostCommand } from "./host.ts";
 import { keygenCommand } from "./keygen.ts";
+import { statusCommand } from "./status.ts";
 import { runCommand } from "./run.ts";
 import { schemaCommand } from "./schema.ts";
 import { validateCommand } from "./validate.ts";
@@ -39,7 +41,7 @@ Examples:
 
 Run "tubular <command> --help" for a command's options.`,
     );
-  const commands = [runCommand(ctx), validateCommand(ctx), schemaCommand(ctx), keygenCommand(ctx)];
+  const commands = [runCommand(ctx), validateCommand(ctx), schemaCommand(ctx), keygenCommand(ctx), hostCommand(ctx), statusCommand(ctx)];
   // serve, host, keygen, status: added here as they are built.
   for (const command of commands) {
     command.exitOverride().configureOutput({ writeOut: (s) => ctx.stdout.write(s), writeErr: (s) => ctx.stderr.write(s) }).showHelpAfterError("(add --help for usage)");

@@ -105,6 +105,8 @@ export interface ZmqRunnerStats {
   drops: Record<string, number>;
   runners: Record<string, { pid: number | undefined; status: NodeStatus | "unknown"; nodes: readonly string[] }>;
   epochsCompleted: number;
+  /** CurveZMQ connections accepted and refused by this process's ZAP handler (with `keys`). */
+  auth?: { accepted: number; refused: number };
 }
 
 export class ZmqRunner extends EventEmitter implements Runner {
@@ -151,6 +153,7 @@ export class ZmqRunner extends EventEmitter implements Runner {
   private readonly restartCount = new Map<string, number>();
   private readonly epochsByNode = new Map<string, number>();
   private zapRelease: (() => Promise<void>) | undefined;
+  private zap: ZapAuthenticator | undefined;
   private endpoints: { inbox: string; outbox: string } | undefined;
   private runId = "";
   private baseConfig: RunnerProcessConfig | undefined;
@@ -247,7 +250,7 @@ export class ZmqRunner extends EventEmitter implements Runner {
   stats(): ZmqRunnerStats {
     const runners: ZmqRunnerStats["runners"] = {};
     for (const [id, plan] of this.placement.runners) runners[id] = { pid: this.pidOf(id), status: this.statuses.get(id) ?? "unknown", nodes: plan.nodes };
-    return { drops: this.command?.codec.drops.stats() ?? {}, runners, epochsCompleted: this.completedCount };
+    return { drops: this.command?.codec.drops.stats() ?? {}, runners, epochsCompleted: this.completedCount, ...(this.zap ? { auth: this.zap.stats() } : {}) };
   }
 
   /** The run directory holding ipc sockets and the runner config (removed by deinit). */
@@ -294,7 +297,8 @@ export class ZmqRunner extends EventEmitter implements Runner {
     const keys = opts.keys;
     if (keys) {
       // The driver's own runners share its key pair; host agents must be trusted.
-      const { release } = await ZapAuthenticator.acquire([keys.publicKey, ...(opts.trust ?? [])], this.log);
+      const { zap, release } = await ZapAuthenticator.acquire([keys.publicKey, ...(opts.trust ?? [])], this.log);
+      this.zap = zap;
       this.zapRelease = release;
     }
     const tcp = opts.transport === "tcp" || opts.listen !== undefined;
