@@ -41,6 +41,10 @@ export interface RunOptions {
   duration?: number;
   maxInFlight?: number;
   logLevel: LogLevel;
+  listen?: string;
+  keys?: string;
+  trust?: string;
+  advertise?: string;
 }
 
 
@@ -77,12 +81,16 @@ export function runCommand(io: CliContext = defaultContext()): Command {
     .option("-n, --epochs <n>", `epochs to run (default: one per line of --process-inputs, else ${DEFAULT_EPOCHS}; with --free-run: until --duration or Ctrl-C)`, parsePositiveInt("--epochs"))
     .option("-i, --input <key=value>", "a tube-scoped input; the value is parsed as JSON when it is valid JSON, else taken as a string (repeatable)", collectInput)
     .option("-p, --process-inputs <file.jsonl>", "process-scoped inputs: one JSON object per line, line i for epoch i")
-    .addOption(new Option("-r, --runner <kind>", "where the nodes run").choices(RUNNER_KINDS).default("local"))
+    .addOption(new Option("-r, --runner <kind>", "where the nodes run: zmq, node runner processes over ZeroMQ; local, all in this process").choices(RUNNER_KINDS).default("zmq"))
     .option("--json", "print one JSON line per epoch, {\"epoch\": i, \"value\": ...}, and nothing else on stdout")
     .option("-q, --quiet", "print no epoch values (only errors and, for --free-run, the summary)")
     .option("--free-run", "run epochs back to back without waiting for each (no process inputs); report epochs/s on stderr")
     .option("-d, --duration <seconds>", "with --free-run: stop after this many seconds", parsePositiveNumber("--duration"))
     .option("--max-in-flight <n>", "with --free-run: epochs in flight at once (backpressure window)", parsePositiveInt("--max-in-flight"))
+    .option("--listen <endpoint>", "several machines: the address host agents connect to, e.g. tcp://0.0.0.0:5555 (needs --keys)")
+    .option("--keys <dir>", "several machines: the command node's key pair directory (tubular keygen --out DIR)")
+    .option("--trust <dir>", "several machines: a directory of the host agents' public key files")
+    .option("--advertise <host>", "several machines: the address the other machines reach this one at")
     .addOption(new Option("--log-level <level>", "log level of the runtime's logs on stderr").choices(LOG_LEVELS).default("warn"))
     .addHelpText(
       "after",
@@ -125,7 +133,15 @@ export async function run(file: string, options: RunOptions, io: CliContext = de
     const processInputs = options.processInputs ? await readProcessInputs(options.processInputs) : undefined;
     const tube = await loadTube(file, { input: options.input ?? {} });
     logger.debug({ tube: tube.id, nodes: tube.nodes.size, runner: options.runner }, "graph loaded");
-    runner = await createRunner(tube, { kind: options.runner, logger, ...(options.maxInFlight ? { maxInFlight: options.maxInFlight } : {}) });
+    runner = await createRunner(tube, {
+      kind: options.runner,
+      logger,
+      ...(options.maxInFlight ? { maxInFlight: options.maxInFlight } : {}),
+      ...(options.listen ? { listen: options.listen } : {}),
+      ...(options.keys ? { keys: options.keys } : {}),
+      ...(options.trust ? { trust: options.trust } : {}),
+      ...(options.advertise ? { advertise: options.advertise } : {}),
+    });
     await runner.init();
     if (options.freeRun) {
       return await freeRun(runner, options, io, (stop) => (stopFreeRun = stop));

@@ -1,12 +1,15 @@
 /**
- * The one place the CLI turns `--runner NAME` into a Runner. Every command
- * that runs a tube goes through here, so a new runner is wired once.
+ * The one place the CLI turns `--runner NAME` (and the options of several
+ * machines) into a Runner. Every command that runs a tube goes through here,
+ * so a new runner is wired once.
  */
 import type { Logger } from "../log.ts";
 import type { Tube } from "../graph/tube.ts";
 import { LocalRunner } from "../runner/local.ts";
 import type { Runner } from "../runner/runner.ts";
+import { ZmqRunner, type ZmqRunnerOptions } from "../runner/zmq/zmq-runner.ts";
 import { CliError, ExitCode } from "./common.ts";
+import { keyPairFrom, trustFrom } from "./keys.ts";
 
 export const RUNNER_KINDS = ["local", "zmq"] as const;
 export type RunnerKind = (typeof RUNNER_KINDS)[number];
@@ -16,13 +19,31 @@ export interface RunnerFactoryOptions {
   logger: Logger;
   /** Epochs in flight at once during free-run. */
   maxInFlight?: number;
+  /** Several machines (zmq only): where host agents connect, the command's key pair directory, the trusted hosts' key directory. */
+  listen?: string;
+  keys?: string;
+  trust?: string;
+  advertise?: string;
 }
 
 export async function createRunner(tube: Tube, options: RunnerFactoryOptions): Promise<Runner> {
+  const window = options.maxInFlight === undefined ? {} : { maxInFlight: options.maxInFlight };
+  const distributed = options.listen !== undefined || options.keys !== undefined || options.trust !== undefined;
   switch (options.kind) {
     case "local":
-      return new LocalRunner(tube, options.maxInFlight === undefined ? {} : { maxInFlight: options.maxInFlight });
-    case "zmq":
-      throw new CliError("the zmq runner is not available yet; use --runner local", ExitCode.CONFIG);
+      if (distributed) throw new CliError("--listen, --keys and --trust need --runner zmq", ExitCode.CONFIG);
+      return new LocalRunner(tube, window);
+    case "zmq": {
+      const zmq: ZmqRunnerOptions = { ...window, logLevel: options.logger.level as ZmqRunnerOptions["logLevel"] };
+      if (distributed) {
+        if (!options.listen || !options.keys) throw new CliError("several machines need --listen tcp://HOST:PORT and --keys DIR (and --trust DIR for the hosts' public keys)", ExitCode.CONFIG);
+        if (!/^tcp:\/\/[^:]+:\d+$/.test(options.listen)) throw new CliError(`--listen ${options.listen}: expected tcp://HOST:PORT`, ExitCode.CONFIG);
+        zmq.listen = options.listen;
+        zmq.keys = await keyPairFrom(options.keys, "--keys");
+        if (options.trust) zmq.trust = await trustFrom(options.trust);
+        if (options.advertise) zmq.advertise = options.advertise;
+      }
+      return new ZmqRunner(tube, zmq);
+    }
   }
 }
