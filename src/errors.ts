@@ -13,7 +13,7 @@ export const ErrorCodes = {
   TUBULAR_ERR_SPEC_MISSING_REF: "a dependency names a node, signal or input that does not exist",
   TUBULAR_ERR_SPEC_CYCLE: "the graph's edges form a cycle",
   TUBULAR_ERR_SPEC_RETURN: "the graph has more than one return node",
-  TUBULAR_ERR_SPEC_SCOPE: "an input is used where its scope does not allow it",
+  TUBULAR_ERR_SPEC_SCOPE: "an input or a map's values are used where their scope does not allow it",
   TUBULAR_ERR_INPUT_MISSING: "a required tube or process input was not given",
   TUBULAR_ERR_INPUT_INVALID: "an input value does not match its declared type",
   TUBULAR_ERR_NODE_DEFINITION: "a node definition is malformed",

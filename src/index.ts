@@ -128,7 +128,45 @@ export type { LocalRunnerOptions } from "./runner/local.ts";
  */
 export type { Runner, RunnerState, RunnerEvents, TubeEvent, EpochResult } from "./runner/runner.ts";
 
-// ZeroMQ runner: exported here once it is built (ZmqRunner and its options).
+/**
+ * Runs a tube across node runner processes that exchange events directly over
+ * ZeroMQ (ipc on one machine; tcp with CurveZMQ across machines with
+ * `listen`, `keys`, `trust`). Same calls and results as LocalRunner.
+ * `init()` rejects (TUBULAR_ERR_RUNNER_TIMEOUT) naming the nodes or hosts not
+ * ready; a node error rejects `process()` with a NodeError carrying the remote
+ * stack; a runner that dies fails what is in flight with
+ * TUBULAR_ERR_RUNNER_DIED (and, with a restart policy, the run goes on).
+ * `deinit()` leaves no process or socket file behind.
+ *
+ * @example
+ * const runner = new ZmqRunner(await loadTube("graph.yaml"), { maxInFlight: 64 });
+ * await runner.init();
+ * console.log(await runner.process());
+ * await runner.deinit();
+ */
+export { ZmqRunner } from "./runner/zmq/zmq-runner.ts";
+export type { ZmqRunnerOptions, ZmqRunnerStats, RunStatus, NodeReport } from "./runner/zmq/zmq-runner.ts";
+
+/**
+ * A host agent (what `tubular host` runs): joins a command node over CurveZMQ,
+ * reports this machine's resources, and starts and restarts the node runners
+ * placed on it. Node types resolve from this machine's own library and
+ * `modules` folder only.
+ *
+ * @example
+ * const agent = new HostAgent({ connect: "tcp://10.0.0.1:5555", name: "gpu1", keys, commandKey, advertise: "10.0.0.2", logger });
+ * await agent.start();
+ */
+export { HostAgent, type HostAgentOptions } from "./host/host-agent.ts";
+
+/**
+ * CurveZMQ keys: a new key pair (z85 text), and reading/writing the
+ * `public.key` / `secret.key` files `tubular keygen` writes.
+ *
+ * @example
+ * const pair = generateKeyPair(); await writeKeyPair("keys/command", pair);
+ */
+export { generateKeyPair, readKeyPair, writeKeyPair, loadTrustDir, type CurveKeyPair } from "./transport/curve.ts";
 
 // ---------------------------------------------------------------- writing nodes
 
@@ -246,4 +284,18 @@ export { ErrorCodes } from "./errors.ts";
 export type { ErrorCode, ErrorContext } from "./errors.ts";
 
 // ---------------------------------------------------------------- bridge
-// The bridge's public exports (JSON-RPC server and client) go here once built.
+
+/**
+ * The JSON-RPC 2.0 over WebSocket bridge: `startBridge` (what `tubular serve`
+ * runs), `BridgeServer`, and `TubularClient`, the TypeScript client
+ * (connect with an API key, call, on, handle, close). Failures are RpcError
+ * with the JSON-RPC code; a node error carries node id, epoch, error type and
+ * message in its data.
+ *
+ * @example
+ * const client = new TubularClient("ws://127.0.0.1:8765/ws/v0/rpc/");
+ * await client.connect("my-key");
+ * const { tube_id } = await client.call("tube.load", { path: "basic.yaml" });
+ */
+export { startBridge, BridgeServer, TubularClient, RpcError, RpcCodes, CallableError } from "./bridge/index.ts";
+export type { StartBridgeOptions, BridgeOptions, CallOptions, ConnectOptions } from "./bridge/index.ts";

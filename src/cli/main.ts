@@ -1,12 +1,12 @@
 /**
- * The `tubular` command: assembles one subcommand per file. Commands that
- * need the ZeroMQ runtime (serve, host, keygen, status) are added here too.
+ * The `tubular` command: assembles one subcommand per file.
  */
 import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
 import { ExitCode, defaultContext, reportError, type CliContext } from "./common.ts";
 import { hostCommand } from "./host.ts";
 import { keygenCommand } from "./keygen.ts";
+import { serveCommand } from "./serve.ts";
 import { statusCommand } from "./status.ts";
 import { runCommand } from "./run.ts";
 import { schemaCommand } from "./schema.ts";
@@ -41,8 +41,7 @@ Examples:
 
 Run "tubular <command> --help" for a command's options.`,
     );
-  const commands = [runCommand(ctx), validateCommand(ctx), schemaCommand(ctx), keygenCommand(ctx), hostCommand(ctx), statusCommand(ctx)];
-  // serve, host, keygen, status: added here as they are built.
+  const commands = [runCommand(ctx), validateCommand(ctx), schemaCommand(ctx), keygenCommand(ctx), hostCommand(ctx), statusCommand(ctx), serveCommand(ctx)];
   for (const command of commands) {
     command.exitOverride().configureOutput({ writeOut: (s) => ctx.stdout.write(s), writeErr: (s) => ctx.stderr.write(s) }).showHelpAfterError("(add --help for usage)");
     program.addCommand(command);

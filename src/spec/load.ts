@@ -9,7 +9,7 @@ import path from "node:path";
 import { parseDocument } from "yaml";
 import type { ZodError } from "zod";
 import { SpecError } from "../errors.ts";
-import { buildTube, type Tube } from "../graph/tube.ts";
+import { buildTube, resolveTubeInputs, type Tube } from "../graph/tube.ts";
 import type { NodeDefinition } from "../node/definition.ts";
 import { resolveNodeType, UnknownTypeError } from "../node/registry.ts";
 import { tubeNode } from "../node/special/tube.ts";
@@ -127,6 +127,8 @@ export async function loadTubeFromSpec(data: unknown, options: LoadSpecOptions, 
   const file = options.file ?? "<inline>";
   const resolved = isPlainObject(data) && data.extends !== undefined ? await resolveExtends(data, path.join(options.baseDir, path.basename(file)), seen) : data;
   const spec = parseSpec(resolved, file);
+  // The graph's own tube inputs first, so a missing one is named here and not in a child tube it feeds.
+  resolveTubeInputs(spec.input ?? {}, options.input ?? {}, file);
   const definitions = new Map<string, NodeDefinition>();
   for (const [id, node] of Object.entries(spec.nodes)) {
     if (node.type === "return") continue;
