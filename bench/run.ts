@@ -13,6 +13,7 @@ const all: Array<[string, string[]]> = [
   ["chain3-freerun", []],
   ["chain3-freerun", ["--grouped"]],
   ["chain3-process-latency", []],
+  ["chain3-tcp-curve", []],
   ["bytes-1mib", []],
   ["init-10", []],
   ["freerun-memory", []],
