@@ -34,9 +34,9 @@ class EpochState {
   readonly done = new Set<string>();
   readonly running = new Set<string>();
   readonly values = new Map<string, unknown>();
-  /** Sub-epochs, per map node, in item order. */
-  readonly children = new Map<string, EpochState[]>();
-  readonly subCount = new Map<string, number>();
+  /** Sub-epochs, per map node, in item order; only epochs of graphs with maps have them. */
+  children: Map<string, EpochState[]> | undefined;
+  subCount: Map<string, number> | undefined;
   opened = false;
   input: Readonly<Record<string, unknown>> = {};
   trackedRootDone = 0;
@@ -211,6 +211,11 @@ export class Scheduler {
 
   /** The state of an epoch key, created on the way (events may arrive before the epoch is opened). */
   private state(key: EpochKey): EpochState | undefined {
+    if (key.indexOf("/") < 0) {
+      // A root epoch: the common case, without splitting the key.
+      const root = Number(key);
+      return Number.isInteger(root) && !this.isClosed(root) ? this.rootState(root) : undefined;
+    }
     const parts = key.split("/");
     const root = Number(parts[0]);
     if (!Number.isInteger(root) || this.isClosed(root)) return undefined;
@@ -226,8 +231,9 @@ export class Scheduler {
   }
 
   private child(parent: EpochState, map: string, index: number): EpochState {
-    let list = parent.children.get(map);
-    if (!list) parent.children.set(map, (list = []));
+    const children = (parent.children ??= new Map());
+    let list = children.get(map);
+    if (!list) children.set(map, (list = []));
     let st = list[index];
     if (!st) {
       st = new EpochState(subKey(parent.key, map, index), parent.depth + 1, parent.root, parent, index);
@@ -237,7 +243,7 @@ export class Scheduler {
   }
 
   private openSubEpochs(map: TubeNode, st: EpochState, count: number): void {
-    st.subCount.set(map.id, count);
+    (st.subCount ??= new Map()).set(map.id, count);
     for (let i = 0; i < count; i++) this.child(st, map.id, i);
     for (const node of this.collapsers.get(map.id) ?? []) if (this.local.has(node.id)) this.check(node, st.ancestor(node.scope.length));
   }
@@ -247,6 +253,7 @@ export class Scheduler {
       yield st;
       return;
     }
+    if (!st.children) return;
     for (const list of st.children.values()) for (const c of list) if (c) yield* this.descendants(c, depth);
   }
 
@@ -275,10 +282,11 @@ export class Scheduler {
     }
     // One level deeper: the list of the sub-epochs' values, once the map and every sub-epoch are done.
     const map = this.signalScope(e)[st.depth]!;
-    if (!st.done.has(map) || !st.subCount.has(map)) return PENDING;
-    const subs = st.children.get(map) ?? [];
+    const count = st.subCount?.get(map);
+    if (!st.done.has(map) || count === undefined) return PENDING;
+    const subs = st.children?.get(map) ?? [];
     const out: unknown[] = [];
-    for (let i = 0; i < st.subCount.get(map)!; i++) {
+    for (let i = 0; i < count; i++) {
       const sub = subs[i]!;
       if (!sub.ancestor(dU).done.has(src.node)) return PENDING;
       const v = sub.values.get(key);
@@ -297,7 +305,7 @@ export class Scheduler {
       return next === st.root;
     }
     if (st.index === 0) return true;
-    const prev = st.parent!.children.get(node.scope[node.scope.length - 1]!)?.[st.index - 1];
+    const prev = st.parent!.children?.get(node.scope[node.scope.length - 1]!)?.[st.index - 1];
     return prev !== undefined && prev.done.has(node.id);
   }
 
@@ -308,7 +316,7 @@ export class Scheduler {
       if (next) this.check(node, next);
       return;
     }
-    const next = st.parent!.children.get(node.scope[node.scope.length - 1]!)?.[st.index + 1];
+    const next = st.parent!.children?.get(node.scope[node.scope.length - 1]!)?.[st.index + 1];
     if (next) this.check(node, next);
   }
 
@@ -332,7 +340,7 @@ export class Scheduler {
         if (inputs[slot] === undefined && spec.default !== undefined) inputs[slot] = spec.default;
       }
     }
-    this.ready.push({ node, key: st.key, epoch: keyToEpoch(st.key), inputs: skip ? null : inputs });
+    this.ready.push({ node, key: st.key, epoch: st.depth === 0 ? st.root : keyToEpoch(st.key), inputs: skip ? null : inputs });
   }
 
   private checkRootComplete(root: EpochState): void {
@@ -346,9 +354,9 @@ export class Scheduler {
   private finished(node: TubeNode, st: EpochState, level: number): boolean {
     if (level === node.scope.length) return st.done.has(node.id);
     const map = node.scope[level]!;
-    const count = st.subCount.get(map);
+    const count = st.subCount?.get(map);
     if (count === undefined) return false;
-    const subs = st.children.get(map) ?? [];
+    const subs = st.children?.get(map) ?? [];
     for (let i = 0; i < count; i++) if (!this.finished(node, subs[i]!, level + 1)) return false;
     return true;
   }
