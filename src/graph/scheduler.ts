@@ -127,12 +127,15 @@ export class Scheduler {
     for (const id of this.local) if (this.depth.get(id) === 0) this.check(this.tube.nodes.get(id)!, st);
   }
 
-  /** Records that a node completed an epoch, with what it emitted. Duplicates and closed epochs are ignored. */
-  complete(nodeId: string, key: EpochKey, events: readonly Emitted[]): void {
+  /**
+   * Records that a node completed an epoch, with what it emitted. Duplicates
+   * and closed epochs are ignored; returns whether this completion was news.
+   */
+  complete(nodeId: string, key: EpochKey, events: readonly Emitted[]): boolean {
     const node = this.tube.nodes.get(nodeId);
-    if (!node) return;
+    if (!node) return false;
     const st = this.state(key);
-    if (!st || st.done.has(nodeId)) return;
+    if (!st || st.done.has(nodeId)) return false;
     st.done.add(nodeId);
     st.running.delete(nodeId);
     let items = 0;
@@ -158,6 +161,7 @@ export class Scheduler {
       if (st.depth === 0) root.trackedRootDone++;
       this.checkRootComplete(root);
     }
+    return true;
   }
 
   /** Tasks that became ready since the last call. */

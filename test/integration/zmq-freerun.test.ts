@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { loadTubeFromSpec } from "../../src/spec/load.ts";
 import { ZmqRunner, type ZmqRunnerOptions } from "../../src/runner/zmq/zmq-runner.ts";
 import type { EpochResult, TubeEvent } from "../../src/runner/runner.ts";
+import { LocalRunner } from "../../src/runner/local.ts";
 import { projectRoot } from "../helpers/acceptance.ts";
 
 const devNull = { write: () => true } as unknown as NodeJS.WritableStream;
@@ -35,6 +36,32 @@ describe("zmq runner - free-run", () => {
       expect(results.map((r) => r.value)).toEqual(Array.from({ length: 500 }, (_, i) => 2 * i + 1));
     });
   }
+
+  it("a diamond with a map and a sporadic branch gives the local runner's values, epoch by epoch", async () => {
+    const spec = {
+      noob_id: "diamond",
+      nodes: {
+        a: { type: "count" },
+        s: { type: "sporadic", params: { values: ["x", "y"], every: 3 } },
+        b: { type: "multiply", depends: [{ left: "a.index" }], params: { right: 2 } },
+        c: { type: "add", depends: [{ left: "a.index" }], params: { right: 100 } },
+        d: { type: "add", depends: [{ left: "b.value" }, { right: "c.value" }] },
+        l: { type: "cycle", params: { values: [["p", "q"], ["r"]] } },
+        m: { type: "map", depends: [{ value: "l.value" }] },
+        e: { type: "exclaim", depends: [{ value: "m.value" }] },
+        g: { type: "gather", depends: [{ value: "e.value" }, { n: "m.n" }] },
+        k: { type: "dictify", depends: [{ key: "s.value" }, { items: "d.value" }] },
+        return: { type: "return", depends: [{ d: "d.value" }, { a: "a.index" }, { k: "k.value" }, { g: "g.value" }] },
+      },
+    };
+    const local = new LocalRunner(await loadTubeFromSpec(spec, { baseDir: projectRoot }));
+    await local.init();
+    const expected = await local.run(1500);
+    await local.deinit();
+    const runner = await started(spec, { maxInFlight: 64 });
+    const got = await runner.run(1500);
+    expect(got).toEqual(expected);
+  });
 
   it("start() / stop() leave nodes initialized and start() resumes from the next epoch", async () => {
     const runner = await started(chain3());

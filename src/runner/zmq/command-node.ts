@@ -42,6 +42,8 @@ export class CommandNode {
   private readonly inQueue: SendQueue;
   private readonly connected = new Set<string>();
   private readonly withValues = new Set<string>();
+  private readonly probeOnly = new Set<string>();
+  private readonly valuesFromStart = new Set<string>();
   private closed = false;
   private readonly log: Logger;
 
@@ -79,17 +81,31 @@ export class CommandNode {
   }
 
   /**
-   * Subscribes to a runner: to its events with values when `values`, else only
-   * to which nodes finished which epochs. The runner shows up in `probes` once
-   * nothing it publishes can be missed.
+   * Subscribes to a runner: to its events with values, to which nodes finished
+   * which epochs, or to nothing but the probe (its completions reach us through
+   * the runners downstream of it). The runner shows up in `probes` once nothing
+   * it publishes can be missed.
    */
-  listenTo(runnerId: string, outbox: string, values: boolean, curveKey?: string): void {
+  listenTo(runnerId: string, outbox: string, what: "values" | "done" | "probe", curveKey?: string): void {
     if (this.connected.has(runnerId)) return;
     this.connected.add(runnerId);
-    this.events.subscribe(values ? eventTopic(runnerId) : doneTopic(runnerId));
-    if (values) this.withValues.add(runnerId);
+    if (what === "values") {
+      this.events.subscribe(eventTopic(runnerId));
+      this.withValues.add(runnerId);
+      this.valuesFromStart.add(runnerId);
+    } else if (what === "done") this.events.subscribe(doneTopic(runnerId));
+    else this.probeOnly.add(runnerId);
     if (curveKey) this.events.curveServerKey = curveKey;
     this.events.connect(outbox);
+  }
+
+  /**
+   * Whether every message of a runner reaches us with its values, from before
+   * its first epoch (else its completions may come passed on by others, or
+   * done-only; after `wantAllValues`, messages in flight may still come either way).
+   */
+  readsValuesOf(runnerId: string): boolean {
+    return this.valuesFromStart.has(runnerId);
   }
 
   /** From now on, hear the values of every runner (someone listens to all events). */
@@ -98,15 +114,16 @@ export class CommandNode {
       if (this.withValues.has(id)) continue;
       this.withValues.add(id);
       this.events.subscribe(eventTopic(id));
-      this.events.unsubscribe(doneTopic(id));
+      if (!this.probeOnly.delete(id)) this.events.unsubscribe(doneTopic(id));
     }
   }
 
   /** Stops listening to a runner (it died; a replacement may come at another address). */
   forget(runnerId: string, outbox: string): void {
     if (!this.connected.delete(runnerId)) return;
-    this.events.unsubscribe(this.withValues.has(runnerId) ? eventTopic(runnerId) : doneTopic(runnerId));
+    if (!this.probeOnly.delete(runnerId)) this.events.unsubscribe(this.withValues.has(runnerId) ? eventTopic(runnerId) : doneTopic(runnerId));
     this.withValues.delete(runnerId);
+    this.valuesFromStart.delete(runnerId);
     this.probes.forget(runnerId);
     try {
       this.events.disconnect(outbox);

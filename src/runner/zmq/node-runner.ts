@@ -9,7 +9,7 @@
 import * as zmq from "zeromq";
 import type { Logger } from "pino";
 import { NodeError } from "../../errors.ts";
-import { epochToKey, keyToEpoch, parentKey } from "../../graph/epoch.ts";
+import { keyToEpoch } from "../../graph/epoch.ts";
 import { Scheduler, type Emitted, type Task } from "../../graph/scheduler.ts";
 import type { Tube } from "../../graph/tube.ts";
 import { loadTubeFromSpec } from "../../spec/load.ts";
@@ -28,6 +28,7 @@ import { instantiate, release, type Instances } from "../execute.ts";
 import { TaskPump } from "../task-pump.ts";
 import type { TubeEvent } from "../runner.ts";
 import type { RunnerProcessConfig } from "./config.ts";
+import { completionKey, groupEvents } from "./event-groups.ts";
 import { COMMAND_ID, COMMAND_TOPIC, PROCESS_TOPIC, doneTopic, eventTopic } from "./topics.ts";
 
 export class NodeRunner {
@@ -335,19 +336,24 @@ export class NodeRunner {
 
   private onEvent(msg: MessageOf<"event">): void {
     const { events, done } = msg.value;
-    const groups = new Map<string, Emitted[]>();
-    for (const ev of events) {
-      const key = epochToKey(ev.epoch);
-      const node = this.tube.nodes.get(ev.node_id);
-      const completionKey = node?.definition.special === "map" && ev.signal === "value" ? parentKey(key) : key;
-      const g = `${ev.node_id}\u0000${completionKey}`;
-      let list = groups.get(g);
-      if (!list) groups.set(g, (list = []));
-      list.push({ signal: ev.signal, key, value: ev.value });
+    const groups = groupEvents(this.tube, events);
+    const own = this.config.runners[msg.node_id]?.nodes;
+    for (const entry of done) {
+      const mark = completionKey(entry[0], entry[1]);
+      // Only the sender's own completions come with their events; the ones it passes on come
+      // without, and this runner hears those nodes' own messages (with their events) directly.
+      if (own?.includes(entry[0])) this.scheduler.complete(entry[0], entry[1], groups.get(mark) ?? []);
+      // Pass completions on: the command node reads only the last runners of the graph (see topics.ts).
+      if (!this.forwarded.has(mark)) {
+        this.forwarded.add(mark);
+        this.pendingDone.push(entry);
+      }
     }
-    for (const [nodeId, key] of done) this.scheduler.complete(nodeId, key, groups.get(`${nodeId}\u0000${key}`) ?? []);
     this.pump?.pump();
   }
+
+  /** Completions passed on in the message being gathered, so a diamond does not pass one twice. */
+  private forwarded = new Set<string>();
 
   private onCompleted(task: Task, emitted: Emitted[]): void {
     const timestamp = Date.now();
@@ -391,6 +397,7 @@ export class NodeRunner {
     const value: EventValue = { events: this.pendingEvents, done: this.pendingDone };
     this.pendingEvents = [];
     this.pendingDone = [];
+    if (this.forwarded.size > 0) this.forwarded = new Set();
     try {
       if (this.publishValues) this.outQueue.send(this.codec.encodePub(makeMessage("event", this.id, value), eventTopic(this.id)));
       if (this.publishDone) this.outQueue.send(this.codec.encodePub(makeMessage("event", this.id, { events: [], done: value.done }), doneTopic(this.id)));

@@ -30,6 +30,7 @@ import { TaskPump } from "../task-pump.ts";
 import { CommandNode, COMMAND_ID } from "./command-node.ts";
 import type { RunnerProcessConfig } from "./config.ts";
 import { placeNodes, upstreamNodes, type Placement } from "./placement.ts";
+import { completionKey, groupEvents } from "./event-groups.ts";
 import { RunnerSupervisor, describeExit, type ExitInfo } from "./runner-supervisor.ts";
 import { runnerEntry } from "./runner-entry.ts";
 
@@ -123,6 +124,13 @@ export class ZmqRunner extends EventEmitter implements Runner {
   private readonly subscribed = new Set<string>();
   /** Runners whose values the driver's own nodes (the return node) read. */
   private readonly feedsDriver = new Set<string>();
+  /**
+   * Runners no other runner reads from. Runners pass the completions they
+   * hear on, so the last runners of the graph carry everyone's: the command
+   * node reads those (and the values it needs), and wakes up once per batch
+   * rather than once per runner (bench/chain3-process-latency.bench.ts).
+   */
+  private readonly sinks = new Set<string>();
   private readonly heartbeats: HeartbeatMonitor;
   private timers: NodeJS.Timeout[] = [];
   private waiters: Waiter[] = [];
@@ -177,6 +185,7 @@ export class ZmqRunner extends EventEmitter implements Runner {
     this.log = rootLogger(options.logLevel).child({ component: "zmq-runner", tube: tube.id });
     this.placement = placeNodes(tube);
     for (const id of this.placement.driverNodes) for (const up of upstreamNodes(tube, id)) this.feedsDriver.add(this.placement.runnerOf.get(up)!);
+    for (const id of this.placement.runners.keys()) if (![...this.placement.runners.values()].some((r) => r.upstream.includes(id))) this.sinks.add(id);
     this.scheduler = new Scheduler(tube, { local: this.placement.driverNodes, firstEpoch: 0 });
     this.heartbeats = new HeartbeatMonitor({
       timeoutMs: this.options.heartbeatMs * 4,
@@ -448,7 +457,7 @@ export class ZmqRunner extends EventEmitter implements Runner {
         if (previous && previous.outbox !== msg.value.outbox) this.command!.forget(from, previous.outbox);
         this.identities.set(from, msg.value);
         this.statuses.set(from, msg.value.status);
-        this.command!.listenTo(from, msg.value.outbox, this.listenerCount("event") > 0 || this.feedsDriver.has(from), msg.value.curve_key);
+        this.command!.listenTo(from, msg.value.outbox, this.listenerCount("event") > 0 || this.feedsDriver.has(from) ? "values" : this.sinks.has(from) ? "done" : "probe", msg.value.curve_key);
         if (this.restarting.has(from)) void this.rejoin(from);
         break;
       }
@@ -531,18 +540,15 @@ export class ZmqRunner extends EventEmitter implements Runner {
   private onEvent(msg: MessageOf<"event">): void {
     const { events, done } = msg.value;
     if (this.listenerCount("event") > 0) for (const ev of events) this.emit("event", ev);
-    const groups = new Map<string, Emitted[]>();
-    for (const ev of events) {
-      const key = epochToKey(ev.epoch);
-      const node = this.tube.nodes.get(ev.node_id);
-      const completionKey = node?.definition.special === "map" && ev.signal === "value" ? parentKey(key) : key;
-      const g = `${ev.node_id}\u0000${completionKey}`;
-      let list = groups.get(g);
-      if (!list) groups.set(g, (list = []));
-      list.push({ signal: ev.signal, key, value: ev.value });
-    }
+    const groups = groupEvents(this.tube, events);
     for (const entry of done) {
       const [nodeId, key] = entry;
+      const runner = this.placement.runnerOf.get(nodeId);
+      // A completion passed on by another runner comes without its events: when we read that
+      // node's runner for its values, its own message (with them) is the one to take.
+      if (runner !== msg.node_id && runner !== undefined && this.command!.readsValuesOf(runner)) continue;
+      if (!this.scheduler.complete(nodeId, key, groups.get(completionKey(nodeId, key)) ?? [])) continue;
+      this.epochsByNode.set(nodeId, (this.epochsByNode.get(nodeId) ?? 0) + 1);
       if (entry.length === 3) {
         const mark = `${nodeId}\u0000${key}`;
         if (!this.errorsSeen.delete(mark)) {
@@ -552,8 +558,6 @@ export class ZmqRunner extends EventEmitter implements Runner {
           set.add(mark);
         }
       }
-      this.scheduler.complete(nodeId, key, groups.get(`${nodeId}\u0000${key}`) ?? []);
-      this.epochsByNode.set(nodeId, (this.epochsByNode.get(nodeId) ?? 0) + 1);
     }
     this.pump?.pump();
   }
