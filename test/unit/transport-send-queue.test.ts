@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { SendQueue } from "../../src/transport/index.ts";
+import * as zmq from "zeromq";
+import { ProbeTracker, SendQueue, isProbeFrame, probeReply, probeSubscriber, probeTopic, uniqueAddress } from "../../src/transport/index.ts";
 
 function fakeSocket(failEvery: number, code = "EAGAIN") {
   const sent: string[] = [];
@@ -58,5 +59,56 @@ describe("transport send queue", () => {
     expect(results).toEqual([true, true, true, false, false]);
     await q.drained();
     expect(q.queued).toBe(0);
+  });
+});
+
+describe("transport send queue - on a real socket", () => {
+  it("transport send queue - a burst past the high water mark is retried on EAGAIN and arrives in order, none dropped", async () => {
+    // With ZMQ_XPUB_NODROP a full XPUB rejects the send with EAGAIN instead of dropping the message.
+    const pub = new zmq.XPublisher({ verbosity: "allSubs", noDrop: true, sendHighWaterMark: 50, linger: 0 });
+    let eagain = 0;
+    const counted = {
+      get closed() {
+        return pub.closed;
+      },
+      send: (frames: Array<Buffer | string>) =>
+        pub.send(frames).catch((err: unknown) => {
+          if ((err as { code?: string }).code === "EAGAIN") eagain++;
+          throw err;
+        }),
+    };
+    const errors: unknown[] = [];
+    const q = new SendQueue(counted, (e) => errors.push(e));
+    const address = uniqueAddress("inproc");
+    await pub.bind(address);
+    void (async () => {
+      for await (const [frame] of pub) {
+        const id = frame && probeSubscriber(frame);
+        if (id !== undefined) q.send(probeReply(id, "pub"));
+      }
+    })().catch(() => {});
+
+    const sub = new zmq.Subscriber({ receiveHighWaterMark: 50, linger: 0 });
+    sub.subscribe("up");
+    sub.subscribe(probeTopic("slow"));
+    sub.connect(address);
+    const probes = new ProbeTracker();
+    for (;;) {
+      const frames = await sub.receive();
+      if (isProbeFrame(frames[0]) && probes.record(frames) === "pub") break;
+    }
+
+    const n = 5000;
+    for (let i = 0; i < n; i++) q.send(["up", String(i)]);
+    expect(q.queued).toBeGreaterThan(0);
+    const got: string[] = [];
+    while (got.length < n) got.push((await sub.receive())[1]!.toString());
+    expect(got).toEqual(Array.from({ length: n }, (_, i) => String(i)));
+    await q.drained();
+    expect(q.queued).toBe(0);
+    expect(eagain).toBeGreaterThan(0);
+    expect(errors).toEqual([]);
+    sub.close();
+    pub.close();
   });
 });
