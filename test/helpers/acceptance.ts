@@ -8,6 +8,11 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parse } from "yaml";
+import { expect } from "vitest";
+import { NodeError } from "../../src/errors.ts";
+import type { Runner } from "../../src/runner/runner.ts";
+import { loadTube } from "../../src/spec/load.ts";
+import type { Tube } from "../../src/graph/tube.ts";
 
 export interface AcceptanceCase {
   name: string;
@@ -59,4 +64,40 @@ export function approxEqual(a: unknown, b: unknown): boolean {
     return approxEqual(ka, kb) && ka.every((k) => approxEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
   }
   return a === b;
+}
+
+/**
+ * Runs one case on a runner made by `make`: every epoch's value must match,
+ * and a case that expects an error must fail at that epoch, naming the node.
+ */
+export async function checkCase(c: AcceptanceCase, make: (tube: Tube) => Runner, graph: Record<string, unknown> = c.graph): Promise<void> {
+  const { file, cleanup } = writeCase({ ...c, graph });
+  const runner = make(await loadTube(file, { input: c.tube_input ?? {} }));
+  try {
+    await runner.init();
+    const values: unknown[] = [];
+    let failure: unknown;
+    for (let i = 0; i < c.epochs; i++) {
+      try {
+        values.push(await runner.process(c.process_inputs?.[i]));
+      } catch (err) {
+        failure = err;
+        expect(c.expect_error, `unexpected error at epoch ${i}: ${String(err)}`).toBeDefined();
+        expect(i).toBe(c.expect_error!.epoch);
+        break;
+      }
+    }
+    expect(approxEqual(values, c.expect), `got ${JSON.stringify(values)}, expected ${JSON.stringify(c.expect)}`).toBe(true);
+    if (c.expect_error) {
+      expect(failure).toBeInstanceOf(NodeError);
+      const e = failure as NodeError;
+      expect(e.nodeId).toBe(c.expect_error.node);
+      expect(e.message).toContain(c.expect_error.node);
+      expect(e.message).toContain(c.expect_error.contains);
+      expect(e.remoteStack).toBeTruthy();
+    }
+  } finally {
+    await runner.deinit();
+    cleanup();
+  }
 }

@@ -5,7 +5,6 @@
  * node, disabled nodes). Events flow between runners directly; the command
  * node hears all of them to learn return values and the end of each epoch.
  */
-import { EventEmitter } from "node:events";
 import { writeFile } from "node:fs/promises";
 import { networkInterfaces } from "node:os";
 import path from "node:path";
@@ -25,7 +24,8 @@ import type { Resources } from "../../protocol/command-to-host.ts";
 import { HostRegistry } from "./host-registry.ts";
 import { HeartbeatMonitor } from "../../transport/heartbeat.ts";
 import { instantiate, release, type Instances } from "../execute.ts";
-import type { EpochResult, Runner, RunnerEvents, RunnerState, TubeEvent } from "../runner.ts";
+import type { RunnerEvents, RunnerState, TubeEvent } from "../runner.ts";
+import { EpochRunner } from "../epoch-runner.ts";
 import { TaskPump } from "../task-pump.ts";
 import { CommandNode, COMMAND_ID } from "./command-node.ts";
 import type { RunnerProcessConfig } from "./config.ts";
@@ -66,23 +66,10 @@ export interface ZmqRunnerOptions {
   trust?: Iterable<string>;
 }
 
-interface Pending {
-  resolve: (value: unknown) => void;
-  reject: (err: Error) => void;
-}
-
 interface Waiter {
   ready: () => boolean;
   resolve: () => void;
   reject: (err: Error) => void;
-}
-
-interface FreeRun {
-  remaining: number;
-  input: Record<string, unknown>;
-  results: EpochResult[] | null;
-  done: Pending;
-  error?: Error;
 }
 
 export interface NodeReport {
@@ -110,12 +97,10 @@ export interface ZmqRunnerStats {
   auth?: { accepted: number; refused: number };
 }
 
-export class ZmqRunner extends EventEmitter implements Runner {
-  readonly tube: Tube;
+export class ZmqRunner extends EpochRunner {
   readonly placement: Placement;
   private readonly options: Required<Omit<ZmqRunnerOptions, "output" | "logLevel" | "maxMessageBytes" | "listen" | "advertise" | "keys" | "trust">> & ZmqRunnerOptions;
   private readonly log: Logger;
-  private _state: RunnerState = "created";
   private command: CommandNode | undefined;
   private runDir: RunDir | undefined;
   private processes: RunnerSupervisor | undefined;
@@ -137,13 +122,10 @@ export class ZmqRunner extends EventEmitter implements Runner {
   private scheduler: Scheduler;
   private instances: Instances = new Map();
   private pump: TaskPump | undefined;
-  private nextEpoch = 0;
-  private inFlight = 0;
   private completedCount = 0;
   /** Every epoch up to here has ended; `endedSent` is the last one announced. */
   private endedThrough = -1;
   private endedSent = -1;
-  private readonly waiting = new Map<number, Pending>();
   private readonly errors = new Map<number, NodeError>();
   /** Failed node completions whose error message has not arrived yet, per root epoch. */
   private readonly awaitingErrors = new Map<number, Set<string>>();
@@ -151,7 +133,6 @@ export class ZmqRunner extends EventEmitter implements Runner {
   private readonly deferred = new Set<number>();
   /** Root epochs opened and not yet finished. */
   private readonly open = new Set<number>();
-  private freeRun: FreeRun | null = null;
   private fatal: Error | undefined;
   private readonly hosts = new HostRegistry();
   /** Runner -> the host agent it runs on ("driver" for this machine). */
@@ -170,8 +151,7 @@ export class ZmqRunner extends EventEmitter implements Runner {
   private closing = false;
 
   constructor(tube: Tube, options: ZmqRunnerOptions = {}) {
-    super();
-    this.tube = tube;
+    super(tube);
     this.options = {
       transport: "ipc",
       host: "127.0.0.1",
@@ -201,17 +181,9 @@ export class ZmqRunner extends EventEmitter implements Runner {
     if (options.listen && !options.keys) throw new TubularError("TUBULAR_ERR_KEY", "listening for host agents needs the command node's keys (--keys DIR)");
   }
 
-  get state(): RunnerState {
-    return this._state;
-  }
-
   override on<K extends keyof RunnerEvents>(name: K, listener: RunnerEvents[K]): this {
     if (name === "event") this.command?.wantAllValues();
     return super.on(name, listener);
-  }
-
-  override off<K extends keyof RunnerEvents>(name: K, listener: RunnerEvents[K]): this {
-    return super.off(name, listener);
   }
 
   /** Pids of the runner processes, by runner id. */
@@ -588,44 +560,11 @@ export class ZmqRunner extends EventEmitter implements Runner {
     return done;
   }
 
-  async *iter(n?: number, inputs?: Iterable<Record<string, unknown>>): AsyncIterable<unknown> {
-    const it = inputs?.[Symbol.iterator]();
-    for (let i = 0; n === undefined || i < n; i++) {
-      const next = it?.next();
-      if (next?.done) return;
-      yield await this.process(next?.value);
-    }
-  }
-
-  async start(n?: number): Promise<void> {
-    this.beginFreeRun(n, false).catch(() => undefined);
-  }
-
-  async run(n?: number): Promise<EpochResult[]> {
-    return this.beginFreeRun(n, n !== undefined);
-  }
-
-  async stop(): Promise<void> {
-    const run = this.freeRun;
-    if (!run) return;
-    run.remaining = 0;
-    await new Promise<void>((resolve) => {
-      const prev = run.done;
-      run.done = {
-        resolve: (v) => (prev.resolve(v), resolve()),
-        reject: (e) => (prev.reject(e), resolve()),
-      };
-      if (this.inFlight === 0) this.finishFreeRun();
-    });
-  }
-
   async deinit(): Promise<void> {
     if (this._state === "closed") return;
     if (this.freeRun) await this.stop().catch(() => undefined);
     this._state = "closed";
-    const closed = new TubularError("TUBULAR_ERR_RUNNER_STATE", "the runner was deinitialized");
-    for (const p of this.waiting.values()) p.reject(closed);
-    this.waiting.clear();
+    this.rejectWaiting(new TubularError("TUBULAR_ERR_RUNNER_STATE", "the runner was deinitialized"));
     await this.teardown();
   }
 
@@ -644,23 +583,13 @@ export class ZmqRunner extends EventEmitter implements Runner {
     await this.runDir?.cleanup();
   }
 
-  private expect(states: RunnerState[], call: string): void {
+  protected override expect(states: RunnerState[], call: string): void {
     if (this.fatal && this._state === "failed") throw this.fatal;
-    if (!states.includes(this._state)) {
-      throw new TubularError("TUBULAR_ERR_RUNNER_STATE", `${call}() needs the runner to be ${states.join(" or ")}, but it is ${this._state}`, { state: this._state });
-    }
+    super.expect(states, call);
   }
 
-  private beginFreeRun(n: number | undefined, keep: boolean): Promise<EpochResult[]> {
-    this.expect(["ready"], n === undefined ? "start" : "run");
-    if (this.fatal) return Promise.reject(this.fatal);
-    const input = resolveProcessInput(this.tube, {});
-    this._state = "running";
+  protected override onFreeRunStart(n: number | undefined): void {
     this.command!.broadcast(makeMessage("start", COMMAND_ID, { n: n ?? null }));
-    return new Promise<EpochResult[]>((resolve, reject) => {
-      this.freeRun = { remaining: n ?? Infinity, input, results: keep ? [] : null, done: { resolve: (v) => resolve(v as EpochResult[]), reject } };
-      this.fill();
-    });
   }
 
   /**
@@ -670,7 +599,7 @@ export class ZmqRunner extends EventEmitter implements Runner {
    * bench/chain3-freerun.bench.ts: one batch per window left the runners idle
    * half the time).
    */
-  private fill(): void {
+  protected fill(): void {
     const run = this.freeRun;
     if (!run || this.fatal || this.restarting.size > 0) return;
     const batchSize = Math.max(1, Math.ceil(this.options.maxInFlight / 4));
@@ -691,14 +620,8 @@ export class ZmqRunner extends EventEmitter implements Runner {
     else if (run.remaining === 0 && this.inFlight === 0) this.finishFreeRun();
   }
 
-  private finishFreeRun(): void {
-    const run = this.freeRun;
-    if (!run) return;
-    this.freeRun = null;
-    if (this._state === "running") this._state = "ready";
+  protected override onFreeRunEnd(): void {
     this.command?.broadcast(makeMessage("stop", COMMAND_ID, null));
-    if (run.error) run.done.reject(run.error);
-    else run.done.resolve(run.results ?? []);
   }
 
   private finishEpochs(): void {
@@ -720,27 +643,11 @@ export class ZmqRunner extends EventEmitter implements Runner {
     const raw = ret === undefined ? undefined : this.scheduler.valueOf(root, ret, "value");
     this.scheduler.closeEpoch(root);
     this.open.delete(root);
-    this.inFlight--;
     this.completedCount++;
     this.advanceEnded();
     const error = this.errors.get(root);
     this.errors.delete(root);
-    const waiter = this.waiting.get(root);
-    this.waiting.delete(root);
-    if (error) {
-      if (this.listenerCount("error") > 0) this.emit("error", error);
-      if (waiter) waiter.reject(error);
-      else if (this.freeRun && !this.freeRun.error) {
-        this.freeRun.error = error;
-        this.freeRun.remaining = 0;
-      }
-      return;
-    }
-    const value = raw === undefined ? null : raw;
-    const result: EpochResult = { epoch: root, value };
-    this.freeRun?.results?.push(result);
-    this.emit("epoch", result);
-    waiter?.resolve(value);
+    this.settle(root, raw === undefined ? null : raw, error);
   }
 
   private advanceEnded(): void {
@@ -784,8 +691,7 @@ export class ZmqRunner extends EventEmitter implements Runner {
     if (!restarting || this._state === "initializing") {
       const err = failure();
       this.fatal = err;
-      for (const p of this.waiting.values()) p.reject(err);
-      this.waiting.clear();
+      this.rejectWaiting(err);
       if (this.freeRun) {
         this.freeRun.error ??= err;
         this.freeRun.remaining = 0;

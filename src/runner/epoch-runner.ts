@@ -1,0 +1,152 @@
+/**
+ * EpochRunner: what every runner does the same way around its epochs: the
+ * state, the callers waiting for an epoch, free-run bookkeeping (start, run,
+ * stop, the results of run(n)), and how a finished epoch is reported. A runner
+ * supplies how epochs are opened (`fill`) and executed.
+ */
+import { EventEmitter } from "node:events";
+import { TubularError, type NodeError } from "../errors.ts";
+import { resolveProcessInput } from "../graph/process-input.ts";
+import type { Tube } from "../graph/tube.ts";
+import type { EpochResult, Runner, RunnerEvents, RunnerState } from "./runner.ts";
+
+export interface Pending {
+  resolve: (value: unknown) => void;
+  reject: (err: Error) => void;
+}
+
+export interface FreeRun {
+  /** Epochs still to open (Infinity until stop()). */
+  remaining: number;
+  input: Record<string, unknown>;
+  /** Kept only for run(n). */
+  results: EpochResult[] | null;
+  done: Pending;
+  error?: Error;
+}
+
+export abstract class EpochRunner extends EventEmitter implements Runner {
+  readonly tube: Tube;
+  protected _state: RunnerState = "created";
+  protected nextEpoch = 0;
+  /** Root epochs opened and not yet reported. */
+  protected inFlight = 0;
+  protected readonly waiting = new Map<number, Pending>();
+  protected freeRun: FreeRun | null = null;
+
+  constructor(tube: Tube) {
+    super();
+    this.tube = tube;
+  }
+
+  get state(): RunnerState {
+    return this._state;
+  }
+
+  override on<K extends keyof RunnerEvents>(name: K, listener: RunnerEvents[K]): this {
+    return super.on(name, listener);
+  }
+
+  override off<K extends keyof RunnerEvents>(name: K, listener: RunnerEvents[K]): this {
+    return super.off(name, listener);
+  }
+
+  abstract init(): Promise<void>;
+  abstract process(input?: Record<string, unknown>): Promise<unknown>;
+  abstract deinit(): Promise<void>;
+  /** Opens free-run epochs while the window allows. */
+  protected abstract fill(): void;
+
+  async *iter(n?: number, inputs?: Iterable<Record<string, unknown>>): AsyncIterable<unknown> {
+    const it = inputs?.[Symbol.iterator]();
+    for (let i = 0; n === undefined || i < n; i++) {
+      const next = it?.next();
+      if (next?.done) return;
+      yield await this.process(next?.value);
+    }
+  }
+
+  async start(n?: number): Promise<void> {
+    this.beginFreeRun(n, false).catch(() => undefined);
+  }
+
+  async run(n?: number): Promise<EpochResult[]> {
+    return this.beginFreeRun(n, n !== undefined);
+  }
+
+  async stop(): Promise<void> {
+    const run = this.freeRun;
+    if (!run) return;
+    run.remaining = 0;
+    await new Promise<void>((resolve) => {
+      const prev = run.done;
+      run.done = {
+        resolve: (v) => (prev.resolve(v), resolve()),
+        reject: (e) => (prev.reject(e), resolve()),
+      };
+      if (this.inFlight === 0) this.finishFreeRun();
+    });
+  }
+
+  protected expect(states: RunnerState[], call: string): void {
+    if (!states.includes(this._state)) {
+      throw new TubularError("TUBULAR_ERR_RUNNER_STATE", `${call}() needs the runner to be ${states.join(" or ")}, but it is ${this._state}`, { state: this._state });
+    }
+  }
+
+  /** Called as free-run begins (after the checks), e.g. to tell remote runners. */
+  protected onFreeRunStart(_n: number | undefined): void {}
+
+  /** Called as free-run ends. */
+  protected onFreeRunEnd(): void {}
+
+  private beginFreeRun(n: number | undefined, keep: boolean): Promise<EpochResult[]> {
+    this.expect(["ready"], n === undefined ? "start" : "run");
+    const input = resolveProcessInput(this.tube, {});
+    this._state = "running";
+    this.onFreeRunStart(n);
+    return new Promise<EpochResult[]>((resolve, reject) => {
+      this.freeRun = { remaining: n ?? Infinity, input, results: keep ? [] : null, done: { resolve: (v) => resolve(v as EpochResult[]), reject } };
+      this.fill();
+    });
+  }
+
+  protected finishFreeRun(): void {
+    const run = this.freeRun;
+    if (!run) return;
+    this.freeRun = null;
+    if (this._state === "running") this._state = "ready";
+    this.onFreeRunEnd();
+    if (run.error) run.done.reject(run.error);
+    else run.done.resolve(run.results ?? []);
+  }
+
+  /**
+   * Reports a finished root epoch: its caller's promise, the `epoch` or
+   * `error` event, and, in free-run, its result (a node error ends free-run).
+   */
+  protected settle(epoch: number, value: unknown, error: NodeError | undefined): void {
+    this.inFlight--;
+    const waiter = this.waiting.get(epoch);
+    this.waiting.delete(epoch);
+    if (error) {
+      if (this.listenerCount("error") > 0) this.emit("error", error);
+      if (waiter) waiter.reject(error);
+      else if (this.freeRun && !this.freeRun.error) {
+        this.freeRun.error = error;
+        this.freeRun.remaining = 0;
+      }
+      return;
+    }
+    const result: EpochResult = { epoch, value };
+    this.freeRun?.results?.push(result);
+    this.emit("epoch", result);
+    waiter?.resolve(value);
+  }
+
+  /** Every caller still waiting fails with `err`. */
+  protected rejectWaiting(err: Error): void {
+    for (const p of this.waiting.values()) p.reject(err);
+    this.waiting.clear();
+  }
+}
