@@ -115,9 +115,27 @@ export class ZapAuthenticator {
    * and `release`s them when done; the handler closes with its last user.
    */
   static async acquire(trusted: Iterable<string>, logger?: Logger): Promise<{ zap: ZapAuthenticator; release: () => Promise<void> }> {
-    const shared = (ZapAuthenticator.shared ??= { zap: ZapAuthenticator.start({ logger }), users: 0, keys: new Map() });
+    // A handler just closed may hold the endpoint a moment longer: try a few times.
+    const start = async (): Promise<ZapAuthenticator> => {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          return await ZapAuthenticator.start({ logger });
+        } catch (err) {
+          if (attempt >= 20) throw err;
+          await new Promise((r) => setTimeout(r, 25));
+        }
+      }
+    };
+    const shared = (ZapAuthenticator.shared ??= { zap: start(), users: 0, keys: new Map() });
     shared.users++;
-    const zap = await shared.zap;
+    let zap: ZapAuthenticator;
+    try {
+      zap = await shared.zap;
+    } catch (err) {
+      // A failed start is not kept: the next acquire tries again.
+      if (--shared.users === 0 && ZapAuthenticator.shared === shared) ZapAuthenticator.shared = undefined;
+      throw err;
+    }
     const mine = [...new Set(trusted)];
     for (const k of mine) {
       shared.keys.set(k, (shared.keys.get(k) ?? 0) + 1);
