@@ -29,6 +29,7 @@ import { PROTOCOL_VERSION } from "./common.ts";
 import { DropCounter, type DropKind } from "./drops.ts";
 import { type Message, MessageSchemas, isMessageType } from "./message.ts";
 import { isEventValue } from "./runner-to-runner.ts";
+import { isProcessValue } from "./command-to-runner.ts";
 
 /**
  * Default bound on one message (payload plus binary frames): 64 MiB. Large
@@ -273,10 +274,12 @@ export class Codec {
     const type = tuple[1];
     if (!isMessageType(type)) throw new ProtocolError("unknown_type", `unknown message type ${JSON.stringify(type)}`);
     const msg = { type, node_id: tuple[2], timestamp: tuple[3], value: tuple[4] };
-    if (type === "event" && !this.strictEvents) {
+    if ((type === "event" || type === "process") && !this.strictEvents) {
+      // The two messages of every epoch get a structural check equal to their schema (see isEventValue).
       const id = msg.node_id;
-      if (typeof id !== "string" || id.length === 0 || id.length > 255 || id.charCodeAt(0) === 0 || typeof msg.timestamp !== "number" || !isEventValue(msg.value)) {
-        throw new ProtocolError("schema", "event message does not match its schema", { type });
+      const valid = type === "event" ? isEventValue(msg.value) : isProcessValue(msg.value);
+      if (typeof id !== "string" || id.length === 0 || id.length > 255 || id.charCodeAt(0) === 0 || typeof msg.timestamp !== "number" || !valid) {
+        throw new ProtocolError("schema", `${type} message does not match its schema`, { type });
       }
       return msg as Message;
     }

@@ -71,6 +71,25 @@ export type ProcessValue = z.infer<typeof ProcessValue>;
 export const Process = messageSchema("process", ProcessValue);
 export type Process = z.infer<typeof Process>;
 
+function isProcessEpoch(e: unknown): boolean {
+  if (typeof e !== "object" || e === null) return false;
+  const { epoch, input } = e as { epoch?: unknown; input?: unknown };
+  return Number.isInteger(epoch) && (input === null || (typeof input === "object" && input !== undefined && !Array.isArray(input)));
+}
+
+/**
+ * The structural check of a process message's value, equal to `ProcessValue`
+ * without zod's parsed copy: free-run sends one per batch of epochs, and a
+ * source runner reads one per epoch of `process()` (test/unit/protocol-codec.test.ts
+ * checks that it agrees with the schema).
+ */
+export function isProcessValue(v: unknown): v is ProcessValue {
+  if (typeof v !== "object" || v === null) return false;
+  const epochs = (v as { epochs?: unknown }).epochs;
+  if (epochs === undefined) return isProcessEpoch(v);
+  return Array.isArray(epochs) && epochs.length > 0 && epochs.every(isProcessEpoch);
+}
+
 /** The epochs of a process message, whichever form it has. */
 export function processEpochs(value: ProcessValue): ProcessEpoch[] {
   return "epochs" in value ? value.epochs : [value];

@@ -8,6 +8,8 @@ import {
   ProtocolError,
   PROTOCOL_VERSION,
   isEventValue,
+  isProcessValue,
+  ProcessValue,
   makeMessage,
   processEpochs,
   type MessageOf,
@@ -251,6 +253,22 @@ describe("protocol codec - event fast check", () => {
   ];
   it.each(cases.map((c, i) => [i, c] as const))("protocol codec - fast check agrees with the zod schema (case %i)", (_i, c) => {
     expect(isEventValue(c)).toBe(EventValue.safeParse(c).success);
+  });
+
+  const processCases: unknown[] = [
+    { epoch: 1, input: null },
+    { epoch: 1, input: { x: 1 } },
+    { epochs: [{ epoch: 1, input: null }, { epoch: 2, input: {} }] },
+    { epochs: [] },
+    { epochs: [{ epoch: 1.5, input: null }] },
+    { epoch: 1, input: [1] },
+    { epoch: "1", input: null },
+    { epoch: 1 },
+    null,
+    [],
+  ];
+  it.each(processCases.map((c, i) => [i, c] as const))("protocol codec - process fast check agrees with the zod schema (case %i)", (_i, c) => {
+    expect(isProcessValue(c)).toBe(ProcessValue.safeParse(c).success);
   });
 
   it("protocol codec - strictEvents uses the zod schema", () => {
