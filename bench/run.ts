@@ -18,6 +18,8 @@ const all: Array<[string, string[]]> = [
   ["init-10", []],
   ["freerun-memory", []],
   ["bridge-rpc", []],
+  // The same over ZmqRunner: every session has its own runner, 3 processes each, so 10 clients here.
+  ["bridge-rpc", ["--runner", "zmq", "--clients", "10"]],
 ];
 const only = process.argv.slice(2).filter((a) => !a.startsWith("-"));
 const results: BenchResult[] = [];
