@@ -69,13 +69,12 @@ function isPlainObject(x: unknown): x is Record<string, unknown> {
 }
 
 /** Dicts merge recursively, a node's `depends` and any list are replaced whole. */
-export function mergeSpecs(base: Record<string, unknown>, over: Record<string, unknown>, key = ""): Record<string, unknown> {
+export function mergeSpecs(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = { ...base };
   for (const [k, v] of Object.entries(over)) {
     const b = out[k];
-    out[k] = k !== "depends" && isPlainObject(b) && isPlainObject(v) ? mergeSpecs(b, v, k) : v;
+    out[k] = k !== "depends" && isPlainObject(b) && isPlainObject(v) ? mergeSpecs(b, v) : v;
   }
-  void key;
   return out;
 }
 
