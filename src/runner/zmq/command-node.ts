@@ -12,7 +12,8 @@ import { DropCounter } from "../../protocol/drops.ts";
 import type { Message, MessageOf } from "../../protocol/message.ts";
 import { SendQueue } from "../../transport/send-queue.ts";
 import { curveServerOptions, type CurveKeyPair } from "../../transport/curve.ts";
-import { ProbeTracker, isProbeFrame, probeReply, probeSubscriber, probeTopic } from "../../transport/subscription-probe.ts";
+import { PeerSubscriptions } from "../../transport/peer-subscriptions.ts";
+import { probeReply, probeSubscriber, type ProbeTracker } from "../../transport/subscription-probe.ts";
 import { COMMAND_ID, COMMAND_TOPIC, PROCESS_TOPIC, doneTopic, eventTopic } from "./topics.ts";
 
 export { COMMAND_ID };
@@ -33,11 +34,10 @@ export interface CommandEndpoints {
 
 export class CommandNode {
   readonly codec: Codec;
-  readonly probes = new ProbeTracker();
   private readonly outbox = new zmq.XPublisher({ verbosity: "allSubs", linger: 0, sendHighWaterMark: 0 });
   // handover: a restarted runner or a reconnecting host takes its routing id back.
   private readonly inbox = new zmq.Router({ linger: 0, mandatory: false, handover: true, receiveHighWaterMark: 0 });
-  private readonly events = new zmq.Subscriber({ linger: 0, receiveHighWaterMark: 0 });
+  private events!: PeerSubscriptions;
   private readonly outQueue: SendQueue;
   private readonly inQueue: SendQueue;
   private readonly connected = new Set<string>();
@@ -68,15 +68,12 @@ export class CommandNode {
     if (keys) {
       Object.assign(this.inbox, curveServerOptions(keys));
       Object.assign(this.outbox, curveServerOptions(keys));
-      this.events.curvePublicKey = keys.publicKey;
-      this.events.curveSecretKey = keys.secretKey;
     }
+    this.events = new PeerSubscriptions({ selfId: COMMAND_ID, ...(keys ? { keys } : {}), log: this.log, onMessage: (_peer, frames) => this.onEventFrames(frames) });
     await this.inbox.bind(inbox);
     await this.outbox.bind(outbox);
-    this.events.subscribe(probeTopic(COMMAND_ID));
     void this.readInbox();
     void this.readOutbox();
-    void this.readEvents();
     return { inbox: this.inbox.lastEndpoint ?? inbox, outbox: this.outbox.lastEndpoint ?? outbox };
   }
 
@@ -89,14 +86,19 @@ export class CommandNode {
   listenTo(runnerId: string, outbox: string, what: "values" | "done" | "probe", curveKey?: string): void {
     if (this.connected.has(runnerId)) return;
     this.connected.add(runnerId);
+    const topics: string[] = [];
     if (what === "values") {
-      this.events.subscribe(eventTopic(runnerId));
+      topics.push(eventTopic(runnerId));
       this.withValues.add(runnerId);
       this.valuesFromStart.add(runnerId);
-    } else if (what === "done") this.events.subscribe(doneTopic(runnerId));
+    } else if (what === "done") topics.push(doneTopic(runnerId));
     else this.probeOnly.add(runnerId);
-    if (curveKey) this.events.curveServerKey = curveKey;
-    this.events.connect(outbox);
+    this.events.connect(runnerId, outbox, topics, curveKey);
+  }
+
+  /** Which runners' subscriptions have been answered: nothing they publish from then on is missed. */
+  get probes(): ProbeTracker {
+    return this.events.probes;
   }
 
   /**
@@ -113,23 +115,18 @@ export class CommandNode {
     for (const id of this.connected) {
       if (this.withValues.has(id)) continue;
       this.withValues.add(id);
-      this.events.subscribe(eventTopic(id));
-      if (!this.probeOnly.delete(id)) this.events.unsubscribe(doneTopic(id));
+      this.events.subscribe(id, eventTopic(id));
+      if (!this.probeOnly.delete(id)) this.events.unsubscribe(id, doneTopic(id));
     }
   }
 
   /** Stops listening to a runner (it died; a replacement may come at another address). */
-  forget(runnerId: string, outbox: string): void {
+  forget(runnerId: string): void {
     if (!this.connected.delete(runnerId)) return;
-    if (!this.probeOnly.delete(runnerId)) this.events.unsubscribe(this.withValues.has(runnerId) ? eventTopic(runnerId) : doneTopic(runnerId));
+    this.probeOnly.delete(runnerId);
     this.withValues.delete(runnerId);
     this.valuesFromStart.delete(runnerId);
-    this.probes.forget(runnerId);
-    try {
-      this.events.disconnect(outbox);
-    } catch {
-      // already gone
-    }
+    this.events.disconnect(runnerId);
   }
 
   broadcast(msg: Message): void {
@@ -146,7 +143,7 @@ export class CommandNode {
     await Promise.race([Promise.all([this.outQueue.drained(), this.inQueue.drained()]), new Promise((r) => setTimeout(r, 200))]);
     this.outbox.close();
     this.inbox.close();
-    this.events.close();
+    this.events?.close();
   }
 
   private async readInbox(): Promise<void> {
@@ -173,20 +170,10 @@ export class CommandNode {
     }
   }
 
-  private async readEvents(): Promise<void> {
-    try {
-      for await (const frames of this.events) {
-        if (isProbeFrame(frames[0])) {
-          this.probes.record(frames);
-          continue;
-        }
-        const msg = this.codec.decodePubSafe(frames);
-        if (!msg) continue;
-        if (msg.type === "event") this.handlers.event(msg);
-        else this.codec.drops.record("schema", `a ${msg.type} message on an event outbox`);
-      }
-    } catch (err) {
-      if (!this.closed) this.log.error({ err }, "event subscription failed");
-    }
+  private onEventFrames(frames: Buffer[]): void {
+    const msg = this.codec.decodePubSafe(frames);
+    if (!msg) return;
+    if (msg.type === "event") this.handlers.event(msg);
+    else this.codec.drops.record("schema", `a ${msg.type} message on an event outbox`);
   }
 }

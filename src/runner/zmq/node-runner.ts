@@ -21,6 +21,7 @@ import type { NodeStatus } from "../../protocol/common.ts";
 import type { EventValue } from "../../protocol/runner-to-runner.ts";
 import { SendQueue } from "../../transport/send-queue.ts";
 import { ProbeTracker, isProbeFrame, probeReply, probeSubscriber, probeTopic } from "../../transport/subscription-probe.ts";
+import { PeerSubscriptions } from "../../transport/peer-subscriptions.ts";
 import { ipcEndpoint } from "../../transport/address.ts";
 import { curveClientOptions, curveServerOptions } from "../../transport/curve.ts";
 import { ZapAuthenticator } from "../../transport/zap.ts";
@@ -41,7 +42,7 @@ export class NodeRunner {
   private readonly outbox = new zmq.XPublisher({ verbosity: "allSubs", linger: 0, sendHighWaterMark: 0, maxMessageSize: -1 });
   private readonly control: zmq.Dealer;
   private readonly commands = new zmq.Subscriber({ linger: 0, receiveHighWaterMark: 0 });
-  private readonly upstream = new zmq.Subscriber({ linger: 0, receiveHighWaterMark: 0 });
+  private upstream!: PeerSubscriptions;
   private readonly outQueue: SendQueue;
   private readonly controlQueue: SendQueue;
   private readonly probes = new ProbeTracker();
@@ -51,9 +52,6 @@ export class NodeRunner {
   private pump: TaskPump | undefined;
   private status: NodeStatus = "stopped";
   private outboxAddress = "";
-  private announced = false;
-  /** Upstream runner -> the outbox address we are connected to. */
-  private readonly connectedTo = new Map<string, string>();
   /** Runners (and the command node) whose probe subscription reached our outbox. */
   private readonly subscribers = new Set<string>();
   private onSubscriber: (() => void) | undefined;
@@ -99,9 +97,16 @@ export class NodeRunner {
       Object.assign(this.outbox, curveServerOptions(pair));
       Object.assign(this.commands, curveClientOptions(pair, curve.commandKey));
       Object.assign(this.control, curveClientOptions(pair, curve.commandKey));
-      this.upstream.curvePublicKey = curve.publicKey;
-      this.upstream.curveSecretKey = curve.secretKey;
     }
+    this.upstream = new PeerSubscriptions({
+      selfId: this.id,
+      ...(curve ? { keys: { publicKey: curve.publicKey, secretKey: curve.secretKey } } : {}),
+      log: this.log,
+      onMessage: (_peer, frames) => {
+        const msg = this.codec.decodePubSafe(frames);
+        if (msg?.type === "event") this.onEvent(msg);
+      },
+    });
     const ob = this.config.outbox;
     if (ob.transport === "ipc") {
       this.outboxAddress = ipcEndpoint(ob.dir, `runner-${this.id}`);
@@ -119,7 +124,6 @@ export class NodeRunner {
 
     void this.readSubscriptions();
     void this.readCommands();
-    void this.readEvents();
     void this.readControl();
     this.sendControl(makeMessage("identify", this.id, this.identity()));
     this.timers.push(
@@ -214,21 +218,6 @@ export class NodeRunner {
     }
   }
 
-  private async readEvents(): Promise<void> {
-    try {
-      for await (const frames of this.upstream) {
-        if (isProbeFrame(frames[0])) {
-          this.probes.record(frames);
-          continue;
-        }
-        const msg = this.codec.decodePubSafe(frames);
-        if (msg?.type === "event") this.onEvent(msg);
-      }
-    } catch (err) {
-      if (!this.closing) this.log.error({ err }, "upstream subscription failed");
-    }
-  }
-
   private async onCommand(msg: Message): Promise<void> {
     switch (msg.type) {
       case "announce":
@@ -265,23 +254,10 @@ export class NodeRunner {
   }
 
   private onAnnounce(msg: MessageOf<"announce">): void {
+    // A restarted upstream runner comes back at a new address: its socket is replaced and it must answer the probe again.
     for (const up of this.upstreamRunners) {
       const peer = msg.value.nodes[up];
-      if (!peer) continue;
-      const previous = this.connectedTo.get(up);
-      if (previous === peer.outbox) continue;
-      if (previous !== undefined) {
-        // The upstream runner was restarted at a new address: its replacement must answer the probe again.
-        this.upstream.disconnect(previous);
-        this.probes.forget(up);
-      } else this.upstream.subscribe(eventTopic(up));
-      if (peer.curve_key && this.config.curve) this.upstream.curveServerKey = peer.curve_key;
-      this.upstream.connect(peer.outbox);
-      this.connectedTo.set(up, peer.outbox);
-    }
-    if (!this.announced) {
-      this.upstream.subscribe(probeTopic(this.id));
-      this.announced = true;
+      if (peer) this.upstream.connect(up, peer.outbox, [eventTopic(up)], peer.curve_key);
     }
   }
 
@@ -304,7 +280,7 @@ export class NodeRunner {
     });
     this.setStatus("waiting");
     // Ready means: every upstream publisher has our subscription, and every subscriber has subscribed to us.
-    await Promise.all([this.probes.waitFor(this.upstreamRunners), this.subscribersSeen()]);
+    await Promise.all([this.upstream.probes.waitFor(this.upstreamRunners), this.subscribersSeen()]);
     this.setStatus("ready");
   }
 
@@ -414,7 +390,8 @@ export class NodeRunner {
     this.flush();
     if (this.instances.size > 0) await release(this.instances);
     await Promise.race([Promise.all([this.outQueue.drained(), this.controlQueue.drained()]), new Promise((r) => setTimeout(r, 500))]);
-    for (const s of [this.outbox, this.commands, this.upstream, this.control]) s.close();
+    for (const s of [this.outbox, this.commands, this.control]) s.close();
+    this.upstream?.close();
     await this.zap?.close();
     this.resolveExit(code);
   }

@@ -426,7 +426,7 @@ export class ZmqRunner extends EpochRunner {
     switch (msg.type) {
       case "identify": {
         const previous = this.identities.get(from);
-        if (previous && previous.outbox !== msg.value.outbox) this.command!.forget(from, previous.outbox);
+        if (previous && previous.outbox !== msg.value.outbox) this.command!.forget(from);
         this.identities.set(from, msg.value);
         this.statuses.set(from, msg.value.status);
         this.command!.listenTo(from, msg.value.outbox, this.listenerCount("event") > 0 || this.feedsDriver.has(from) ? "values" : this.sinks.has(from) ? "done" : "probe", msg.value.curve_key);
@@ -685,7 +685,7 @@ export class ZmqRunner extends EpochRunner {
     this.heartbeats.forget(runnerId);
     this.statuses.set(runnerId, "closed");
     const identity = this.identities.get(runnerId);
-    if (identity) this.command?.forget(runnerId, identity.outbox);
+    if (identity) this.command?.forget(runnerId);
     this.identities.delete(runnerId);
     this.subscribed.delete(runnerId);
     if (!restarting || this._state === "initializing") {
