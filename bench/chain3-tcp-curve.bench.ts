@@ -11,7 +11,7 @@ import { loadTubeFromSpec } from "../src/spec/load.ts";
 import { ZmqRunner } from "../src/runner/zmq/zmq-runner.ts";
 import { generateKeyPair, writeKeyPair } from "../src/transport/curve.ts";
 import { createNetwork, netnsAvailable, type Network } from "../test/helpers/netns.ts";
-import { arg, benchDir, emit, percentile } from "./lib.ts";
+import { arg, benchDir, emit, freeRunFor, percentile } from "./lib.ts";
 
 const seconds = arg("seconds", 5);
 const root = path.resolve(benchDir, "..");
@@ -46,14 +46,8 @@ const tube = await loadTubeFromSpec(
 const runner = new ZmqRunner(tube, { listen: `tcp://${ip("driver")}:${port}`, keys: keys.command, trust: [keys.h1.publicKey, keys.h2.publicKey], output: quiet, initTimeoutMs: 30_000 });
 try {
   await runner.init();
-  await runner.run(2000);
-  let epochs = 0;
-  runner.on("epoch", () => epochs++);
-  const t0 = performance.now();
-  await runner.start();
-  await new Promise((r) => setTimeout(r, seconds * 1000));
-  await runner.stop();
-  const rate = epochs / ((performance.now() - t0) / 1000);
+  const { epochs, elapsed } = await freeRunFor(runner, seconds, 2000);
+  const rate = epochs / elapsed;
   const lat: number[] = [];
   for (let i = 0; i < 2000; i++) {
     const t = performance.now();

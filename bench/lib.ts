@@ -8,6 +8,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadTubeFromSpec } from "../src/spec/load.ts";
 import { ZmqRunner, type ZmqRunnerOptions } from "../src/runner/zmq/zmq-runner.ts";
+import type { EpochResult, Runner } from "../src/runner/runner.ts";
 
 export const benchDir = path.dirname(fileURLToPath(import.meta.url));
 
@@ -52,6 +53,28 @@ export function rssMb(pid: number): number {
 
 export function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
+}
+
+/**
+ * Free-runs `runner` for `seconds` after a warm-up of `warmup` epochs: the
+ * epochs that ended, and the seconds it took (start to stop). `onEpoch` sees
+ * each result of the measured part.
+ */
+export async function freeRunFor(runner: Runner, seconds: number, warmup: number, onEpoch: (r: EpochResult) => void = () => {}): Promise<{ epochs: number; elapsed: number }> {
+  await runner.run(warmup);
+  let epochs = 0;
+  const listener = (r: EpochResult) => {
+    epochs++;
+    onEpoch(r);
+  };
+  runner.on("epoch", listener);
+  const t0 = performance.now();
+  await runner.start();
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  await runner.stop();
+  const elapsed = (performance.now() - t0) / 1000;
+  runner.off("epoch", listener);
+  return { epochs, elapsed };
 }
 
 export function arg(name: string, fallback: number): number {
