@@ -56,10 +56,12 @@ Example:
           ...(options.modules ? { modules: options.modules } : {}),
           logger,
         });
-        await agent.start();
-        await new Promise<void>((resolve) => {
+        // Listen for the stop signal before starting, so one that comes during start-up still cleans up.
+        const stopped = new Promise<void>((resolve) => {
           for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => resolve());
         });
+        await agent.start();
+        await stopped;
         await agent.close();
         ctx.exitCode = ExitCode.OK;
       } catch (err) {

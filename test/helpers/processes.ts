@@ -1,3 +1,5 @@
+import type { ChildProcess } from "node:child_process";
+
 /** Whether a process is alive, and waiting for a set of them to exit. */
 export function isAlive(pid: number): boolean {
   try {
@@ -15,4 +17,14 @@ export async function waitForExit(pids: number[], timeoutMs: number): Promise<nu
     if (alive.length === 0 || Date.now() > deadline) return alive;
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** Ends a child we started: SIGTERM, then SIGKILL if it has not exited within `graceMs`. */
+export async function stopChild(child: ChildProcess, graceMs = 5000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
+  await exited;
+  clearTimeout(timer);
 }

@@ -12,7 +12,7 @@ import { loadTubeFromSpec } from "../../src/spec/load.ts";
 import { ZmqRunner } from "../../src/runner/zmq/zmq-runner.ts";
 import { generateKeyPair, writeKeyPair, type CurveKeyPair } from "../../src/transport/curve.ts";
 import { projectRoot } from "../helpers/acceptance.ts";
-import { isAlive } from "../helpers/processes.ts";
+import { stopChild } from "../helpers/processes.ts";
 
 const BIN = path.join(projectRoot, "bin/tubular.js");
 const quiet = { write: () => true } as unknown as NodeJS.WritableStream;
@@ -53,8 +53,8 @@ describe("cli - several machines on loopback", () => {
     );
   });
 
-  afterAll(() => {
-    for (const a of agents) if (a.pid && isAlive(a.pid)) a.kill("SIGKILL");
+  afterAll(async () => {
+    await Promise.all(agents.map((a) => stopChild(a)));
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -67,7 +67,7 @@ describe("cli - several machines on loopback", () => {
   it("tubular run --listen runs a node on a host agent, and prints the values", async () => {
     const agent = startAgent();
     const out = await run(["run", path.join(dir, "graph.yaml"), "--epochs", "4", "--json", "--listen", `tcp://127.0.0.1:${port}`, "--keys", path.join(dir, "command"), "--trust", path.join(dir, "trusted"), "--advertise", "127.0.0.1"]);
-    agent.kill("SIGTERM");
+    await stopChild(agent);
     expect(out.stderr).toBe("");
     expect(out.code).toBe(0);
     expect(out.stdout.trim().split("\n").map((l) => JSON.parse(l))).toEqual([0, 1, 2, 3].map((i) => ({ epoch: i, value: 3 * i })));
@@ -96,8 +96,7 @@ describe("cli - several machines on loopback", () => {
       expect(refused.stderr).toMatch(/no answer/);
     } finally {
       await runner.deinit();
-      agent.kill("SIGTERM");
-      agent2.kill("SIGTERM");
+      await Promise.all([stopChild(agent), stopChild(agent2)]);
     }
   }, 60_000);
 });

@@ -16,7 +16,7 @@ import type { NodeError } from "../../src/errors.ts";
 import { containsBytes, countPackets, startCapture, tcpdumpAvailable } from "../helpers/capture.ts";
 import { createNetwork, netnsAvailable, type Network } from "../helpers/netns.ts";
 import { projectRoot } from "../helpers/acceptance.ts";
-import { isAlive } from "../helpers/processes.ts";
+import { stopChild } from "../helpers/processes.ts";
 
 const avail = await netnsAvailable();
 const BIN = path.join(projectRoot, "bin/tubular.js");
@@ -58,8 +58,8 @@ describe.skipIf(!avail.ok)(`multi-host over network namespaces${avail.ok ? "" : 
   }, 60_000);
 
   afterAll(async () => {
+    await Promise.all(agents.map((a) => stopChild(a)));
     await net?.destroy();
-    for (const a of agents) if (a.pid && isAlive(a.pid)) a.kill("SIGKILL");
     rmSync(dir, { recursive: true, force: true });
   }, 60_000);
 
@@ -83,8 +83,7 @@ describe.skipIf(!avail.ok)(`multi-host over network namespaces${avail.ok ? "" : 
       expect(status.nodes.b?.epochs).toBe(305);
     } finally {
       await r.deinit();
-      a1.kill("SIGTERM");
-      a2.kill("SIGTERM");
+      await Promise.all([stopChild(a1), stopChild(a2)]);
     }
   }, 90_000);
 
@@ -110,7 +109,7 @@ describe.skipIf(!avail.ok)(`multi-host over network namespaces${avail.ok ? "" : 
       expect(r.stats().auth?.refused ?? 0).toBeGreaterThan(0);
     } finally {
       await r.deinit();
-      for (const a of [a1, a2, rogue]) a.kill("SIGTERM");
+      await Promise.all([a1, a2, rogue].map((a) => stopChild(a)));
     }
     const pcap = await capture.stop();
     expect(countPackets(pcap)).toBeGreaterThan(50);
@@ -147,8 +146,7 @@ describe.skipIf(!avail.ok)(`multi-host over network namespaces${avail.ok ? "" : 
       expect(await r.process()).toBe(2 * (top + 1) + 1);
     } finally {
       await r.deinit();
-      a1.kill("SIGTERM");
-      a2.kill("SIGTERM");
+      await Promise.all([stopChild(a1), stopChild(a2)]);
     }
   }, 90_000);
 
@@ -169,8 +167,7 @@ describe.skipIf(!avail.ok)(`multi-host over network namespaces${avail.ok ? "" : 
     } finally {
       await net.restoreLink("h2");
       await r.deinit();
-      a1.kill("SIGTERM");
-      a2.kill("SIGTERM");
+      await Promise.all([stopChild(a1), stopChild(a2)]);
     }
   }, 90_000);
 });

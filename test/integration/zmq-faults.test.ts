@@ -1,4 +1,4 @@
-import { existsSync } from "node:fs";
+import { existsSync, rmSync } from "node:fs";
 import { spawn } from "node:child_process";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -96,12 +96,15 @@ describe("zmq runner - faults", () => {
       });
       driver.once("exit", () => reject(new Error("driver exited early")));
     });
-    const pids = Object.values(JSON.parse(line) as Record<string, number>);
+    const { pids: byRunner, runDirectory } = JSON.parse(line) as { pids: Record<string, number>; runDirectory: string };
+    const pids = Object.values(byRunner);
     expect(pids.length).toBe(2);
     expect(pids.every(isAlive)).toBe(true);
     driver.kill("SIGKILL");
     const alive = await waitForExit(pids, 8000);
     for (const pid of alive) process.kill(pid, "SIGKILL");
+    // A driver killed with -9 cannot remove its run directory: the test does.
+    rmSync(runDirectory, { recursive: true, force: true });
     expect(alive).toEqual([]);
   });
 });
