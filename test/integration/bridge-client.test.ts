@@ -3,12 +3,12 @@
  * WebSocket server that plays a silent or slow peer).
  */
 import { spawn } from "node:child_process";
-import { mkdtemp, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import WebSocket, { WebSocketServer } from "ws";
 import { BridgeServer, RpcCodes, TubularClient } from "../../src/bridge/index.ts";
 import { TubularError } from "../../src/errors.ts";
@@ -254,6 +254,7 @@ describe("bridge client - disconnects", () => {
 
   it("a client killed mid-call: nothing hangs, others are undisturbed, its runners go after the grace period", async () => {
     const dir = await mkdtemp(path.join(tmpdir(), "bridge-kill-"));
+    onTestFinished(() => rm(dir, { recursive: true, force: true }));
     const script = path.join(dir, "victim.mts");
     await writeFile(
       script,

@@ -3,11 +3,11 @@
  * clients, checking the frames the reference client protocol defines
  * exactly, and every kind of bad frame.
  */
-import { mkdtemp, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import http from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import WebSocket from "ws";
 import { BridgeServer, RpcCodes, startBridge } from "../../src/bridge/index.ts";
 
@@ -133,6 +133,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await server.close();
+  await rm(graphsDir, { recursive: true, force: true });
 });
 
 /** Opens a socket, reads the session frame, and answers mirror calls. */
@@ -497,6 +498,7 @@ describe("bridge wire - idle timeout", () => {
 describe("bridge wire - startBridge, as tubular serve runs it", () => {
   it("takes keys from a key file and from TUBULAR_API_KEYS, and refuses to start without any", async () => {
     const dir = await mkdtemp(path.join(tmpdir(), "bridge-keys-"));
+    onTestFinished(() => rm(dir, { recursive: true, force: true }));
     const file = path.join(dir, "keys.txt");
     await writeFile(file, "# bridge keys\nfile-key\n\n");
     const started = await startBridge({ port: 0, apiKeysFile: file, apiKeysEnv: "env-key-1, env-key-2" });
