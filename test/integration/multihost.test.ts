@@ -106,7 +106,12 @@ describe.skipIf(!avail.ok)(`multi-host over network namespaces${avail.ok ? "" : 
       await r.run(200);
       const status = r.status();
       expect(Object.keys(status.hosts).sort()).toEqual(["h1", "h2"]);
+      // The rogue starts as slowly as the others; wait (bounded) for its first refused attempt.
+      const deadline = Date.now() + 15_000;
+      while ((r.stats().auth?.refused ?? 0) === 0 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 100));
       expect(r.stats().auth?.refused ?? 0).toBeGreaterThan(0);
+      expect(Object.keys(r.status().hosts).sort()).toEqual(["h1", "h2"]);
+      expect(await r.process()).toBe(`${marker}!`);
     } finally {
       await r.deinit();
       await Promise.all([a1, a2, rogue].map((a) => stopChild(a)));
