@@ -136,7 +136,10 @@ describe.skipIf(!avail.ok)(`multi-host over network namespaces${avail.ok ? "" : 
       await new Promise((res) => setTimeout(res, 500));
       const pid = r.status().nodes.b!.pid!;
       process.kill(pid, "SIGKILL");
-      await new Promise((res) => setTimeout(res, 3000));
+      // Wait (bounded) until the graph has gone on well past the failed epochs.
+      const deadline = Date.now() + 20_000;
+      const goneOn = () => failed.length > 0 && results.filter((x) => x.epoch > Math.max(...failed)).length > 50;
+      while (!goneOn() && Date.now() < deadline) await new Promise((res) => setTimeout(res, 100));
       await r.stop();
       expect(failed.length).toBeGreaterThan(0);
       const status = r.status();
