@@ -216,7 +216,7 @@ export { NoEvent } from "./node/definition.ts";
  * @example
  * const types: Record<string, NodeDefinition> = { scale };
  */
-export type { NodeDefinition, NodeContext, InitContext, NodeInstance, SlotSpec } from "./node/definition.ts";
+export type { NodeDefinition, NodeContext, InitContext, ChildRun, NodeInstance, SlotSpec } from "./node/definition.ts";
 
 // ---------------------------------------------------------------- epochs
 

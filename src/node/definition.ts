@@ -26,10 +26,19 @@ export interface NodeContext {
   readonly collapsed: ReadonlySet<string>;
 }
 
+/** A graph run inside a node (the `tube` node): what the runner hands out for it. */
+export interface ChildRun {
+  init(): Promise<void>;
+  process(input?: Record<string, unknown>): Promise<unknown>;
+  deinit(): Promise<void>;
+}
+
 export interface InitContext {
   readonly nodeId: string;
   /** Directory of the graph file, for nodes that read files relative to it. */
   readonly baseDir: string;
+  /** Runs a child graph in this process (given by the runner; used by the `tube` node). */
+  readonly runChild?: (tube: unknown) => ChildRun;
 }
 
 export interface NodeInstance {

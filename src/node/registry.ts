@@ -1,13 +1,13 @@
 /**
- * Resolves a graph's node `type` to a NodeDefinition: special nodes, the
- * built-in library, types given by the caller, then modules
+ * Resolves a graph's node `type` to a NodeDefinition: types given by name
+ * (the caller passes the built-in library and any of its own), special
+ * nodes, then modules
  * ("./relative.ts#export" from the graph file's folder, "package#export").
  * A host only ever resolves types from its own library and module paths.
  */
 import { createRequire } from "node:module";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
-import { builtinNodes } from "../../nodes/index.ts";
 import type { NodeDefinition } from "./definition.ts";
 import { toNodeDefinition } from "./define.ts";
 import { gatherNode } from "./special/gather.ts";
@@ -16,8 +16,8 @@ import { mapNode } from "./special/map.ts";
 export const specialNodes: Readonly<Record<string, NodeDefinition>> = Object.freeze({ map: mapNode, gather: gatherNode });
 
 /** Names usable in a graph without a module path. */
-export function knownTypeNames(extra: Record<string, NodeDefinition> = {}): string[] {
-  return [...Object.keys(specialNodes), "return", "tube", ...Object.keys(builtinNodes), ...Object.keys(extra)].sort();
+export function knownTypeNames(named: Record<string, NodeDefinition> = {}): string[] {
+  return [...Object.keys(specialNodes), "return", "tube", ...Object.keys(named)].sort();
 }
 
 export function isModuleType(type: string): boolean {
@@ -27,11 +27,11 @@ export function isModuleType(type: string): boolean {
 export class UnknownTypeError extends Error {}
 
 /** Resolves a type name; throws UnknownTypeError with the reason when it cannot. */
-export async function resolveNodeType(type: string, baseDir: string, extra: Record<string, NodeDefinition> = {}): Promise<NodeDefinition> {
-  const named = extra[type] ?? specialNodes[type] ?? builtinNodes[type];
-  if (named) return named;
+export async function resolveNodeType(type: string, baseDir: string, named: Record<string, NodeDefinition> = {}): Promise<NodeDefinition> {
+  const found = named[type] ?? specialNodes[type];
+  if (found) return found;
   if (!isModuleType(type)) {
-    throw new UnknownTypeError(`unknown node type "${type}"; known types: ${knownTypeNames(extra).join(", ")}; or use "./module.ts#export" or "package#export"`);
+    throw new UnknownTypeError(`unknown node type "${type}"; known types: ${knownTypeNames(named).join(", ")}; or use "./module.ts#export" or "package#export"`);
   }
   const hash = type.lastIndexOf("#");
   const specifier = hash < 0 ? type : type.slice(0, hash);

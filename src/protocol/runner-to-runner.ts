@@ -1,6 +1,6 @@
 /** Messages between runners (node outbox XPUB -> SUB of downstream runners and of the command node). */
 import { z } from "zod";
-import type { TubeEvent } from "../runner/runner.ts";
+import type { TubeEvent } from "../graph/event.ts";
 import { EpochSchema, NodeIdSchema, TimestampSchema, messageSchema } from "./common.ts";
 
 /** One signal's value in one epoch: the wire form of `TubeEvent`. */

@@ -6,12 +6,15 @@ import { NodeError } from "../errors.ts";
 import { subKey } from "../graph/epoch.ts";
 import type { Emitted, Task } from "../graph/scheduler.ts";
 import type { Tube, TubeNode } from "../graph/tube.ts";
-import { emissions, type NodeInstance } from "../node/definition.ts";
+import { emissions, type ChildRun, type NodeInstance } from "../node/definition.ts";
 
 export type Instances = Map<string, NodeInstance>;
 
-/** Creates the instances of the given nodes (all by default), in topological order. */
-export async function instantiate(tube: Tube, only?: ReadonlySet<string>): Promise<Instances> {
+/**
+ * Creates the instances of the given nodes (all by default), in topological
+ * order. `runChild` runs the child graph of a `tube` node.
+ */
+export async function instantiate(tube: Tube, runChild: (child: Tube) => ChildRun, only?: ReadonlySet<string>): Promise<Instances> {
   const instances: Instances = new Map();
   try {
     for (const id of tube.order) {
@@ -19,7 +22,7 @@ export async function instantiate(tube: Tube, only?: ReadonlySet<string>): Promi
       const node = tube.nodes.get(id)!;
       if (!node.enabled) continue;
       try {
-        instances.set(id, await node.definition.create({ ...node.params }, { nodeId: id, baseDir: tube.baseDir }));
+        instances.set(id, await node.definition.create({ ...node.params }, { nodeId: id, baseDir: tube.baseDir, runChild: (child) => runChild(child as Tube) }));
       } catch (err) {
         throw NodeError.from(id, undefined, err, "TUBULAR_ERR_NODE_INIT");
       }

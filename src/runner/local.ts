@@ -45,7 +45,7 @@ export class LocalRunner extends EpochRunner {
     this.expect(["created"], "init");
     this._state = "initializing";
     try {
-      this.instances = await instantiate(this.tube);
+      this.instances = await instantiate(this.tube, (child) => new LocalRunner(child));
       this.pump = this.makePump();
     } catch (err) {
       this._state = "failed";

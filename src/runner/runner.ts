@@ -2,19 +2,9 @@
  * The contract every runner keeps: LocalRunner runs a tube in this process,
  * ZmqRunner across processes and hosts. Same calls, same results.
  */
-import type { Epoch } from "../graph/epoch.ts";
+import type { TubeEvent } from "../graph/event.ts";
 
-/** One signal's value in one epoch, as it travels between nodes. */
-export interface TubeEvent {
-  /** Unique per runner run. */
-  readonly id: number;
-  /** Milliseconds since the Unix epoch, when the node emitted it. */
-  readonly timestamp: number;
-  readonly node_id: string;
-  readonly signal: string;
-  readonly epoch: Epoch;
-  readonly value: unknown;
-}
+export type { TubeEvent };
 
 export interface EpochResult {
   readonly epoch: number;

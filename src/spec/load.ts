@@ -12,6 +12,7 @@ import { SpecError } from "../errors.ts";
 import { buildTube, resolveTubeInputs, type Tube } from "../graph/tube.ts";
 import type { NodeDefinition } from "../node/definition.ts";
 import { resolveNodeType, UnknownTypeError } from "../node/registry.ts";
+import { builtinNodes } from "../../nodes/index.ts";
 import { tubeNode } from "../node/special/tube.ts";
 import { TubeSpec } from "./schema.ts";
 
@@ -136,7 +137,7 @@ export async function loadTubeFromSpec(data: unknown, options: LoadSpecOptions, 
       continue;
     }
     try {
-      definitions.set(id, await resolveNodeType(node.type, options.baseDir, options.nodeTypes));
+      definitions.set(id, await resolveNodeType(node.type, options.baseDir, { ...builtinNodes, ...options.nodeTypes }));
     } catch (err) {
       if (err instanceof UnknownTypeError) throw new SpecError("TUBULAR_ERR_SPEC_UNKNOWN_TYPE", file, `nodes.${id}.type`, err.message);
       throw new SpecError("TUBULAR_ERR_SPEC_UNKNOWN_TYPE", file, `nodes.${id}.type`, (err as Error).message, { cause: err });

@@ -5,7 +5,8 @@
  * scalar or list return, else the returned object's keys).
  */
 import type { Tube } from "../../graph/tube.ts";
-import type { NodeDefinition, NodeInstance } from "../definition.ts";
+import { TubularError } from "../../errors.ts";
+import type { InitContext, NodeDefinition, NodeInstance } from "../definition.ts";
 
 export function tubeSignals(child: Tube): string[] {
   return child.returnShape?.kind === "object" ? [...child.returnShape.keys] : ["value"];
@@ -19,10 +20,10 @@ export function tubeNode(child: Tube): NodeDefinition {
     signals: tubeSignals(child),
     stateful: true,
     special: "tube" as const,
-    async create(): Promise<NodeInstance> {
-      // Imported here, not at the top: the runner depends on nodes, not the other way round.
-      const { LocalRunner } = await import("../../runner/local.ts");
-      const runner = new LocalRunner(child);
+    async create(_params: Record<string, unknown>, ctx: InitContext): Promise<NodeInstance> {
+      // The runner hands out the child's runner: nodes do not depend on runners.
+      if (!ctx.runChild) throw new TubularError("TUBULAR_ERR_NODE_DEFINITION", "this runner cannot run nested tubes");
+      const runner = ctx.runChild(child);
       await runner.init();
       return {
         // A child epoch that returned nothing (null) is no event here.

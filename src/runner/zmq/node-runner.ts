@@ -26,6 +26,7 @@ import { ipcEndpoint } from "../../transport/address.ts";
 import { curveClientOptions, curveServerOptions } from "../../transport/curve.ts";
 import { ZapAuthenticator } from "../../transport/zap.ts";
 import { instantiate, release, type Instances } from "../execute.ts";
+import { LocalRunner } from "../local.ts";
 import { TaskPump } from "../task-pump.ts";
 import type { TubeEvent } from "../runner.ts";
 import type { RunnerProcessConfig } from "./config.ts";
@@ -266,7 +267,8 @@ export class NodeRunner {
     const local = new Set(this.nodeIds);
     this.scheduler = new Scheduler(this.tube, { local, tracked: local, firstEpoch });
     try {
-      this.instances = await instantiate(this.tube, local);
+      // A nested tube runs inside this runner process.
+      this.instances = await instantiate(this.tube, (child) => new LocalRunner(child), local);
     } catch (err) {
       const e = err instanceof NodeError ? err : NodeError.from(this.id, undefined, err, "TUBULAR_ERR_NODE_INIT");
       this.sendError(e);

@@ -24,6 +24,7 @@ import type { Resources } from "../../protocol/command-to-host.ts";
 import { HostRegistry } from "./host-registry.ts";
 import { HeartbeatMonitor } from "../../transport/heartbeat.ts";
 import { instantiate, release, type Instances } from "../execute.ts";
+import { LocalRunner } from "../local.ts";
 import type { RunnerEvents, RunnerState, TubeEvent } from "../runner.ts";
 import { EpochRunner } from "../epoch-runner.ts";
 import { TaskPump } from "../task-pump.ts";
@@ -244,7 +245,7 @@ export class ZmqRunner extends EpochRunner {
     this._state = "initializing";
     try {
       await this.startRunners();
-      this.instances = await instantiate(this.tube, new Set(this.placement.driverNodes));
+      this.instances = await instantiate(this.tube, (child) => new LocalRunner(child), new Set(this.placement.driverNodes));
       this.pump = new TaskPump(this.scheduler, this.instances, {
         completed: (task, emitted) => this.emitEvents(task.node.id, emitted),
         failed: (task, err) => this.recordError(task.key, err),
