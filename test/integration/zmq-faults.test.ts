@@ -8,6 +8,7 @@ import { ZmqRunner } from "../../src/runner/zmq/zmq-runner.ts";
 import { NodeError } from "../../src/errors.ts";
 import { isAlive, waitForExit } from "../helpers/processes.ts";
 import { projectRoot } from "../helpers/acceptance.ts";
+import { generateKeyPair } from "../../src/transport/curve.ts";
 
 const chain = (middle: Record<string, unknown> = { type: "multiply", depends: [{ left: "a.index" }], params: { right: 2 } }) => ({
   noob_id: "chain",
@@ -106,6 +107,40 @@ describe("zmq runner - faults", () => {
     // A driver killed with -9 cannot remove its run directory: the test does.
     rmSync(runDirectory, { recursive: true, force: true });
     expect(alive).toEqual([]);
+  });
+});
+
+describe("zmq runner - init", () => {
+  const withNode = (type: string) => ({
+    noob_id: "init",
+    nodes: { a: { type: "count" }, b: { type, depends: [{ value: "a.index" }] }, return: { type: "return", depends: "b.value" } },
+  });
+
+  it("a node whose init throws fails init() with the node, and leaves no process behind", async () => {
+    const runner = new ZmqRunner(await loadTubeFromSpec(withNode("./test/fixtures/nodes/init-faults.ts#throws"), { baseDir: projectRoot }), { output: devNull });
+    const err = (await runner.init().catch((e) => e)) as NodeError;
+    expect(err.code).toBe("TUBULAR_ERR_NODE_INIT");
+    expect(err.nodeId).toBe("b");
+    expect(err.message).toContain("no camera attached");
+    expect(runner.state).toBe("failed");
+    expect(Object.values(runner.pids()).filter((p) => p !== undefined && isAlive(p))).toEqual([]);
+  });
+
+  it("init() times out naming the nodes that are not ready", async () => {
+    const runner = new ZmqRunner(await loadTubeFromSpec(withNode("./test/fixtures/nodes/init-faults.ts#hangs"), { baseDir: projectRoot }), { output: devNull, initTimeoutMs: 2500 });
+    const err = (await runner.init().catch((e) => e)) as Error & { code: string };
+    expect(err.code).toBe("TUBULAR_ERR_RUNNER_TIMEOUT");
+    expect(err.message).toMatch(/nodes not ready: b \(/);
+    expect(err.message).not.toMatch(/\ba \(/);
+  });
+
+  it("init() with several machines times out naming the host agents it waits for", async () => {
+    const tube = await loadTubeFromSpec({ noob_id: "far", nodes: { a: { type: "count", host: "gpu9" }, b: { type: "count", labels: ["fpga"] }, return: { type: "return", depends: [{ a: "a.index" }, { b: "b.index" }] } } }, { baseDir: projectRoot });
+    const runner = new ZmqRunner(tube, { listen: `tcp://127.0.0.1:${21_000 + (process.pid % 3000)}`, keys: generateKeyPair(), output: devNull, initTimeoutMs: 1500 });
+    const err = (await runner.init().catch((e) => e)) as Error & { code: string };
+    expect(err.code).toBe("TUBULAR_ERR_RUNNER_TIMEOUT");
+    expect(err.message).toContain('host "gpu9" (for a)');
+    expect(err.message).toContain("a host with labels fpga (for b)");
   });
 });
 

@@ -22,6 +22,7 @@ import type { CurveKeyPair } from "../../transport/curve.ts";
 import { ZapAuthenticator } from "../../transport/zap.ts";
 import type { Resources } from "../../protocol/command-to-host.ts";
 import { HostRegistry } from "./host-registry.ts";
+import { Conditions } from "./conditions.ts";
 import { HeartbeatMonitor } from "../../transport/heartbeat.ts";
 import { instantiate, release, type Instances } from "../execute.ts";
 import { LocalRunner } from "../local.ts";
@@ -65,12 +66,6 @@ export interface ZmqRunnerOptions {
   keys?: CurveKeyPair;
   /** Public keys of the host agents allowed to join. */
   trust?: Iterable<string>;
-}
-
-interface Waiter {
-  ready: () => boolean;
-  resolve: () => void;
-  reject: (err: Error) => void;
 }
 
 export interface NodeReport {
@@ -119,7 +114,7 @@ export class ZmqRunner extends EpochRunner {
   private readonly sinks = new Set<string>();
   private readonly heartbeats: HeartbeatMonitor;
   private timers: NodeJS.Timeout[] = [];
-  private waiters: Waiter[] = [];
+  private readonly conditions = new Conditions(() => this.initError ?? this.fatal);
   private scheduler: Scheduler;
   private instances: Instances = new Map();
   private pump: TaskPump | undefined;
@@ -269,7 +264,7 @@ export class ZmqRunner extends EpochRunner {
         event: (msg) => this.onEvent(msg),
         subscribed: (runnerId) => {
           this.subscribed.add(runnerId);
-          this.changed();
+          this.conditions.changed();
         },
       },
       this.log,
@@ -338,7 +333,8 @@ export class ZmqRunner extends EpochRunner {
     const deadline = Date.now() + opts.initTimeoutMs;
     if (remote.length > 0) {
       // The hosts the graph needs must have joined; then each starts the runners placed on it.
-      await this.until(
+      await this.conditions.until(
+        "init",
         () => remote.every((p) => this.hosts.choose(p) !== undefined),
         deadline,
         () => `waiting for host agents: ${remote.filter((p) => !this.hosts.choose(p)).map((p) => `${HostRegistry.describe(p)} (for ${p.nodes.join(", ")})`).join("; ")}`,
@@ -352,7 +348,8 @@ export class ZmqRunner extends EpochRunner {
     }
     const ids = [...this.placement.runners.keys()];
     // 1. Every runner is up, hears the command outbox, and the command hears its outbox.
-    await this.until(
+    await this.conditions.until(
+      "init",
       () => ids.every((id) => this.connected(id)),
       deadline,
       () => `runner processes did not come up: ${ids.filter((id) => !this.connected(id)).map((id) => `${id} (on ${this.hostOf.get(id)})`).join(", ")}`,
@@ -361,7 +358,8 @@ export class ZmqRunner extends EpochRunner {
     // 2. Tell everyone where everyone is, then instantiate: each runner reports ready once its upstreams have its subscription.
     this.announce();
     command.broadcast(makeMessage("init", COMMAND_ID, { first_epoch: 0 }));
-    await this.until(
+    await this.conditions.until(
+      "init",
       () => ids.every((id) => this.statuses.get(id) === "ready"),
       deadline,
       () => `nodes not ready: ${ids.filter((id) => this.statuses.get(id) !== "ready").map((id) => `${this.placement.runners.get(id)!.nodes.join(", ")} (${this.statuses.get(id) ?? "not started"})`).join("; ")}`,
@@ -375,35 +373,6 @@ export class ZmqRunner extends EpochRunner {
 
   private announce(): void {
     this.command!.broadcast(makeMessage("announce", COMMAND_ID, { inbox: this.endpoints!.inbox, nodes: Object.fromEntries(this.identities) }));
-  }
-
-  /** Resolves when `ready()` holds (re-checked on every change), rejects at the deadline or on a fatal error. */
-  private until(ready: () => boolean, deadline: number, describe: () => string, alsoWake?: Promise<void>): Promise<void> {
-    if (this.initError ?? this.fatal) return Promise.reject(this.initError ?? this.fatal);
-    if (ready()) return Promise.resolve();
-    void alsoWake?.then(() => this.changed());
-    return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.waiters = this.waiters.filter((w) => w !== waiter);
-        reject(new TubularError("TUBULAR_ERR_RUNNER_TIMEOUT", `init timed out: ${describe()}`));
-      }, Math.max(0, deadline - Date.now()));
-      const waiter: Waiter = {
-        ready,
-        resolve: () => (clearTimeout(timer), resolve()),
-        reject: (err) => (clearTimeout(timer), reject(err)),
-      };
-      this.waiters.push(waiter);
-    });
-  }
-
-  private changed(): void {
-    const failure = this.initError ?? this.fatal;
-    this.waiters = this.waiters.filter((w) => {
-      if (failure) w.reject(failure);
-      else if (w.ready()) w.resolve();
-      else return true;
-      return false;
-    });
   }
 
   private onControl(from: string, msg: Message): void {
@@ -447,7 +416,7 @@ export class ZmqRunner extends EpochRunner {
       default:
         return;
     }
-    this.changed();
+    this.conditions.changed();
   }
 
   private onHost(from: string, msg: MessageOf<"host_hello" | "host_status" | "runner_exit">): void {
@@ -456,7 +425,7 @@ export class ZmqRunner extends EpochRunner {
       this.hostHeartbeats.seen(host.name);
       this.command!.sendTo(from, makeMessage("heartbeat", COMMAND_ID, null));
       this.log.info({ host: host.name, labels: host.labels }, "host agent joined");
-      this.changed();
+      this.conditions.changed();
       return;
     }
     const host = this.hosts.byIdentity(from);
@@ -549,7 +518,7 @@ export class ZmqRunner extends EpochRunner {
     if (this.fatal) throw this.fatal;
     const processInput = resolveProcessInput(this.tube, input);
     if (this.restarting.size > 0) {
-      await this.until(() => this.restarting.size === 0, Date.now() + this.options.initTimeoutMs, () => `runners still restarting: ${[...this.restarting].join(", ")}`);
+      await this.conditions.until("process", () => this.restarting.size === 0, Date.now() + this.options.initTimeoutMs, () => `runners still restarting: ${[...this.restarting].join(", ")}`);
     }
     const epoch = this.nextEpoch++;
     const done = new Promise<unknown>((resolve, reject) => this.waiting.set(epoch, { resolve, reject }));
@@ -701,7 +670,7 @@ export class ZmqRunner extends EpochRunner {
       }
       if (this.listenerCount("error") > 0) this.emit("error", err);
       if (this._state === "ready" || this._state === "running") this._state = "failed";
-      this.changed();
+      this.conditions.changed();
       return;
     }
     this.restarting.add(runnerId);
@@ -721,13 +690,13 @@ export class ZmqRunner extends EpochRunner {
       waiter?.reject(err);
     }
     this.advanceEnded();
-    this.changed();
+    this.conditions.changed();
   }
 
   /** A restarted runner identified: once both ways are proven, tell everyone where it is and initialize it at the next epoch. */
   private async rejoin(runnerId: string): Promise<void> {
     try {
-      await this.until(() => this.connected(runnerId), Date.now() + this.options.initTimeoutMs, () => `restarted runner ${runnerId} did not come up`, this.command!.probes.waitFor([runnerId]));
+      await this.conditions.until("restart", () => this.connected(runnerId), Date.now() + this.options.initTimeoutMs, () => `restarted runner ${runnerId} did not come up`, this.command!.probes.waitFor([runnerId]));
     } catch (err) {
       this.runnerDown(runnerId, (err as Error).message, false);
       return;
