@@ -16,7 +16,7 @@ import type { NodeError } from "../../src/errors.ts";
 import { containsBytes, countPackets, startCapture, tcpdumpAvailable } from "../helpers/capture.ts";
 import { createNetwork, netnsAvailable, type Network } from "../helpers/netns.ts";
 import { projectRoot } from "../helpers/acceptance.ts";
-import { stopChild } from "../helpers/processes.ts";
+import { isAlive, stopChild } from "../helpers/processes.ts";
 
 const avail = await netnsAvailable();
 const BIN = path.join(projectRoot, "bin/tubular.js");
@@ -166,12 +166,17 @@ describe.skipIf(!avail.ok)(`multi-host over network namespaces${avail.ok ? "" : 
     try {
       await init;
       expect(await r.process()).toBe(1);
+      const orphan = r.status().nodes.b!.pid!;
       await net.cutLink("h2");
       const t0 = Date.now();
       const err = (await Promise.race([r.process().then(() => new Error("resolved")), ...Array.from({ length: 1 }, () => new Promise((res) => setTimeout(() => res(new Error("hung")), 15_000)))]).catch((e) => e)) as NodeError;
       expect(err.code).toBe("TUBULAR_ERR_RUNNER_DIED");
       expect(err.message).toMatch(/b/);
       expect(Date.now() - t0).toBeLessThan(10_000);
+      // Cut off, the host's runner is stopped (by its agent, or by itself): no orphan is left.
+      const deadline = Date.now() + 10_000;
+      while (isAlive(orphan) && Date.now() < deadline) await new Promise((res) => setTimeout(res, 100));
+      expect(isAlive(orphan)).toBe(false);
     } finally {
       await net.restoreLink("h2");
       await r.deinit();

@@ -172,6 +172,30 @@ describe("zmq runner - bad input", () => {
     stranger.close();
   });
 
+  it("a flood of connections with untrusted keys does not stop a run over CurveZMQ", async () => {
+    const port = 22_000 + (process.pid % 3000);
+    const command = generateKeyPair();
+    const runner = await started(chain(), { listen: `tcp://127.0.0.1:${port}`, keys: command });
+    const flood: zmq.Dealer[] = [];
+    const values: unknown[] = [];
+    for (let i = 0; i < 20; i++) {
+      for (let j = 0; j < 10; j++) {
+        // The right server key, an untrusted client key: the ZAP handler refuses each.
+        const stranger = generateKeyPair();
+        const intruder = new zmq.Dealer({ linger: 0, curveServerKey: command.publicKey, curvePublicKey: stranger.publicKey, curveSecretKey: stranger.secretKey });
+        intruder.connect(`tcp://127.0.0.1:${port}`);
+        flood.push(intruder);
+      }
+      values.push(await runner.process());
+    }
+    expect(values).toEqual(Array.from({ length: 20 }, (_, i) => 2 * i));
+    const deadline = Date.now() + 5000;
+    while ((runner.stats().auth?.refused ?? 0) < 100 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(runner.stats().auth?.refused ?? 0).toBeGreaterThanOrEqual(100);
+    expect(await runner.process()).toBe(40);
+    for (const d of flood) d.close();
+  });
+
   it("junk sent to a runner's outbox does not disturb it", async () => {
     const runner = await started(chain());
     const junk = new zmq.XSubscriber({ linger: 0 });

@@ -63,6 +63,11 @@ describe("zmq runner - free-run", () => {
     expect(got).toEqual(expected);
   });
 
+  it("over tcp on one machine, the same values", async () => {
+    const runner = await started(chain3(), { transport: "tcp" });
+    expect((await runner.run(300)).map((r) => r.value)).toEqual(Array.from({ length: 300 }, (_, i) => 2 * i + 1));
+  });
+
   it("start() / stop() leave nodes initialized and start() resumes from the next epoch", async () => {
     const runner = await started(chain3());
     const seen: EpochResult[] = [];
