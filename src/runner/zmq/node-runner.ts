@@ -20,7 +20,7 @@ import { processEpochs, type IdentifyValue } from "../../protocol/command-to-run
 import type { NodeStatus } from "../../protocol/common.ts";
 import type { EventValue } from "../../protocol/runner-to-runner.ts";
 import { SendQueue } from "../../transport/send-queue.ts";
-import { ProbeTracker, isProbeFrame, probeReply, probeSubscriber, probeTopic } from "../../transport/subscription-probe.ts";
+import { isProbeFrame, probeReply, probeSubscriber, probeTopic } from "../../transport/subscription-probe.ts";
 import { PeerSubscriptions } from "../../transport/peer-subscriptions.ts";
 import { ipcEndpoint } from "../../transport/address.ts";
 import { curveClientOptions, curveServerOptions } from "../../transport/curve.ts";
@@ -46,7 +46,6 @@ export class NodeRunner {
   private upstream!: PeerSubscriptions;
   private readonly outQueue: SendQueue;
   private readonly controlQueue: SendQueue;
-  private readonly probes = new ProbeTracker();
   private tube!: Tube;
   private scheduler!: Scheduler;
   private instances: Instances = new Map();
@@ -154,7 +153,7 @@ export class NodeRunner {
       signals: only ? only.signals : null,
       slots: only ? only.slots : null,
       subscribed_to: this.upstreamRunners,
-      subscribers: [],
+      subscribers: [...this.subscribers],
       pid: process.pid,
       nodes,
       ...(this.config.curve ? { curve_key: this.config.curve.publicKey } : {}),
@@ -194,10 +193,8 @@ export class NodeRunner {
     try {
       for await (const frames of this.commands) {
         this.lastCommandAt = Date.now();
-        if (isProbeFrame(frames[0])) {
-          this.probes.record(frames);
-          continue;
-        }
+        // The command's answer to our probe: its outbox has our subscription (the command knows it too).
+        if (isProbeFrame(frames[0])) continue;
         const msg = this.codec.decodePubSafe(frames);
         if (msg) await this.onCommand(msg);
       }
