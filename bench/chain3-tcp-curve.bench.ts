@@ -11,6 +11,7 @@ import { loadTubeFromSpec } from "../src/spec/load.ts";
 import { ZmqRunner } from "../src/runner/zmq/zmq-runner.ts";
 import { generateKeyPair, writeKeyPair } from "../src/transport/curve.ts";
 import { createNetwork, netnsAvailable, type Network } from "../test/helpers/netns.ts";
+import { stopChild } from "../test/helpers/processes.ts";
 import { arg, benchDir, emit, freeRunFor, percentile } from "./lib.ts";
 
 const seconds = arg("seconds", 5);
@@ -59,7 +60,7 @@ try {
   emit({ bench: "chain3-tcp-curve", value: Math.round(rate), unit: "epochs/s", p50_ms: round(percentile(lat, 0.5)), p99_ms: round(percentile(lat, 0.99)), network: net ? "namespaces" : `loopback (${avail.reason})`, curve: true });
 } finally {
   await runner.deinit();
-  for (const a of agents) a.kill("SIGTERM");
+  await Promise.all(agents.map((a) => stopChild(a)));
   await net?.destroy();
   rmSync(dir, { recursive: true, force: true });
 }
