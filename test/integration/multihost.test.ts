@@ -95,6 +95,7 @@ describe.skipIf(!avail.ok)(`multi-host over network namespaces${avail.ok ? "" : 
       return: { type: "return", depends: "b.value" },
     });
     const capture = await startCapture(net, "bridge", { filter: "tcp" });
+    let pcap = Buffer.alloc(0);
     const init = r.init();
     const a1 = startAgent("h1");
     const a2 = startAgent("h2");
@@ -115,8 +116,8 @@ describe.skipIf(!avail.ok)(`multi-host over network namespaces${avail.ok ? "" : 
     } finally {
       await r.deinit();
       await Promise.all([a1, a2, rogue].map((a) => stopChild(a)));
+      pcap = await capture.stop();
     }
-    const pcap = await capture.stop();
     expect(countPackets(pcap)).toBeGreaterThan(50);
     expect(containsBytes(pcap, marker)).toBe(false);
   }, 90_000);
