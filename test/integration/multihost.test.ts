@@ -95,7 +95,7 @@ describe.skipIf(!avail.ok)(`multi-host over network namespaces${avail.ok ? "" : 
       return: { type: "return", depends: "b.value" },
     });
     const capture = await startCapture(net, "bridge", { filter: "tcp" });
-    let pcap = Buffer.alloc(0);
+    let pcap: Buffer = Buffer.alloc(0);
     const init = r.init();
     const a1 = startAgent("h1");
     const a2 = startAgent("h2");
