@@ -21,6 +21,7 @@ import { TubularClient } from "../src/bridge/client.ts";
 import { createRunner } from "../src/bridge/runners.ts";
 import { loadTubeFromSpec } from "../src/spec/load.ts";
 import type { Runner } from "../src/runner/runner.ts";
+import { THREE_NODES } from "../test/fixtures/bridge-graphs.ts";
 
 export interface BridgeRpcOptions {
   clients?: number;
@@ -46,15 +47,7 @@ export interface BridgeRpcResult {
 
 const KEY = "bench-key";
 
-/** x -> double -> inc -> return: three nodes. */
-const GRAPH = {
-  input: { x: { scope: "process", type: "number" } },
-  nodes: {
-    double: { type: "multiply", depends: [{ left: "input.x" }, { right: "input.x" }] },
-    inc: { type: "add", depends: [{ left: "double.value" }, { right: "input.x" }] },
-    out: { type: "return", depends: "inc.value" },
-  },
-};
+const GRAPH = THREE_NODES;
 
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return 0;

@@ -10,6 +10,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import WebSocket from "ws";
 import { BridgeServer, RpcCodes, startBridge } from "../../src/bridge/index.ts";
+import { THREE_NODES } from "../fixtures/bridge-graphs.ts";
 
 const KEY = "test-key-1";
 const OTHER_KEY = "test-key-2";
@@ -85,14 +86,6 @@ class Raw {
   }
 }
 
-const THREE_NODES = {
-  input: { x: { scope: "process", type: "number" } },
-  nodes: {
-    double: { type: "multiply", depends: [{ left: "input.x" }, { right: "input.x" }] },
-    inc: { type: "add", depends: [{ left: "double.value" }, { right: "input.x" }] },
-    out: { type: "return", depends: "inc.value" },
-  },
-};
 
 const DIVIDE = {
   input: { d: { scope: "process", type: "number" } },

@@ -5,17 +5,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BridgeServer, RpcCodes, TubularClient } from "../../src/bridge/index.ts";
+import { THREE_NODES } from "../fixtures/bridge-graphs.ts";
 
 const KEY = "zmq-key";
 
-const THREE_NODES = {
-  input: { x: { scope: "process", type: "number" } },
-  nodes: {
-    double: { type: "multiply", depends: [{ left: "input.x" }, { right: "input.x" }] },
-    inc: { type: "add", depends: [{ left: "double.value" }, { right: "input.x" }] },
-    out: { type: "return", depends: "inc.value" },
-  },
-};
 
 /** x -> double (zmq process) -> rpc node "f" (its own zmq process, calls the client) -> return */
 const WITH_RPC = {
