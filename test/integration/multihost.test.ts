@@ -35,10 +35,33 @@ describe.skipIf(!avail.ok)(`multi-host over network namespaces${avail.ok ? "" : 
     return agent;
   }
 
-  async function runner(nodes: Record<string, unknown>, extra: { restart?: boolean } = {}): Promise<ZmqRunner> {
+  async function runner(nodes: Record<string, unknown>): Promise<ZmqRunner> {
     port += 1;
     const tube = await loadTubeFromSpec({ noob_id: "spread", nodes }, { baseDir: projectRoot });
-    return new ZmqRunner(tube, { listen: `tcp://${net.hosts.driver!.ip}:${port}`, keys: keys.command!, trust: [keys.h1!.publicKey, keys.h2!.publicKey], output: devNull, initTimeoutMs: 30_000, ...(extra.restart ? {} : {}) });
+    return new ZmqRunner(tube, { listen: `tcp://${net.hosts.driver!.ip}:${port}`, keys: keys.command!, trust: [keys.h1!.publicKey, keys.h2!.publicKey], output: devNull, initTimeoutMs: 30_000 });
+  }
+
+  /**
+   * Runs `body` on a runner of the graph `nodes` once host agents h1 and h2 (and
+   * the `more` agents) have joined; then deinitializes it and stops the agents.
+   */
+  async function withHosts(nodes: Record<string, unknown>, body: (r: ZmqRunner) => Promise<void>, more: () => ChildProcess[] = () => []): Promise<void> {
+    const r = await runner(nodes);
+    const init = r.init();
+    const started = [startAgent("h1"), startAgent("h2"), ...more()];
+    try {
+      await init;
+      await body(r);
+    } finally {
+      await r.deinit();
+      await Promise.all(started.map((a) => stopChild(a)));
+    }
+  }
+
+  /** Waits (bounded) until `done()` holds: the machine's load decides how long things take. */
+  async function eventually(done: () => boolean, ms: number): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (!done() && Date.now() < deadline) await new Promise((res) => setTimeout(res, 100));
   }
 
   const spread = (restart = "never") => ({
@@ -64,12 +87,7 @@ describe.skipIf(!avail.ok)(`multi-host over network namespaces${avail.ok ? "" : 
   }, 60_000);
 
   it("runs a graph spread over three machines, by process() and by free-run, with the values of one machine", async () => {
-    const r = await runner(spread());
-    const init = r.init();
-    const a1 = startAgent("h1");
-    const a2 = startAgent("h2");
-    try {
-      await init;
+    await withHosts(spread(), async (r) => {
       const values = [];
       for (let i = 0; i < 5; i++) values.push(await r.process());
       expect(values).toEqual([1, 3, 5, 7, 9]);
@@ -81,41 +99,32 @@ describe.skipIf(!avail.ok)(`multi-host over network namespaces${avail.ok ? "" : 
       expect(status.nodes.c?.host).toBe("driver");
       expect(status.hosts.h1?.resources.cpus).toBeGreaterThan(0);
       expect(status.nodes.b?.epochs).toBe(305);
-    } finally {
-      await r.deinit();
-      await Promise.all([stopChild(a1), stopChild(a2)]);
-    }
+    });
   }, 90_000);
 
   it("a host agent with an untrusted key is refused and injects nothing; nothing crosses the wire in clear", async () => {
     const marker = `MARKER-${Math.random().toString(36).slice(2)}-secret`;
-    const r = await runner({
+    const graph = {
       a: { type: "cycle", params: { values: [marker] }, host: "h1" },
       b: { type: "exclaim", depends: [{ value: "a.value" }], host: "h2" },
       return: { type: "return", depends: "b.value" },
-    });
+    };
     const capture = await startCapture(net, "bridge", { filter: "tcp" });
     let pcap: Buffer = Buffer.alloc(0);
-    const init = r.init();
-    const a1 = startAgent("h1");
-    const a2 = startAgent("h2");
-    // The rogue claims to be h2, with a key the command does not trust.
-    const rogue = startAgent("rogue", "rogue", "h2");
     try {
-      await init;
-      for (let i = 0; i < 20; i++) expect(await r.process()).toBe(`${marker}!`);
-      await r.run(200);
-      const status = r.status();
-      expect(Object.keys(status.hosts).sort()).toEqual(["h1", "h2"]);
-      // The rogue starts as slowly as the others; wait (bounded) for its first refused attempt.
-      const deadline = Date.now() + 15_000;
-      while ((r.stats().auth?.refused ?? 0) === 0 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 100));
-      expect(r.stats().auth?.refused ?? 0).toBeGreaterThan(0);
-      expect(Object.keys(r.status().hosts).sort()).toEqual(["h1", "h2"]);
-      expect(await r.process()).toBe(`${marker}!`);
+      // The rogue claims to be h2, with a key the command does not trust.
+      await withHosts(graph, async (r) => {
+        for (let i = 0; i < 20; i++) expect(await r.process()).toBe(`${marker}!`);
+        await r.run(200);
+        const status = r.status();
+        expect(Object.keys(status.hosts).sort()).toEqual(["h1", "h2"]);
+        // The rogue starts as slowly as the others; wait for its first refused attempt.
+        await eventually(() => (r.stats().auth?.refused ?? 0) > 0, 15_000);
+        expect(r.stats().auth?.refused ?? 0).toBeGreaterThan(0);
+        expect(Object.keys(r.status().hosts).sort()).toEqual(["h1", "h2"]);
+        expect(await r.process()).toBe(`${marker}!`);
+      }, () => [startAgent("rogue", "rogue", "h2")]);
     } finally {
-      await r.deinit();
-      await Promise.all([a1, a2, rogue].map((a) => stopChild(a)));
       pcap = await capture.stop();
     }
     expect(countPackets(pcap)).toBeGreaterThan(50);
@@ -123,12 +132,7 @@ describe.skipIf(!avail.ok)(`multi-host over network namespaces${avail.ok ? "" : 
   }, 90_000);
 
   it("a runner killed with -9 during free-run is restarted: the failed epochs are reported and no later epoch is lost", async () => {
-    const r = await runner(spread("on-failure"));
-    const init = r.init();
-    const a1 = startAgent("h1");
-    const a2 = startAgent("h2");
-    try {
-      await init;
+    await withHosts(spread("on-failure"), async (r) => {
       const results: EpochResult[] = [];
       const failed: number[] = [];
       r.on("epoch", (e) => results.push(e));
@@ -137,10 +141,8 @@ describe.skipIf(!avail.ok)(`multi-host over network namespaces${avail.ok ? "" : 
       await new Promise((res) => setTimeout(res, 500));
       const pid = r.status().nodes.b!.pid!;
       process.kill(pid, "SIGKILL");
-      // Wait (bounded) until the graph has gone on well past the failed epochs.
-      const deadline = Date.now() + 20_000;
-      const goneOn = () => failed.length > 0 && results.filter((x) => x.epoch > Math.max(...failed)).length > 50;
-      while (!goneOn() && Date.now() < deadline) await new Promise((res) => setTimeout(res, 100));
+      // Until the graph has gone on well past the failed epochs.
+      await eventually(() => failed.length > 0 && results.filter((x) => x.epoch > Math.max(...failed)).length > 50, 20_000);
       await r.stop();
       expect(failed.length).toBeGreaterThan(0);
       const status = r.status();
@@ -153,35 +155,24 @@ describe.skipIf(!avail.ok)(`multi-host over network namespaces${avail.ok ? "" : 
       const top = Math.max(...seen);
       expect([...Array(top + 1).keys()].filter((e) => !seen.has(e))).toEqual([]);
       expect(await r.process()).toBe(2 * (top + 1) + 1);
-    } finally {
-      await r.deinit();
-      await Promise.all([stopChild(a1), stopChild(a2)]);
-    }
+    });
   }, 90_000);
 
   it("a host agent whose connection is cut makes process() fail cleanly, not hang", async () => {
-    const r = await runner(spread());
-    const init = r.init();
-    const a1 = startAgent("h1");
-    const a2 = startAgent("h2");
-    try {
-      await init;
+    await withHosts(spread(), async (r) => {
       expect(await r.process()).toBe(1);
       const orphan = r.status().nodes.b!.pid!;
       await net.cutLink("h2");
       const t0 = Date.now();
-      const err = (await Promise.race([r.process().then(() => new Error("resolved")), ...Array.from({ length: 1 }, () => new Promise((res) => setTimeout(() => res(new Error("hung")), 15_000)))]).catch((e) => e)) as NodeError;
+      const hung = new Promise((res) => setTimeout(() => res(new Error("hung")), 15_000));
+      const err = (await Promise.race([r.process().then(() => new Error("resolved")), hung]).catch((e) => e)) as NodeError;
       expect(err.code).toBe("TUBULAR_ERR_RUNNER_DIED");
       expect(err.message).toMatch(/b/);
       expect(Date.now() - t0).toBeLessThan(10_000);
       // Cut off, the host's runner is stopped (by its agent, or by itself): no orphan is left.
-      const deadline = Date.now() + 10_000;
-      while (isAlive(orphan) && Date.now() < deadline) await new Promise((res) => setTimeout(res, 100));
+      await eventually(() => !isAlive(orphan), 10_000);
       expect(isAlive(orphan)).toBe(false);
-    } finally {
       await net.restoreLink("h2");
-      await r.deinit();
-      await Promise.all([stopChild(a1), stopChild(a2)]);
-    }
+    });
   }, 90_000);
 });
