@@ -1,13 +1,14 @@
 import { existsSync, rmSync } from "node:fs";
 import { spawn } from "node:child_process";
 import path from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import * as zmq from "zeromq";
 import { loadTubeFromSpec } from "../../src/spec/load.ts";
 import { ZmqRunner } from "../../src/runner/zmq/zmq-runner.ts";
 import { NodeError } from "../../src/errors.ts";
 import { isAlive, waitForExit } from "../helpers/processes.ts";
 import { projectRoot } from "../helpers/acceptance.ts";
+import { devNull, useZmqRunners } from "../helpers/zmq-runners.ts";
 import { generateKeyPair } from "../../src/transport/curve.ts";
 
 const chain = (middle: Record<string, unknown> = { type: "multiply", depends: [{ left: "a.index" }], params: { right: 2 } }) => ({
@@ -15,18 +16,7 @@ const chain = (middle: Record<string, unknown> = { type: "multiply", depends: [{
   nodes: { a: { type: "count" }, b: middle, return: { type: "return", depends: "b.value" } },
 });
 
-const runners: ZmqRunner[] = [];
-async function started(spec: unknown, options: ConstructorParameters<typeof ZmqRunner>[1] = {}): Promise<ZmqRunner> {
-  const runner = new ZmqRunner(await loadTubeFromSpec(spec, { baseDir: projectRoot }), { output: devNull, ...options });
-  runners.push(runner);
-  await runner.init();
-  return runner;
-}
-const devNull = { write: () => true } as unknown as NodeJS.WritableStream;
-
-afterEach(async () => {
-  for (const r of runners.splice(0)) await r.deinit();
-});
+const started = useZmqRunners();
 
 describe("zmq runner - faults", () => {
   it("a node error rejects process() with the node id, epoch, type, message and remote stack; later epochs run", async () => {

@@ -1,21 +1,11 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { loadTubeFromSpec } from "../../src/spec/load.ts";
-import { ZmqRunner, type ZmqRunnerOptions } from "../../src/runner/zmq/zmq-runner.ts";
 import type { EpochResult, TubeEvent } from "../../src/runner/runner.ts";
 import { LocalRunner } from "../../src/runner/local.ts";
 import { projectRoot } from "../helpers/acceptance.ts";
+import { useZmqRunners } from "../helpers/zmq-runners.ts";
 
-const devNull = { write: () => true } as unknown as NodeJS.WritableStream;
-const runners: ZmqRunner[] = [];
-async function started(spec: unknown, options: ZmqRunnerOptions = {}): Promise<ZmqRunner> {
-  const runner = new ZmqRunner(await loadTubeFromSpec(spec, { baseDir: projectRoot }), { output: devNull, ...options });
-  runners.push(runner);
-  await runner.init();
-  return runner;
-}
-afterEach(async () => {
-  for (const r of runners.splice(0)) await r.deinit();
-});
+const started = useZmqRunners();
 
 const chain3 = (group?: string) => ({
   noob_id: "chain3",
