@@ -3,6 +3,8 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
+    // Builds dist/ when sources changed: tests that start the `tubular` command run the compiled code.
+    globalSetup: ["test/helpers/build-dist.ts"],
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: "forks",

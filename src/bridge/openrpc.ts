@@ -4,14 +4,15 @@
  * once, at server start. The calls the server makes to the client, and its
  * notifications, are listed under `x-server-to-client`.
  */
-import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { z } from "zod";
 import { RpcCodes } from "./jsonrpc.ts";
 import type { MethodDef } from "./methods.ts";
 
 function packageVersion(): string {
   try {
-    const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version?: string };
+    // By the package's own name: the same from src/ and from the compiled dist/src/.
+    const pkg = createRequire(import.meta.url)("tubular/package.json") as { version?: string };
     return pkg.version ?? "0.0.0";
   } catch {
     return "0.0.0";

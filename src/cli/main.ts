@@ -1,23 +1,42 @@
 /**
  * The `tubular` command: assembles one subcommand per file.
  */
-import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { Command, CommanderError } from "commander";
 import { ExitCode, defaultContext, reportError, type CliContext } from "./common.ts";
-import { hostCommand } from "./host.ts";
-import { keygenCommand } from "./keygen.ts";
-import { serveCommand } from "./serve.ts";
-import { statusCommand } from "./status.ts";
-import { runCommand } from "./run.ts";
-import { schemaCommand } from "./schema.ts";
-import { validateCommand } from "./validate.ts";
 
-function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
-  return pkg.version;
+type CommandFactory = (ctx: CliContext) => Command;
+
+/**
+ * The subcommands, in help order. Each module is imported only when the command line names
+ * it (help imports them all): importing every command's runtime (bridge, ZeroMQ, hosts) cost
+ * most of a second at each start (bench/cli-startup).
+ */
+const COMMANDS: ReadonlyArray<readonly [string, () => Promise<CommandFactory>]> = [
+  ["run", async () => (await import("./run.ts")).runCommand],
+  ["validate", async () => (await import("./validate.ts")).validateCommand],
+  ["schema", async () => (await import("./schema.ts")).schemaCommand],
+  ["keygen", async () => (await import("./keygen.ts")).keygenCommand],
+  ["host", async () => (await import("./host.ts")).hostCommand],
+  ["status", async () => (await import("./status.ts")).statusCommand],
+  ["serve", async () => (await import("./serve.ts")).serveCommand],
+];
+
+/** The subcommands a command line needs: the one it names; none for the version; else all. */
+function commandsFor(argv: readonly string[]): Array<readonly [string, () => Promise<CommandFactory>]> {
+  const named = COMMANDS.filter(([name]) => name === argv[2]);
+  if (named.length > 0) return named;
+  if (argv.length === 3 && (argv[2] === "-V" || argv[2] === "--version")) return [];
+  return [...COMMANDS];
 }
 
-export function buildProgram(ctx: CliContext = defaultContext()): Command {
+function version(): string {
+  // By the package's own name: the same from src/ and from the compiled dist/src/.
+  return (createRequire(import.meta.url)("tubular/package.json") as { version: string }).version;
+}
+
+/** The `tubular` program with the given subcommands (all by default). */
+export async function buildProgram(ctx: CliContext = defaultContext(), commands = COMMANDS): Promise<Command> {
   const program = new Command("tubular")
     .description("tubular: a distributed node-graph runtime. Run, check and describe graph (tube) files.")
     .version(version(), "-V, --version", "print the version")
@@ -41,8 +60,8 @@ Examples:
 
 Run "tubular <command> --help" for a command's options.`,
     );
-  const commands = [runCommand(ctx), validateCommand(ctx), schemaCommand(ctx), keygenCommand(ctx), hostCommand(ctx), statusCommand(ctx), serveCommand(ctx)];
-  for (const command of commands) {
+  const factories = await Promise.all(commands.map(([, load]) => load()));
+  for (const command of factories.map((make) => make(ctx))) {
     command.exitOverride().configureOutput({ writeOut: (s) => ctx.stdout.write(s), writeErr: (s) => ctx.stderr.write(s) }).showHelpAfterError("(add --help for usage)");
     program.addCommand(command);
   }
@@ -51,7 +70,7 @@ Run "tubular <command> --help" for a command's options.`,
 
 /** Runs the command line; resolves with the exit code. */
 export async function main(argv: readonly string[], ctx: CliContext = defaultContext()): Promise<number> {
-  const program = buildProgram(ctx);
+  const program = await buildProgram(ctx, commandsFor(argv));
   if (argv.length <= 2) {
     program.outputHelp();
     return ExitCode.CONFIG;

@@ -7,9 +7,8 @@ import type { Logger } from "../log.ts";
 import type { Tube } from "../graph/tube.ts";
 import { LocalRunner } from "../runner/local.ts";
 import type { Runner } from "../runner/runner.ts";
-import { ZmqRunner, type ZmqRunnerOptions } from "../runner/zmq/zmq-runner.ts";
+import type { ZmqRunnerOptions } from "../runner/zmq/zmq-runner.ts";
 import { CliError, ExitCode } from "./common.ts";
-import { keyPairFrom, trustFrom } from "./keys.ts";
 
 export const RUNNER_KINDS = ["local", "zmq"] as const;
 export type RunnerKind = (typeof RUNNER_KINDS)[number];
@@ -34,6 +33,8 @@ export async function createRunner(tube: Tube, options: RunnerFactoryOptions): P
       if (distributed) throw new CliError("--listen, --keys and --trust need --runner zmq", ExitCode.CONFIG);
       return new LocalRunner(tube, window);
     case "zmq": {
+      // Imported here: a local run need not load ZeroMQ (bench/cli-startup).
+      const [{ ZmqRunner }, { keyPairFrom, trustFrom }] = await Promise.all([import("../runner/zmq/zmq-runner.ts"), import("./keys.ts")]);
       const zmq: ZmqRunnerOptions = { ...window, logLevel: options.logger.level as ZmqRunnerOptions["logLevel"] };
       if (distributed) {
         if (!options.listen || !options.keys) throw new CliError("several machines need --listen tcp://HOST:PORT and --keys DIR (and --trust DIR for the hosts' public keys)", ExitCode.CONFIG);

@@ -62,15 +62,23 @@ export async function resolveNodeType(type: string, baseDir: string, named: Reco
 let tsLoader: Promise<void> | undefined;
 
 /**
- * Imports a module; a TypeScript module in a process started without a
- * TypeScript loader (a runner process runs plain JavaScript, for start-up
- * speed) registers tsx once and tries again.
+ * Why Node refused a TypeScript module it was asked to import: it does not know ".ts"
+ * (Node 20), or its own type stripping (Node 22.18 and later) cannot take this module
+ * (syntax that needs transforming, or a file inside node_modules).
+ */
+const NEEDS_TS_LOADER = new Set(["ERR_UNKNOWN_FILE_EXTENSION", "ERR_UNSUPPORTED_TYPESCRIPT_SYNTAX", "ERR_UNSUPPORTED_NODE_MODULES_TYPE_STRIPPING"]);
+
+/**
+ * Imports a module. tubular itself is compiled JavaScript, so the CLI, the driver, runner
+ * processes and host agents start without a TypeScript loader; only a process that meets a
+ * TypeScript node module (`./node.ts#export`) registers tsx, once, and tries again. A process
+ * that already has a loader (tsx, vitest) imports it at the first try.
  */
 async function importModule(url: string): Promise<Record<string, unknown>> {
   try {
     return (await import(url)) as Record<string, unknown>;
   } catch (err) {
-    if ((err as { code?: string }).code !== "ERR_UNKNOWN_FILE_EXTENSION") throw err;
+    if (!NEEDS_TS_LOADER.has((err as { code?: string }).code ?? "")) throw err;
     tsLoader ??= import("tsx/esm/api").then(({ register }) => void register());
     await tsLoader;
     // Node remembers the failed import of this URL; a query makes it a new module record.

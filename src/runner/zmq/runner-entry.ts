@@ -1,5 +1,8 @@
 /**
- * How a runner process is started. Started under a TypeScript loader, a
+ * How a runner process is started. From the compiled package (dist/, what
+ * users install), the runner is dist's runner-main.js, plain JavaScript.
+ * From source (tests under vitest, benches under tsx), as follows.
+ * Started under a TypeScript loader, a
  * runner spends about a second compiling and loading before it can identify;
  * bundled into one JavaScript file it starts in about 0.3 s (measured by
  * bench/init-10.bench.ts). So the driver bundles src/runner/zmq/runner-main.ts
@@ -16,7 +19,8 @@ import { mkdir, writeFile, rename } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
-const MAIN_TS = fileURLToPath(new URL("./runner-main.ts", import.meta.url));
+const HERE = fileURLToPath(import.meta.url);
+const MAIN_TS = path.join(path.dirname(HERE), "runner-main.ts");
 const PACKAGE_ROOT = path.resolve(path.dirname(MAIN_TS), "../../..");
 
 export interface RunnerEntry {
@@ -29,6 +33,8 @@ let entry: Promise<RunnerEntry> | undefined;
 
 /** The command line of a runner process (memoized per process). */
 export function runnerEntry(): Promise<RunnerEntry> {
+  // This very file tells which: compiled, it is runner-entry.js next to runner-main.js.
+  if (HERE.endsWith(".js")) return Promise.resolve({ args: [path.join(path.dirname(HERE), "runner-main.js")], bundled: false });
   entry ??= bundle().catch(() => ({ args: ["--import", "tsx", MAIN_TS], bundled: false }));
   return entry;
 }
