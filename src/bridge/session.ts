@@ -89,6 +89,8 @@ export interface SessionOptions {
   readonly principal: string;
   readonly relayToken: string;
   readonly log: Logger;
+  /** Events are dropped (and counted) while more than this many bytes wait on the socket. Default 8 MiB. */
+  readonly maxEventBufferBytes?: number;
 }
 
 export class Session {
@@ -114,7 +116,7 @@ export class Session {
       const peer = this._peer;
       if (!peer || peer.closed) return undefined;
       return { notify: (m, p) => peer.notify(m, p), buffered: () => this.buffered() };
-    });
+    }, undefined, opts.maxEventBufferBytes);
   }
 
   get peer(): JsonRpcPeer | undefined {
