@@ -17,6 +17,11 @@ export interface Subscription {
   readonly runnerId: string;
   readonly nodes: ReadonlySet<string> | undefined;
   readonly signals: ReadonlySet<string> | undefined;
+  /** How the subscriber sees the events: `event` notifications (default), or its own variables (variables.ts). */
+  readonly as?: "events" | "variables";
+  /** For `as: "variables"`: the tube the variable ids name, and the throttle interval. */
+  readonly tubeId?: string;
+  readonly intervalMs?: number;
 }
 
 export function matches(sub: Subscription, event: TubeEvent): boolean {

@@ -243,7 +243,9 @@ export class BridgeServer {
         const wanted = req.headers["x-tubular-session"] ?? url.searchParams.get("session_id");
         const old = typeof wanted === "string" ? this.sessions.get(wanted) : undefined;
         if (old && old.principal === principal && !old.attached && !old.isDisposed) return this.connect(ws, old, false, true);
-        const session = new Session({ principal: principal!, relayToken: randomToken(), log: this.log, maxEventBufferBytes: this.limits.maxBufferedBytes / 4 });
+        const session = new Session({ principal: principal!, relayToken: randomToken(), log: this.log, maxEventBufferBytes: this.limits.maxBufferedBytes / 4,
+          variableTimeoutMs: this.options.mirrorTimeoutMs ?? 10_000,
+        });
         this.sessions.set(session.id, session);
         this.relays.set(digestKey(session.relayToken), session);
         this.connect(ws, session, false, false);

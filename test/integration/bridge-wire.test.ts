@@ -402,7 +402,7 @@ describe("bridge wire - the reference client's frames", () => {
     const { raw } = await session();
     const doc = (await raw.call("rpc.discover", {})).result;
     expect(doc.openrpc).toBe("1.3.2");
-    expect(doc.methods.find((m: any) => m.name === "runner.process").params.map((p: any) => p.name)).toEqual(["runner_id", "input"]);
+    expect(doc.methods.find((m: any) => m.name === "runner.process").params.map((p: any) => p.name)).toEqual(["runner_id", "input", "run_uuid"]);
     raw.close();
   });
 });

@@ -307,7 +307,7 @@ describe("bridge OpenRPC document", () => {
     const doc = openRpcDocument(methods) as any;
     expect(doc.openrpc).toBe("1.3.2");
     const names = doc.methods.map((m: any) => m.name);
-    for (const m of ["tube.load", "runner.init", "runner.process", "runner.start", "runner.stop", "runner.status", "runner.deinit", "events.subscribe", "events.unsubscribe", "callables.register", "rpc.discover"]) {
+    for (const m of ["tube.load", "runner.init", "runner.process", "runner.start", "runner.stop", "runner.status", "runner.deinit", "events.subscribe", "events.unsubscribe", "callables.register", "rpc.discover", "runner.run", "run_function"]) {
       expect(names).toContain(m);
     }
     const init = doc.methods.find((m: any) => m.name === "runner.init");
@@ -315,6 +315,7 @@ describe("bridge OpenRPC document", () => {
       ["tube_id", true],
       ["runner", false],
       ["options", false],
+      ["run_uuid", false],
     ]);
     expect(init.params[1].schema.enum).toEqual(["local", "zmq"]);
     expect(z.string().safeParse(doc.info.version).success).toBe(true);
