@@ -10,12 +10,18 @@
  * many (`dropped`).
  */
 import type { TubeEvent } from "../runner/runner.ts";
+import type { SendOutcome } from "./peer.ts";
 
 export interface Subscription {
   readonly id: string;
   readonly runnerId: string;
   readonly nodes: ReadonlySet<string> | undefined;
   readonly signals: ReadonlySet<string> | undefined;
+  /** How the subscriber sees the events: `event` notifications (default), or its own variables (variables.ts). */
+  readonly as?: "events" | "variables";
+  /** For `as: "variables"`: the tube the variable ids name, and the throttle interval. */
+  readonly tubeId?: string;
+  readonly intervalMs?: number;
 }
 
 export function matches(sub: Subscription, event: TubeEvent): boolean {
@@ -29,8 +35,8 @@ interface Outbox {
 }
 
 export interface EventSink {
-  /** Sends one notification; false when there is no connection to send on. */
-  notify(method: string, params: unknown): boolean;
+  /** Sends one notification: "sent", "closed" (no connection to send on) or "too-large" (over the message size limit). */
+  notify(method: string, params: unknown): SendOutcome;
   /** Bytes queued on the socket, for backpressure. */
   buffered(): number;
 }
@@ -83,10 +89,21 @@ export class EventBatcher {
   }
 
   private flushOne(box: Outbox, sink: EventSink): void {
-    const params: Record<string, unknown> = { runner_id: box.sub.runnerId, subscription_id: box.sub.id, events: box.events };
-    if (box.dropped > 0) params.dropped = box.dropped;
-    if (sink.notify("event", params)) box.dropped = 0;
-    else box.dropped += box.events.length;
+    const events = box.events;
     box.events = [];
+    this.sendEvents(box, sink, events);
+  }
+
+  /** A batch over the message size limit goes as two halves; one event alone over it is dropped and counted. */
+  private sendEvents(box: Outbox, sink: EventSink, events: TubeEvent[]): void {
+    const params: Record<string, unknown> = { runner_id: box.sub.runnerId, subscription_id: box.sub.id, events };
+    if (box.dropped > 0) params.dropped = box.dropped;
+    const outcome = sink.notify("event", params);
+    if (outcome === "sent") box.dropped = 0;
+    else if (outcome === "too-large" && events.length > 1) {
+      const half = Math.ceil(events.length / 2);
+      this.sendEvents(box, sink, events.slice(0, half));
+      this.sendEvents(box, sink, events.slice(half));
+    } else box.dropped += events.length;
   }
 }

@@ -32,6 +32,8 @@ export const RpcCodes = {
   SPEC_INVALID: -32005,
   /** The caller is not allowed to call this method. */
   FORBIDDEN: -32006,
+  /** The result is larger than the server sends in one message: data carries bytes and max_bytes. */
+  RESULT_TOO_LARGE: -32007,
 } as const;
 
 export const RpcId = z.union([z.string(), z.number()]);
@@ -183,13 +185,20 @@ export function salvageId(message: unknown): RpcId | null {
   return typeof id === "string" || typeof id === "number" ? id : null;
 }
 
+const MAX_ISSUES = 20;
+const clip = (s: string, max = 256): string => (s.length > max ? `${s.slice(0, max)}…` : s);
+
 /** zod issues as JSON-RPC `data` for -32602: each with its path inside params. */
-export function issuesData(error: z.ZodError): { issues: Array<{ path: Array<string | number>; code: string; message: string }> } {
+export function issuesData(error: z.ZodError): { issues: Array<{ path: Array<string | number>; code: string; message: string }>; more_issues?: number } {
+  // The first issues say what is wrong; all of them would let a small request grow a large reply.
+  const shown = error.issues.slice(0, MAX_ISSUES);
+  const more = error.issues.length - shown.length;
   return {
-    issues: error.issues.map((i) => ({
-      path: i.path.map((p) => (typeof p === "symbol" ? String(p) : p)),
+    ...(more > 0 ? { more_issues: more } : {}),
+    issues: shown.map((i) => ({
+      path: i.path.map((p) => (typeof p === "symbol" ? String(p) : typeof p === "string" ? clip(p) : p)),
       code: i.code,
-      message: i.message,
+      message: clip(i.message),
     })),
   };
 }

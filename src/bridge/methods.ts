@@ -4,8 +4,11 @@
  * the issue paths), its result schema (for the OpenRPC document), and its
  * handler. Compiled once at server start.
  *
- * Params are by name only. Unknown keys are ignored rather than refused:
- * the reference client adds `run_uuid` to every call's params.
+ * Params are by name only. Unknown keys are ignored rather than refused.
+ * Every method takes `run_uuid` (string or null), as the reference client
+ * adds its active run's id to every call's params: it is taken out before the
+ * method's own schema sees the params (so no schema, strict or not, refuses
+ * it) and kept with the runner the call works on.
  */
 import { randomUUID } from "node:crypto";
 import { realpath } from "node:fs/promises";
@@ -36,7 +39,12 @@ export interface MethodContext {
   readonly session: Session;
   readonly call: CallContext;
   readonly services: BridgeServices;
+  /** The `run_uuid` the call carried, if any. */
+  readonly runUuid: string | null | undefined;
 }
+
+/** The run id every call may carry (the reference client's active run). */
+export const RunUuid = z.string().max(256).nullable().optional().describe("the caller's run id (the reference client sends its active run's); kept with the runner");
 
 export interface MethodDef<S extends z.ZodType = z.ZodType> {
   readonly summary: string;
@@ -62,7 +70,13 @@ const RunnerStatus = z.object({
   state: z.string().describe("created, initializing, ready, running, stopping, closed or failed"),
   epochs: z.number().int().describe("epochs completed"),
   last_epoch: z.number().int().nullable(),
+  run_uuid: z.string().nullable().describe("the run id the latest call on this runner carried"),
 });
+
+const ProcessResult = z.object({ epoch: z.number().int().nullable(), value: z.unknown() });
+const RunResult = z.object({ results: z.array(z.object({ epoch: z.number().int(), value: z.unknown() })) });
+/** Epochs one run call may ask for: the results travel in one reply. */
+const MAX_RUN_EPOCHS = 1_000_000;
 
 const NodeSummary = z.object({ id: z.string(), type: z.string(), signals: z.array(z.string()) });
 const EdgeSummary = z.object({
@@ -221,12 +235,13 @@ export const methods = {
       options: Record_.default({}).describe("runner options, passed to the runner kind"),
     }),
     result: RunnerStatus,
-    async handler(p, { session, services }) {
+    async handler(p, { session, services, runUuid }) {
       const loaded = session.tube(p.tube_id);
       const tube = await tubeForRunner(p.runner, loaded, { url: services.relayUrl(), token: session.relayToken });
       const runner = createRunner(p.runner, tube, p.options);
       const id = `runner-${randomUUID().slice(0, 13)}`;
       const entry = new RunnerEntry(id, p.tube_id, p.runner, runner, (r, e) => session.onRunnerEvent(r, e), (r, e) => session.onRunnerError(r, e));
+      entry.noteRun(runUuid);
       try {
         await runner.init();
       } catch (err) {
@@ -245,9 +260,42 @@ export const methods = {
   "runner.process": method({
     summary: "Runs one epoch with a process-scoped input; returns the epoch and the return node's value.",
     params: z.object({ runner_id: Id, input: Record_.default({}) }),
-    result: z.object({ epoch: z.number().int().nullable(), value: z.unknown() }),
-    handler(p, { session }) {
-      return session.runner(p.runner_id).process(p.input);
+    result: ProcessResult,
+    handler(p, { session, runUuid }) {
+      const entry = session.runner(p.runner_id);
+      entry.noteRun(runUuid);
+      return entry.process(p.input);
+    },
+  }),
+
+  "runner.run": method({
+    summary: "Free-runs n epochs and returns the result of each epoch that had one; heartbeats keep the call alive.",
+    params: z.object({ runner_id: Id, n: z.number().int().positive().max(MAX_RUN_EPOCHS) }),
+    result: RunResult,
+    handler(p, { session, runUuid }) {
+      const entry = session.runner(p.runner_id);
+      entry.noteRun(runUuid);
+      return entry.run(p.n);
+    },
+  }),
+
+  run_function: method({
+    summary:
+      "The long call under the reference client's name (it keeps run_function alive on heartbeats): with `input`, runner.process; with `n`, runner.run.",
+    description:
+      "The reference client resets a call's timeout on `heartbeat` notifications only for run_function, run_step, run_backward and run_optimizer_tgd; a long epoch called as run_function survives a timeout shorter than the epoch.",
+    params: z
+      .object({
+        runner_id: Id,
+        input: Record_.optional().describe("one epoch with this process-scoped input (as runner.process)"),
+        n: z.number().int().positive().max(MAX_RUN_EPOCHS).optional().describe("n epochs of free-run (as runner.run)"),
+      })
+      .refine((p) => p.input === undefined || p.n === undefined, { message: "give input (one epoch) or n (epochs), not both", path: ["n"] }),
+    result: z.union([ProcessResult, RunResult]),
+    handler(p, { session, runUuid }) {
+      const entry = session.runner(p.runner_id);
+      entry.noteRun(runUuid);
+      return p.n !== undefined ? entry.run(p.n) : entry.process(p.input ?? {});
     },
   }),
 
@@ -255,8 +303,9 @@ export const methods = {
     summary: "Starts free-run: n epochs, or until runner.stop.",
     params: z.object({ runner_id: Id, n: z.number().int().positive().optional() }),
     result: RunnerStatus,
-    async handler(p, { session }) {
+    async handler(p, { session, runUuid }) {
       const entry = session.runner(p.runner_id);
+      entry.noteRun(runUuid);
       await entry.runner.start(p.n);
       return entry.status();
     },
@@ -289,15 +338,26 @@ export const methods = {
     async handler(p, { session }) {
       const entry = session.runner(p.runner_id);
       session.runners.delete(p.runner_id);
-      for (const sub of entry.subscriptions.keys()) session.events.drop(sub);
+      for (const sub of entry.subscriptions.keys()) {
+        session.events.drop(sub);
+        session.variables.drop(sub);
+      }
       await entry.deinit();
       return entry.status();
     },
   }),
 
   "events.subscribe": method({
-    summary: "Subscribes to a runner's events, optionally only some nodes' and signals'; they arrive as batched `event` notifications.",
-    params: z.object({ runner_id: Id, nodes: z.array(z.string()).optional(), signals: z.array(z.string()).optional() }),
+    summary: "Subscribes to a runner's events, optionally only some nodes' and signals'; they arrive as batched `event` notifications, or as the client's variables.",
+    description:
+      'With `as: "variables"` each subscribed signal is mirrored as a variable of the client (for clients with a variable registry and no `event` handler, as the reference client): create_variable once, `variable_id` `<tube_id>/<node>.<signal>`, `data` the first value; then update_variable `{ variable_id, field: "data", value }`, at most one call per variable per `interval_ms`, the last value always delivered.',
+    params: z.object({
+      runner_id: Id,
+      nodes: z.array(z.string()).optional(),
+      signals: z.array(z.string()).optional(),
+      as: z.enum(["events", "variables"]).default("events").describe("event notifications, or the client's variables"),
+      interval_ms: z.number().int().min(10).max(3_600_000).default(100).describe('as "variables": at most one call per variable per interval'),
+    }),
     result: z.object({ subscription_id: z.string() }),
     handler(p, { session }) {
       const entry = session.runner(p.runner_id);
@@ -307,6 +367,9 @@ export const methods = {
         runnerId: entry.id,
         nodes: p.nodes ? new Set(p.nodes) : undefined,
         signals: p.signals ? new Set(p.signals) : undefined,
+        as: p.as,
+        tubeId: entry.tubeId,
+        intervalMs: p.interval_ms,
       });
       return { subscription_id: id };
     },
@@ -321,6 +384,7 @@ export const methods = {
       let found = false;
       for (const e of entries) found = e.subscriptions.delete(p.subscription_id) || found;
       session.events.drop(p.subscription_id);
+      session.variables.drop(p.subscription_id);
       if (!found) throw new RpcError(RpcCodes.NOT_FOUND, `no subscription "${p.subscription_id}" in this session`, { subscription_id: p.subscription_id });
       return { subscription_id: p.subscription_id, unsubscribed: true };
     },
@@ -414,9 +478,16 @@ export function compileMethods(
       if (Array.isArray(params)) {
         throw new RpcError(RpcCodes.INVALID_PARAMS, "Invalid params: params are by name (an object)", { issues: [{ path: [], code: "invalid_type", message: "expected an object" }] });
       }
-      const parsed = def.params.safeParse(params ?? {});
+      const { run_uuid, ...own } = (params ?? {}) as Record<string, unknown>;
+      const run = RunUuid.safeParse(run_uuid);
+      if (!run.success) {
+        const data = issuesData(run.error);
+        for (const i of data.issues) i.path.unshift("run_uuid");
+        throw new RpcError(RpcCodes.INVALID_PARAMS, "Invalid params", data);
+      }
+      const parsed = def.params.safeParse(own);
       if (!parsed.success) throw new RpcError(RpcCodes.INVALID_PARAMS, "Invalid params", issuesData(parsed.error));
-      return def.handler(parsed.data, { session: ctx.session, services: ctx.services, call });
+      return def.handler(parsed.data, { session: ctx.session, services: ctx.services, call, runUuid: run.data });
     });
   }
   return (method) => compiled.get(method);

@@ -7,7 +7,7 @@
 import { createRequire } from "node:module";
 import { z } from "zod";
 import { RpcCodes } from "./jsonrpc.ts";
-import type { MethodDef } from "./methods.ts";
+import { RunUuid, type MethodDef } from "./methods.ts";
 
 function packageVersion(): string {
   try {
@@ -35,6 +35,9 @@ function paramsOf(schema: z.ZodType): Array<Record<string, unknown>> {
   }));
 }
 
+/** Every method takes it (methods.ts takes it out before the method's own schema). */
+const RUN_UUID_PARAM = { name: "run_uuid", required: false, description: RunUuid.description, schema: schemaOf(RunUuid) };
+
 const serverToClient = [
   {
     name: "create_node",
@@ -55,6 +58,29 @@ const serverToClient = [
     summary: "Runs a callable the client registered, for an rpc node; answer { message: \"Ok\", data: <the node's output> }.",
     params: { callable_id: "string", args: "array", kwargs: "object (the node's inputs)" },
   },
+  {
+    name: "create_variable",
+    kind: "request",
+    summary: 'A subscribed signal (events.subscribe as "variables") as a variable of the client; answer { message: "Ok" }.',
+    params: {
+      variable_id: "<tube_id>/<node>.<signal>",
+      obj_type: '"__variable__"',
+      data: "the first value",
+      role: "names the node and signal",
+      requires_grad: "false",
+      _retain_grad: "false",
+      _grad: "[]",
+      _output_nr: "0",
+      _grad_fn: "null",
+      is_leaf: "true",
+    },
+  },
+  {
+    name: "update_variable",
+    kind: "request",
+    summary: "A new value of a mirrored signal, at most one per variable per interval_ms, the last always delivered; answer { message: \"Ok\" }.",
+    params: { variable_id: "string", field: '"data"', value: "the value" },
+  },
   { name: "heartbeat", kind: "notification", summary: "The request `id` is still being worked on; reset its timeout.", params: { id: "request id" } },
   { name: "event", kind: "notification", summary: "A batch of a subscription's events.", params: { runner_id: "string", subscription_id: "string", events: "TubeEvent[]", dropped: "integer, when events were dropped for backpressure" } },
   { name: "runner.error", kind: "notification", summary: "A runner failed during free-run.", params: { runner_id: "string", error: "{ name, message, node_id? }" } },
@@ -66,7 +92,7 @@ export function openRpcDocument(table: Record<string, MethodDef<any>>): Record<s
     summary: def.summary,
     ...(def.description ? { description: def.description } : {}),
     paramStructure: "by-name",
-    params: paramsOf(def.params),
+    params: [...paramsOf(def.params), RUN_UUID_PARAM],
     result: { name: "result", schema: schemaOf(def.result) },
   }));
   return {

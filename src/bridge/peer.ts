@@ -39,8 +39,21 @@ export interface CallContext {
 
 export type Handler = (params: unknown, ctx: CallContext) => unknown;
 
-/** Why a frame was refused, for counting and for abuse limits. */
-export type BadFrameKind = "parse" | "invalid" | "batch-too-large" | "overloaded" | "unknown-response";
+/**
+ * Why a message was refused, for counting and for abuse limits. Each message
+ * of a batch counts on its own. Every kind but "unknown-response" made the
+ * peer build a reply; a response nobody waits for costs only its parse, and
+ * the reference client sends one (`id: null`) for every notification it has
+ * no handler for, so that kind is reported but not meant to be held against
+ * the sender.
+ */
+export type BadFrameKind = "parse" | "invalid" | "batch-too-large" | "overloaded" | "unknown-method" | "unknown-response";
+
+/** What became of an outgoing message. */
+export type SendOutcome = "sent" | "closed" | "too-large";
+
+/** Longest method name echoed back in a -32601 reply: the reply never grows with the request. */
+const MAX_ECHOED_METHOD = 256;
 
 export interface PeerOptions {
   send(text: string): void;
@@ -55,6 +68,12 @@ export interface PeerOptions {
   /** Prefix of the ids we originate, so the two directions never mix. */
   idPrefix?: string;
   onBadFrame?(kind: BadFrameKind): void;
+  /**
+   * Largest message we send, in UTF-8 bytes. A result over it is replaced by
+   * a RESULT_TOO_LARGE error; a request or notification over it is not sent.
+   * Default: no limit.
+   */
+  maxMessageBytes?: number;
   log?: Logger;
 }
 
@@ -79,11 +98,13 @@ export class JsonRpcPeer {
   private readonly maxInflight: number;
   private readonly maxBatch: number;
   private readonly idPrefix: string;
+  private readonly maxMessageBytes: number;
 
   constructor(private readonly opts: PeerOptions) {
     this.maxInflight = opts.maxInflight ?? Infinity;
     this.maxBatch = opts.maxBatch ?? 1000;
     this.idPrefix = opts.idPrefix ?? "";
+    this.maxMessageBytes = opts.maxMessageBytes ?? Infinity;
     const hb = opts.heartbeatIntervalMs ?? 0;
     this.heartbeats = hb > 0 ? new HeartbeatKeeper(hb, (id) => this.notify("heartbeat", { id })) : undefined;
   }
@@ -122,14 +143,24 @@ export class JsonRpcPeer {
         }, ms);
       }
       this.pending.set(id, entry);
-      if (!this.write(request(id, method, params))) {
+      const outcome = this.write(request(id, method, params));
+      if (outcome !== "sent") {
         this.settle(id);
-        reject(this.closedWith ?? new TubularError("TUBULAR_ERR_RPC", `${method}: the connection is closed`, { reason: "closed", method }));
+        reject(
+          outcome === "too-large"
+            ? new TubularError("TUBULAR_ERR_RPC", `${method}: the request is larger than ${this.maxMessageBytes} bytes and was not sent`, {
+                reason: "too-large",
+                method,
+                max_bytes: this.maxMessageBytes,
+              })
+            : (this.closedWith ?? new TubularError("TUBULAR_ERR_RPC", `${method}: the connection is closed`, { reason: "closed", method })),
+        );
       }
     });
   }
 
-  notify(method: string, params?: unknown): boolean {
+  /** Sends a notification; says whether it went, or why not. */
+  notify(method: string, params?: unknown): SendOutcome {
     return this.write(notification(method, params));
   }
 
@@ -197,7 +228,9 @@ export class JsonRpcPeer {
     const handler = this.opts.resolve(req.method);
     if (!handler) {
       if (isNotification) return undefined;
-      return failure(id, { code: RpcCodes.METHOD_NOT_FOUND, message: "Method not found", data: { method: req.method } });
+      this.opts.onBadFrame?.("unknown-method");
+      const method = req.method.length > MAX_ECHOED_METHOD ? `${req.method.slice(0, MAX_ECHOED_METHOD)}…` : req.method;
+      return failure(id, { code: RpcCodes.METHOD_NOT_FOUND, message: "Method not found", data: { method } });
     }
     if (!isNotification && this.inflight >= this.maxInflight) {
       this.opts.onBadFrame?.("overloaded");
@@ -267,8 +300,33 @@ export class JsonRpcPeer {
     return entry;
   }
 
-  private write(message: unknown): boolean {
-    if (this.closedWith) return false;
+  private write(message: unknown): SendOutcome {
+    if (this.closedWith) return "closed";
+    let text: string | undefined;
+    if (Array.isArray(message)) {
+      // A batch's replies: each within the limit; more of them than one frame may carry go in several arrays, each a valid batch reply.
+      const parts = message.map((m) => this.encodeOne(m)).filter((t): t is string => t !== undefined);
+      let chunk: string[] = [];
+      let size = 2;
+      for (const part of parts) {
+        const bytes = Buffer.byteLength(part) + 1;
+        if (chunk.length > 0 && size + bytes > this.maxMessageBytes) {
+          if (this.send(`[${chunk.join(",")}]`) === "closed") return "closed";
+          chunk = [];
+          size = 2;
+        }
+        chunk.push(part);
+        size += bytes;
+      }
+      return chunk.length > 0 ? this.send(`[${chunk.join(",")}]`) : "sent";
+    }
+    text = this.encodeOne(message);
+    if (text === undefined) return "too-large";
+    return this.send(text);
+  }
+
+  /** One message as text within the size limit: a result over it becomes RESULT_TOO_LARGE; anything else over it is undefined. */
+  private encodeOne(message: unknown): string | undefined {
     let text: string;
     try {
       text = encode(message);
@@ -277,16 +335,35 @@ export class JsonRpcPeer {
       const id = salvageId(message);
       if (id === null || !("result" in (message as object))) {
         this.opts.log?.error({ err }, "message could not be encoded");
-        return false;
+        return undefined;
       }
       text = encode(failure(id, { code: RpcCodes.INTERNAL_ERROR, message: "Internal error: the result is not JSON-serializable" }));
     }
+    // A UTF-16 length is at least a third of the UTF-8 byte length: the exact count is needed only near the limit.
+    if (text.length * 3 <= this.maxMessageBytes) return text;
+    const bytes = Buffer.byteLength(text);
+    if (bytes <= this.maxMessageBytes) return text;
+    const m = message as { id?: unknown; result?: unknown; method?: unknown };
+    if ("result" in m && "id" in m) {
+      return encode(
+        failure(salvageId(m), {
+          code: RpcCodes.RESULT_TOO_LARGE,
+          message: `Result too large: ${bytes} bytes, at most ${this.maxMessageBytes}`,
+          data: { bytes, max_bytes: this.maxMessageBytes },
+        }),
+      );
+    }
+    this.opts.log?.warn({ bytes, method: typeof m.method === "string" ? m.method : undefined }, "outgoing message over the size limit not sent");
+    return undefined;
+  }
+
+  private send(text: string): SendOutcome {
     try {
       this.opts.send(text);
-      return true;
+      return "sent";
     } catch (err) {
       this.opts.log?.debug({ err }, "send failed");
-      return false;
+      return "closed";
     }
   }
 }

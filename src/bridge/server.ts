@@ -10,7 +10,12 @@
  *   within the grace period takes its session back.
  * - Limits, each disconnecting only the client that breaks it: frame size
  *   (close 1009), calls in flight per session (OVERLOADED replies), bad
- *   frames per window (close 1008), silence (idle timeout, close 1001 "idle").
+ *   messages per window (close 1008), silence (idle timeout, close 1001
+ *   "idle"), no pong (dropped as dead), replies the client does not read
+ *   (reading stops at half the send buffer bound, the connection is dropped
+ *   over it), reply size (RESULT_TOO_LARGE).
+ * - Plain HTTP requests go through one route table (`routes`), to which other
+ *   parts of the bridge add their routes.
  */
 import http from "node:http";
 import type { AddressInfo } from "node:net";
@@ -19,6 +24,7 @@ import pino, { type Logger } from "pino";
 import { WebSocketServer, type WebSocket } from "ws";
 import { TubularError } from "../errors.ts";
 import { ApiKeys, digestKey, keyFromHeader, randomToken } from "./auth.ts";
+import { HttpRoutes, parseRequestTarget, refuseUpgrade, sendJson } from "./http-routes.ts";
 import { encode, JSONRPC } from "./jsonrpc.ts";
 import { compileMethods, methods, type BridgeServices } from "./methods.ts";
 import { openRpcDocument } from "./openrpc.ts";
@@ -34,8 +40,21 @@ export interface BridgeLimits {
   maxInflightPerSession: number;
   /** Messages in one batch. Default 100. */
   maxBatch: number;
-  /** Bad frames (parse errors, invalid requests, overload) tolerated per 10 s before the connection is closed (1008). Default 50. */
+  /** Bad messages (parse errors, invalid requests, unknown methods, overload; each message of a batch counts) tolerated per 10 s before the connection is closed (1008). Default 50. */
   maxBadFrames: number;
+  /**
+   * Largest message the server sends, in bytes; a larger result is answered
+   * with RESULT_TOO_LARGE (-32007). Default 1 MiB, the largest frame the
+   * reference client's WebSocket library accepts by default.
+   */
+  maxReplyBytes: number;
+  /**
+   * Bytes queued for a client that does not read: over half of it the server
+   * stops reading that client's frames until the queue drains to a quarter;
+   * over all of it the connection is dropped. Events are dropped (and
+   * counted) over a quarter of it. Default 16 MiB.
+   */
+  maxBufferedBytes: number;
   /** A connection that sends nothing and has no call in flight for this long is closed. Default 10 min. */
   idleTimeoutMs: number;
   /** A connection that answers no ping for this long is dropped as dead. Default 45 s. */
@@ -68,6 +87,8 @@ const DEFAULT_LIMITS: BridgeLimits = {
   maxInflightPerSession: 64,
   maxBatch: 100,
   maxBadFrames: 50,
+  maxReplyBytes: 1024 * 1024,
+  maxBufferedBytes: 16 * 1024 * 1024,
   idleTimeoutMs: 10 * 60_000,
   deadPeerMs: 45_000,
   sessionGraceMs: 30_000,
@@ -75,6 +96,8 @@ const DEFAULT_LIMITS: BridgeLimits = {
 };
 
 const BAD_FRAME_WINDOW_MS = 10_000;
+/** How long a connection we close for abuse may take to answer the close frame before it is dropped. */
+const CLOSE_GRACE_MS = 1000;
 
 interface Conn {
   ws: WebSocket;
@@ -88,13 +111,6 @@ interface Conn {
   timer: NodeJS.Timeout;
   /** Set when we decided to close: frames still arriving are not read. */
   closing: boolean;
-}
-
-function refuse(socket: Duplex, status: number, reason: string): void {
-  const body = JSON.stringify({ error: reason });
-  socket.end(
-    `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-  );
 }
 
 export class BridgeServer {
@@ -111,10 +127,13 @@ export class BridgeServer {
   private services: BridgeServices | undefined;
   private address: { host: string; port: number } | undefined;
   private discoverDoc: unknown;
+  /** The plain HTTP routes; other parts of the bridge add theirs before `start`. */
+  readonly routes: HttpRoutes;
 
   constructor(options: BridgeOptions = {}) {
     this.options = options;
     this.log = (options.logger ?? pino({ name: "tubular", level: process.env.TUBULAR_LOG_LEVEL ?? "warn" })).child({ component: "bridge" });
+    this.routes = new HttpRoutes(() => this.log).add("GET", "/health", (_req, res) => sendJson(res, 200, { ok: true }));
   }
 
   /** Sessions alive (attached or in their grace period). */
@@ -152,11 +171,19 @@ export class BridgeServer {
 
     const server = http.createServer((req, res) => {
       if (o.httpHandler?.(req, res, this.keys)) return;
-      const status = req.url === "/health" ? 200 : 404;
-      res.writeHead(status, { "Content-Type": "application/json" }).end(JSON.stringify(status === 200 ? { ok: true } : { error: "not found" }));
+      this.routes.handle(req, res);
     });
     const wss = new WebSocketServer({ noServer: true, maxPayload: this.limits.maxFrameBytes, perMessageDeflate: false });
-    server.on("upgrade", (req, socket, head) => this.upgrade(req, socket, head));
+    server.on("upgrade", (req, socket, head) => {
+      // Nothing a client sends at the upgrade may reach the uncaught-exception handler.
+      try {
+        this.upgrade(req, socket, head);
+      } catch (err) {
+        this.log.error({ err, url: String(req.url).slice(0, 200) }, "upgrade failed");
+        if (socket.writable) refuseUpgrade(socket, 500, "internal error");
+        else socket.destroy();
+      }
+    });
     this.http = server;
     this.wss = wss;
     const host = o.host ?? "127.0.0.1";
@@ -197,35 +224,47 @@ export class BridgeServer {
 
   private upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on("error", () => undefined);
-    const url = new URL(req.url ?? "/", "http://bridge");
-    if (url.pathname !== RPC_PATH && url.pathname !== RPC_PATH.slice(0, -1)) return refuse(socket, 404, "not found");
+    const url = parseRequestTarget(req.url);
+    if (!url) return refuseUpgrade(socket, 400, "bad request target");
+    if (url.pathname !== RPC_PATH && url.pathname !== RPC_PATH.slice(0, -1)) return refuseUpgrade(socket, 404, "not found");
     const key = keyFromHeader(req.headers.authorization);
     const relaySession = key ? this.relays.get(digestKey(key)) : undefined;
     const principal = relaySession ? undefined : this.keys.check(key);
     if (!relaySession && !principal) {
       this.log.info({ remote: req.socket.remoteAddress }, key ? "unknown API key refused" : "connection without API key refused");
-      return refuse(socket, 401, "a valid API key is required (Authorization: Api-Key <key>)");
+      return refuseUpgrade(socket, 401, "a valid API key is required (Authorization: Api-Key <key>)");
     }
     if (!relaySession && this.sessions.size >= this.limits.maxSessions) {
       const wanted = req.headers["x-tubular-session"] ?? url.searchParams.get("session_id");
-      if (typeof wanted !== "string" || !this.sessions.has(wanted)) return refuse(socket, 503, "too many sessions");
+      if (typeof wanted !== "string" || !this.sessions.has(wanted)) return refuseUpgrade(socket, 503, "too many sessions");
     }
-    this.wss!.handleUpgrade(req, socket, head, (ws) => {
-      if (relaySession) return this.connect(ws, relaySession, true, false);
-      const wanted = req.headers["x-tubular-session"] ?? url.searchParams.get("session_id");
-      const old = typeof wanted === "string" ? this.sessions.get(wanted) : undefined;
-      if (old && old.principal === principal && !old.attached && !old.isDisposed) return this.connect(ws, old, false, true);
-      const session = new Session({ principal: principal!, relayToken: randomToken(), log: this.log });
-      this.sessions.set(session.id, session);
-      this.relays.set(digestKey(session.relayToken), session);
-      this.connect(ws, session, false, false);
-    });
+    // The 101 response and the session frame leave in one write: the reference
+    // client reads the session frame itself right after it starts its listener,
+    // and two readers of one socket break it unless both arrived together.
+    socket.cork();
+    try {
+      this.wss!.handleUpgrade(req, socket, head, (ws) => {
+        if (relaySession) return this.connect(ws, relaySession, true, false);
+        const wanted = req.headers["x-tubular-session"] ?? url.searchParams.get("session_id");
+        const old = typeof wanted === "string" ? this.sessions.get(wanted) : undefined;
+        if (old && old.principal === principal && !old.attached && !old.isDisposed) return this.connect(ws, old, false, true);
+        const session = new Session({ principal: principal!, relayToken: randomToken(), log: this.log, maxEventBufferBytes: this.limits.maxBufferedBytes / 4,
+          variableTimeoutMs: this.options.mirrorTimeoutMs ?? 10_000,
+        });
+        this.sessions.set(session.id, session);
+        this.relays.set(digestKey(session.relayToken), session);
+        this.connect(ws, session, false, false);
+      });
+    } finally {
+      socket.uncork();
+    }
   }
 
   private connect(ws: WebSocket, session: Session, relay: boolean, resumed: boolean): void {
     const limits = this.limits;
     const conn = {} as Conn;
     const onBadFrame = (kind: BadFrameKind) => {
+      // A response nobody waits for costs its parse only; the reference client sends one for every notification it has no handler for.
       if (kind === "unknown-response") return;
       const now = Date.now();
       if (now - conn.badWindowStart > BAD_FRAME_WINDOW_MS) {
@@ -236,14 +275,35 @@ export class BridgeServer {
         conn.closing = true;
         session.log.warn({ kind }, "too many bad frames; disconnecting the client");
         ws.close(1008, "too many bad frames");
+        // A client that goes on sending instead of answering the close is not read for long.
+        setTimeout(() => ws.terminate(), CLOSE_GRACE_MS).unref();
+      }
+    };
+    // Replies queue on the socket only as far as the client reads them: over
+    // half the bound we stop reading its frames (so it stops making replies),
+    // and a client still not reading past the bound is dropped.
+    const afterWrite = () => {
+      if (ws.isPaused && !conn.closing && ws.bufferedAmount <= limits.maxBufferedBytes / 4) ws.resume();
+    };
+    const send = (text: string) => {
+      ws.send(text, afterWrite);
+      const queued = ws.bufferedAmount;
+      if (queued > limits.maxBufferedBytes) {
+        if (!conn.closing) session.log.warn({ queued }, "the client does not read its replies; dropping the connection");
+        conn.closing = true;
+        ws.terminate();
+      } else if (queued > limits.maxBufferedBytes / 2 && !ws.isPaused) {
+        session.log.info({ queued }, "the client does not read its replies; reading from it paused");
+        ws.pause();
       }
     };
     const peer = new JsonRpcPeer({
-      send: (text) => ws.send(text),
+      send,
       resolve: compileMethods(methods, { session, services: this.services!, relay }),
       heartbeatIntervalMs: this.options.heartbeatIntervalMs ?? 2000,
       maxInflight: limits.maxInflightPerSession,
       maxBatch: limits.maxBatch,
+      maxMessageBytes: limits.maxReplyBytes,
       idPrefix: "s",
       onBadFrame,
       log: session.log,
@@ -260,8 +320,8 @@ export class BridgeServer {
     });
     ws.on("message", (data, isBinary) => {
       if (conn.closing) return;
+      // Only a pong proves the peer alive: a client that sends but never reads must not look alive.
       conn.lastMessage = Date.now();
-      conn.lastPong = conn.lastMessage;
       peer.receive(isBinary ? Buffer.from(data as Buffer).toString("utf8") : data.toString());
     });
     ws.on("error", (err) => {

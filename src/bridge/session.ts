@@ -13,6 +13,7 @@ import { EventBatcher, matches, type Subscription } from "./events.ts";
 import { RpcCodes, RpcError } from "./jsonrpc.ts";
 import type { JsonRpcPeer } from "./peer.ts";
 import { CallableError, replyData } from "./rpc-node.ts";
+import { VariableMirror } from "./variables.ts";
 
 export interface LoadedTube {
   readonly id: string;
@@ -24,6 +25,8 @@ export type RunnerKind = "local" | "zmq";
 
 export class RunnerEntry {
   readonly subscriptions = new Map<string, Subscription>();
+  /** The client's run this runner's work belongs to (the reference client's `run_uuid`), for run tracking; the latest one given wins. */
+  runUuid: string | null = null;
   lastEpoch: number | null = null;
   epochs = 0;
   lastError: Error | undefined;
@@ -75,8 +78,21 @@ export class RunnerEntry {
     return result;
   }
 
-  status(): { runner_id: string; tube_id: string; runner: RunnerKind; state: string; epochs: number; last_epoch: number | null } {
-    return { runner_id: this.id, tube_id: this.tubeId, runner: this.kind, state: this.runner.state, epochs: this.epochs, last_epoch: this.lastEpoch };
+  /** Runs `n` epochs in free-run and resolves with their results; queued like process(). */
+  run(n: number): Promise<{ results: Array<{ epoch: number; value: unknown }> }> {
+    const run = async () => ({ results: (await this.runner.run(n)).map((r) => ({ epoch: r.epoch, value: r.value === undefined ? null : r.value })) });
+    const result = this.chain.then(run, run);
+    this.chain = result.catch(() => undefined);
+    return result;
+  }
+
+  /** Keeps the run id a call carried, if it carried one. */
+  noteRun(runUuid: string | null | undefined): void {
+    if (typeof runUuid === "string") this.runUuid = runUuid;
+  }
+
+  status(): { runner_id: string; tube_id: string; runner: RunnerKind; state: string; epochs: number; last_epoch: number | null; run_uuid: string | null } {
+    return { runner_id: this.id, tube_id: this.tubeId, runner: this.kind, state: this.runner.state, epochs: this.epochs, last_epoch: this.lastEpoch, run_uuid: this.runUuid };
   }
 
   async deinit(): Promise<void> {
@@ -89,6 +105,10 @@ export interface SessionOptions {
   readonly principal: string;
   readonly relayToken: string;
   readonly log: Logger;
+  /** Events are dropped (and counted) while more than this many bytes wait on the socket. Default 8 MiB. */
+  readonly maxEventBufferBytes?: number;
+  /** How long the client has to answer create_variable / update_variable. Default 10 s. */
+  readonly variableTimeoutMs?: number;
 }
 
 export class Session {
@@ -100,6 +120,7 @@ export class Session {
   readonly runners = new Map<string, RunnerEntry>();
   readonly callables = new Set<string>();
   readonly events: EventBatcher;
+  readonly variables: VariableMirror;
   readonly log: Logger;
   private _peer: JsonRpcPeer | undefined;
   private buffered: () => number = () => 0;
@@ -114,7 +135,15 @@ export class Session {
       const peer = this._peer;
       if (!peer || peer.closed) return undefined;
       return { notify: (m, p) => peer.notify(m, p), buffered: () => this.buffered() };
-    });
+    }, undefined, opts.maxEventBufferBytes);
+    this.variables = new VariableMirror(
+      () => {
+        const peer = this._peer;
+        if (!peer || peer.closed) return undefined;
+        return { request: (m, p, o) => peer.request(m, p, o), buffered: () => this.buffered() };
+      },
+      { timeoutMs: opts.variableTimeoutMs ?? 10_000, maxBuffered: opts.maxEventBufferBytes ?? 8 * 1024 * 1024, log: this.log },
+    );
   }
 
   get peer(): JsonRpcPeer | undefined {
@@ -157,7 +186,11 @@ export class Session {
   }
 
   onRunnerEvent(entry: RunnerEntry, event: TubeEvent): void {
-    for (const sub of entry.subscriptions.values()) if (matches(sub, event)) this.events.push(sub, event);
+    for (const sub of entry.subscriptions.values()) {
+      if (!matches(sub, event)) continue;
+      if (sub.as === "variables") this.variables.push({ id: sub.id, tubeId: entry.tubeId, intervalMs: sub.intervalMs ?? 100 }, event);
+      else this.events.push(sub, event);
+    }
   }
 
   onRunnerError(entry: RunnerEntry, error: Error): void {
@@ -186,6 +219,7 @@ export class Session {
     if (this.disposed) return;
     this.disposed = true;
     if (this.graceTimer) clearTimeout(this.graceTimer);
+    this.variables.clear();
     const runners = [...this.runners.values()];
     this.runners.clear();
     this.tubes.clear();

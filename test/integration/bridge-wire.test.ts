@@ -8,84 +8,14 @@ import http from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
-import WebSocket from "ws";
 import { BridgeServer, RpcCodes, startBridge } from "../../src/bridge/index.ts";
 import { THREE_NODES } from "../fixtures/bridge-graphs.ts";
+import WebSocket from "ws";
+import { KEY, Raw } from "./bridge-raw.ts";
 
-const KEY = "test-key-1";
 const OTHER_KEY = "test-key-2";
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** A raw JSON-RPC socket: every frame it gets is queued; the test takes them in order. */
-class Raw {
-  readonly frames: any[] = [];
-  private waiters: Array<() => void> = [];
-  closeCode: number | undefined;
-  readonly closed: Promise<number>;
-  constructor(readonly ws: WebSocket) {
-    ws.on("message", (d) => {
-      this.frames.push(JSON.parse(d.toString()));
-      for (const w of this.waiters.splice(0)) w();
-    });
-    this.closed = new Promise((resolve) =>
-      ws.on("close", (code) => {
-        this.closeCode = code;
-        resolve(code);
-        for (const w of this.waiters.splice(0)) w();
-      }),
-    );
-  }
-  static open(url: string, key: string | undefined = KEY, headers: Record<string, string> = {}): Promise<Raw> {
-    return new Promise((resolve, reject) => {
-      const ws = new WebSocket(url, { headers: { ...(key ? { Authorization: `Api-Key ${key}` } : {}), ...headers } });
-      const raw = new Raw(ws);
-      ws.once("open", () => resolve(raw));
-      ws.once("unexpected-response", (_q, res) => reject(Object.assign(new Error(`HTTP ${res.statusCode}`), { status: res.statusCode })));
-      ws.once("error", reject);
-    });
-  }
-  send(msg: unknown): void {
-    this.ws.send(typeof msg === "string" ? msg : JSON.stringify(msg));
-  }
-  /** The next frame matching `pred` (removed from the queue). */
-  async next(pred: (f: any) => boolean = () => true, timeoutMs = 5000): Promise<any> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const i = this.frames.findIndex(pred);
-      if (i >= 0) return this.frames.splice(i, 1)[0];
-      if (this.closeCode !== undefined) throw new Error(`socket closed (${this.closeCode}) while waiting`);
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`no matching frame in ${timeoutMs} ms; got ${JSON.stringify(this.frames)}`);
-      await new Promise<void>((r) => {
-        this.waiters.push(r);
-        setTimeout(r, left);
-      });
-    }
-  }
-  reply(id: unknown): Promise<any> {
-    return this.next((f) => f.id === id && !("method" in f));
-  }
-  async call(method: string, params: unknown, id: string | number = `r${Math.random()}`): Promise<any> {
-    this.send({ jsonrpc: "2.0", method, params, id });
-    return this.reply(id);
-  }
-  /** Answers every create_node / create_edge as the reference client does. */
-  autoMirror(): void {
-    this.ws.on("message", (d) => {
-      const f = JSON.parse(d.toString());
-      if (f.method === "create_node" || f.method === "create_edge") {
-        this.send({ jsonrpc: "2.0", id: f.id, result: { message: "Ok" } });
-        const i = this.frames.indexOf(f);
-        void i;
-      }
-    });
-  }
-  close(): void {
-    this.ws.close();
-  }
-}
-
 
 const DIVIDE = {
   input: { d: { scope: "process", type: "number" } },
@@ -472,7 +402,7 @@ describe("bridge wire - the reference client's frames", () => {
     const { raw } = await session();
     const doc = (await raw.call("rpc.discover", {})).result;
     expect(doc.openrpc).toBe("1.3.2");
-    expect(doc.methods.find((m: any) => m.name === "runner.process").params.map((p: any) => p.name)).toEqual(["runner_id", "input"]);
+    expect(doc.methods.find((m: any) => m.name === "runner.process").params.map((p: any) => p.name)).toEqual(["runner_id", "input", "run_uuid"]);
     raw.close();
   });
 });

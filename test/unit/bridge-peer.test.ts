@@ -155,6 +155,55 @@ describe("bridge peer - JSON-RPC 2.0 semantics", () => {
   });
 });
 
+describe("bridge peer - what a message may cost", () => {
+  it("counts each refused message of a batch, unknown methods included, but not responses nobody waits for", async () => {
+    const kinds: string[] = [];
+    const out: unknown[] = [];
+    const peer = new JsonRpcPeer({ send: (t) => out.push(JSON.parse(t)), resolve: () => undefined, onBadFrame: (k) => kinds.push(k) });
+    peer.receive(JSON.stringify([1, 2, 3].map((id) => ({ jsonrpc: "2.0", method: `m${id}`, id }))));
+    peer.receive('{"jsonrpc":"2.0","method":"event"}');
+    // The reference client's answer to a notification it has no handler for.
+    peer.receive('{"jsonrpc":"2.0","id":null,"error":{"code":-32601,"message":"Method \'event\' not found.","data":{"method":"event"}}}');
+    await sleep(5);
+    expect(kinds).toEqual(["unknown-method", "unknown-method", "unknown-method", "unknown-response"]);
+  });
+
+  it("echoes at most 256 characters of an unknown method name, and at most 20 issues", async () => {
+    const { peer, out } = lone({ strict: () => 1 });
+    peer.receive(JSON.stringify({ jsonrpc: "2.0", method: "m".repeat(10_000), id: 1 }));
+    await sleep(5);
+    expect(((out[0] as any).error.data.method as string).length).toBeLessThanOrEqual(257);
+    const schema = z.object({ xs: z.array(z.string()) });
+    const parsed = schema.safeParse({ xs: Array(500).fill(1) });
+    const { issuesData } = await import("../../src/bridge/jsonrpc.ts");
+    const data = issuesData(parsed.error!);
+    expect(data.issues).toHaveLength(20);
+    expect(data.more_issues).toBe(480);
+  });
+
+  it("answers a result over maxMessageBytes with RESULT_TOO_LARGE, splits a batch's replies, and refuses to send a large request", async () => {
+    const out: string[] = [];
+    const peer = new JsonRpcPeer({ send: (t) => out.push(t), resolve: () => (p: any) => "x".repeat(p.n), maxMessageBytes: 1000 });
+    peer.receive(JSON.stringify({ jsonrpc: "2.0", method: "make", params: { n: 2000 }, id: "big" }));
+    await sleep(5);
+    expect(JSON.parse(out[0]!)).toEqual({
+      jsonrpc: "2.0",
+      id: "big",
+      error: { code: RpcCodes.RESULT_TOO_LARGE, message: expect.stringMatching(/^Result too large: \d+ bytes, at most 1000$/), data: { bytes: expect.any(Number), max_bytes: 1000 } },
+    });
+    out.length = 0;
+    peer.receive(JSON.stringify([1, 2, 3].map((id) => ({ jsonrpc: "2.0", method: "make", params: { n: 400 }, id }))));
+    await sleep(5);
+    const arrays = out.map((t) => JSON.parse(t));
+    expect(out.every((t) => Buffer.byteLength(t) <= 1000)).toBe(true);
+    expect(arrays.every(Array.isArray)).toBe(true);
+    expect(arrays.flat().map((r: any) => r.id)).toEqual([1, 2, 3]);
+    const err: any = await peer.request("run_callable", { pad: "y".repeat(2000) }).catch((e) => e);
+    expect(err.context.reason).toBe("too-large");
+    expect(peer.notify("event", { pad: "y".repeat(2000) })).toBe("too-large");
+  });
+});
+
 describe("bridge errors - application error mapping", () => {
   it("a NodeError carries node id, epoch, error type and message in data", () => {
     const e = toRpcError(NodeError.from("div", 4, new RangeError("division by zero")));
@@ -214,7 +263,7 @@ describe("bridge events - batching and backpressure", () => {
   it("sends one notification per turn, and counts drops while the socket is backed up", async () => {
     const sent: any[] = [];
     let buffered = 0;
-    const b = new EventBatcher(() => ({ notify: (_m, p) => (sent.push(p), true), buffered: () => buffered }));
+    const b = new EventBatcher(() => ({ notify: (_m, p) => (sent.push(p), "sent" as const), buffered: () => buffered }));
     const sub = { id: "s", runnerId: "r", nodes: undefined, signals: undefined };
     const ev = (i: number) => ({ id: i, timestamp: 0, node_id: "n", signal: "value", epoch: i, value: i });
     b.push(sub, ev(1));
@@ -231,12 +280,34 @@ describe("bridge events - batching and backpressure", () => {
   });
 });
 
+describe("bridge events - size limit", () => {
+  it("splits a batch over the message size limit, and drops (and counts) a single event over it", async () => {
+    const sent: any[] = [];
+    // The sink refuses notifications with more than 2 events, and any event whose value is "huge".
+    const b = new EventBatcher(() => ({
+      notify: (_m, p: any) => (p.events.length > 2 || p.events.some((e: any) => e.value === "huge") ? "too-large" : (sent.push(p), "sent")),
+      buffered: () => 0,
+    }));
+    const sub = { id: "s", runnerId: "r", nodes: undefined, signals: undefined };
+    const ev = (i: number, value: unknown = i) => ({ id: i, timestamp: 0, node_id: "n", signal: "value", epoch: i, value });
+    for (let i = 1; i <= 5; i++) b.push(sub, ev(i));
+    await sleep(5);
+    expect(sent.flatMap((p) => p.events.map((e: any) => e.id))).toEqual([1, 2, 3, 4, 5]);
+    sent.length = 0;
+    b.push(sub, ev(6, "huge"));
+    await sleep(5);
+    b.push(sub, ev(7));
+    await sleep(5);
+    expect(sent).toEqual([expect.objectContaining({ dropped: 1, events: [expect.objectContaining({ id: 7 })] })]);
+  });
+});
+
 describe("bridge OpenRPC document", () => {
   it("lists every contract method with its params from the zod schemas", () => {
     const doc = openRpcDocument(methods) as any;
     expect(doc.openrpc).toBe("1.3.2");
     const names = doc.methods.map((m: any) => m.name);
-    for (const m of ["tube.load", "runner.init", "runner.process", "runner.start", "runner.stop", "runner.status", "runner.deinit", "events.subscribe", "events.unsubscribe", "callables.register", "rpc.discover"]) {
+    for (const m of ["tube.load", "runner.init", "runner.process", "runner.start", "runner.stop", "runner.status", "runner.deinit", "events.subscribe", "events.unsubscribe", "callables.register", "rpc.discover", "runner.run", "run_function"]) {
       expect(names).toContain(m);
     }
     const init = doc.methods.find((m: any) => m.name === "runner.init");
@@ -244,6 +315,7 @@ describe("bridge OpenRPC document", () => {
       ["tube_id", true],
       ["runner", false],
       ["options", false],
+      ["run_uuid", false],
     ]);
     expect(init.params[1].schema.enum).toEqual(["local", "zmq"]);
     expect(z.string().safeParse(doc.info.version).success).toBe(true);
