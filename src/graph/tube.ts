@@ -151,7 +151,7 @@ export function resolveTubeInputs(
 ): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   // noob warns of extra inputs and goes on; the warning comes before a missing input's error, as there.
-  if (onExtra) for (const name of Object.keys(given)) if (!inputs[name]) onExtra(name);
+  if (onExtra) for (const name of Object.keys(given)) if (inputs[name]?.scope !== "tube") onExtra(name);
   for (const [name, decl] of Object.entries(inputs)) {
     if (decl.scope !== "tube") continue;
     const value = given[name] !== undefined ? given[name] : decl.default;
@@ -166,7 +166,7 @@ export function resolveTubeInputs(
     out[name] = value;
   }
   for (const name of Object.keys(given)) {
-    if (!inputs[name] && !onExtra) throw new SpecError("TUBULAR_ERR_SPEC_MISSING_REF", file, `input.${name}`, `input "${name}" was given but the graph declares no such input (strict inputs)`);
+    if (inputs[name]?.scope !== "tube" && !onExtra) throw new SpecError("TUBULAR_ERR_SPEC_MISSING_REF", file, `input.${name}`, `input "${name}" was given but the graph declares no such input (strict inputs)`);
   }
   return out;
 }
@@ -191,8 +191,16 @@ export function buildTube(spec: TubeSpec, definitions: ReadonlyMap<string, NodeD
   const { file } = options;
   const inputs = spec.input ?? {};
   const warn = options.warn ?? (() => undefined);
-  const input = resolveTubeInputs(inputs, options.input ?? {}, file, options.strictInputs ? undefined : (name) => warn(`${file}: input "${name}" was given but the graph declares no such input; ignored`));
-  const assets = spec.assets ?? {};
+  const input = resolveTubeInputs(inputs, options.input ?? {}, file, options.strictInputs ? undefined : (name) => warn(`${file}: input "${name}" was given but the graph declares no such tube input; ignored`));
+  // Asset params may be "input.k" of tube inputs too.
+  const assets: Record<string, AssetSpec> = {};
+  for (const [aid, a] of Object.entries(spec.assets ?? {})) {
+    const p = a.params;
+    const params = Array.isArray(p)
+      ? p.map((v, i) => resolveTubeInput(v, inputs, input, file, `assets.${aid}.params[${i}]`))
+      : p ? Object.fromEntries(Object.entries(p).map(([k, v]) => [k, resolveTubeInput(v, inputs, input, file, `assets.${aid}.params.${k}`)])) : p;
+    assets[aid] = params === undefined || params === null ? a : { ...a, params };
+  }
   const ids = Object.keys(spec.nodes);
 
   const returnIds = ids.filter((id) => spec.nodes[id]!.type === "return");

@@ -10,6 +10,7 @@ import type { Tube } from "../graph/tube.ts";
 import { EpochRunner } from "./epoch-runner.ts";
 import { instantiate, release, type Instances } from "./execute.ts";
 import { TaskPump } from "./task-pump.ts";
+import { endAssetEpoch } from "../node/assets.ts";
 import type { TubeEvent } from "./runner.ts";
 
 export interface LocalRunnerOptions {
@@ -125,6 +126,8 @@ export class LocalRunner extends EpochRunner {
       const ret = this.tube.returnNode;
       const raw = ret === undefined ? undefined : this.scheduler.valueOf(epoch, ret, "value");
       this.scheduler.closeEpoch(epoch);
+      const released = endAssetEpoch(this.instances, epoch);
+      if (released) released.catch((err: unknown) => this.listenerCount("error") > 0 && this.emit("error", err as Error));
       const error = this.errors.get(epoch);
       this.errors.delete(epoch);
       this.settle(epoch, raw === undefined ? null : raw, error);

@@ -88,7 +88,7 @@ describe("spec - valid graph files", () => {
     const tube = await loadTube(fixture("valid-basic.yaml"), { input: { factr: 2 }, onWarning: (m) => warnings.push(m) });
     expect(tube.input).toEqual({ factor: 2 });
     expect(warnings).toHaveLength(1);
-    expect(warnings[0]).toMatch(/input "factr" was given but the graph declares no such input/);
+    expect(warnings[0]).toMatch(/input "factr" was given but the graph declares no such tube input/);
   });
 
   it("with strictInputs, a tube input the graph does not declare is an error that names it", async () => {
