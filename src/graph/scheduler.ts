@@ -109,6 +109,8 @@ export class Scheduler {
   private closedBelow = -Infinity;
   private readonly closedAbove = new Set<number>();
   private ready: Task[] = [];
+  /** Nodes enabled or disabled since the tube was built (a runner's enableNode / disableNode). */
+  private readonly enabledNow = new Map<string, boolean>();
   private completed: number[] = [];
 
   constructor(tube: Tube, options: SchedulerOptions = {}) {
@@ -183,6 +185,19 @@ export class Scheduler {
       this.checkRootComplete(root);
     }
     return true;
+  }
+
+  /**
+   * Enables or disables a node from now on: epochs it has not been scheduled
+   * in yet run it (or skip it, as a node disabled in the graph file is).
+   */
+  setEnabled(nodeId: string, enabled: boolean): void {
+    if (!this.tube.nodes.has(nodeId)) throw new RangeError(`no node "${nodeId}"`);
+    this.enabledNow.set(nodeId, enabled);
+  }
+
+  isEnabled(nodeId: string): boolean {
+    return this.enabledNow.get(nodeId) ?? this.tube.nodes.get(nodeId)?.enabled ?? false;
   }
 
   /** Tasks that became ready since the last call. */
@@ -386,7 +401,7 @@ export class Scheduler {
     // Sources (no edges) wait for the epoch to be opened; so do nodes reading only tube inputs.
     if (!st.ancestor(0).opened && node.edges.every((e) => e.source.kind !== "node")) return;
     st.running.add(id);
-    let skip = !node.enabled;
+    let skip = !(this.enabledNow.get(id) ?? node.enabled);
     for (const slot of node.required) if (inputs[slot] === undefined) skip = true;
     if (!skip && node.definition.slots !== "any") {
       for (const [slot, spec] of Object.entries(node.definition.slots)) {

@@ -177,6 +177,8 @@ export interface BuildTubeOptions {
   input?: Record<string, unknown>;
   /** An undeclared tube input is an error rather than a warning. */
   strictInputs?: boolean;
+  /** The caller already warned of undeclared tube inputs. */
+  extraInputsWarned?: boolean;
   warn?: (message: string) => void;
 }
 
@@ -191,7 +193,7 @@ export function buildTube(spec: TubeSpec, definitions: ReadonlyMap<string, NodeD
   const { file } = options;
   const inputs = spec.input ?? {};
   const warn = options.warn ?? (() => undefined);
-  const input = resolveTubeInputs(inputs, options.input ?? {}, file, options.strictInputs ? undefined : (name) => warn(`${file}: input "${name}" was given but the graph declares no such tube input; ignored`));
+  const input = resolveTubeInputs(inputs, options.input ?? {}, file, options.strictInputs ? undefined : options.extraInputsWarned ? () => undefined : (name) => warn(`${file}: input "${name}" was given but the graph declares no such tube input; ignored`));
   // Asset params may be "input.k" of tube inputs too.
   const assets: Record<string, AssetSpec> = {};
   for (const [aid, a] of Object.entries(spec.assets ?? {})) {

@@ -227,8 +227,7 @@ async function loadWith(data: unknown, options: LoadSpecOptions, seen: string[],
   const resolved = isPlainObject(data) && data.extends !== undefined ? await resolveExtends(data, path.join(options.baseDir, path.basename(file)), seen, ctx) : data;
   const parsed = parseSpec(resolved, file);
   // The graph's own tube inputs first, so a missing one is named here and not in a child tube it feeds.
-  // (An undeclared one is warned of once, by buildTube.)
-  const tubeInput = resolveTubeInputs(parsed.input ?? {}, options.input ?? {}, file, ctx.strictInputs ? undefined : () => undefined);
+  const tubeInput = resolveTubeInputs(parsed.input ?? {}, options.input ?? {}, file, ctx.strictInputs ? undefined : (name) => ctx.warn(`${file}: input "${name}" was given but the graph declares no such tube input; ignored`));
   // Normalized: types mapped and absolute, nested tubes inlined, so a runner process rebuilds it anywhere.
   const nodes: TubeSpec["nodes"] = {};
   const definitions = new Map<string, NodeDefinition>();
@@ -259,6 +258,7 @@ async function loadWith(data: unknown, options: LoadSpecOptions, seen: string[],
     baseDir: options.baseDir,
     ...(options.input ? { input: options.input } : {}),
     strictInputs: ctx.strictInputs,
+    extraInputsWarned: true,
     warn: ctx.warn,
   });
 }

@@ -51,7 +51,7 @@ class Harness {
   }
 
   async tube(id: string, input?: Record<string, unknown>): Promise<Tube> {
-    return loadTube(await this.file(id), { typeMap: this.typeMap, ...(input ? { input } : {}), onWarning: (m) => this.warnings.push(m) });
+    return loadTube(await this.file(id), { typeMap: this.typeMap, tubePath: [this.pipelines], ...(input ? { input } : {}), onWarning: (m) => this.warnings.push(m) });
   }
 
   async start(id: string | Tube, input?: Record<string, unknown>): Promise<Started> {

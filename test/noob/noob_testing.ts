@@ -10,7 +10,8 @@ import { z } from "zod";
 import { defineNode } from "../../src/node/define.ts";
 import { NoEvent } from "../../src/node/definition.ts";
 
-const any = z.any();
+/** A required slot of any type (zod's any() also accepts "no value", which would make the slot optional). */
+const any = z.custom<any>((v) => v !== undefined, "required");
 const opt = z.any().optional();
 
 /** An error named like Python's, so a check on the error's type reads the same. */
