@@ -6,6 +6,8 @@ import type { Tube } from "./tube.ts";
 export function resolveProcessInput(tube: Tube, given: Record<string, unknown> | undefined | null): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   const input = given ?? {};
+  // As noob: an input the graph does not declare for this scope is warned of and ignored.
+  for (const name of Object.keys(input)) if (tube.inputs[name]?.scope !== "process") tube.warn?.(`process input "${name}" is not a process-scoped input of the graph; ignored`);
   for (const [name, decl] of Object.entries(tube.inputs)) {
     if (decl.scope !== "process") continue;
     const value = input[name] !== undefined ? input[name] : decl.default;

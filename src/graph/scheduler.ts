@@ -60,6 +60,23 @@ class EpochState {
 const PENDING = Symbol("pending");
 const MISSING = Symbol("missing");
 
+/**
+ * What the scheduler puts in a slot fed by `assets.NAME`: the scheduler knows
+ * no asset objects (it is pure); the runner's asset store swaps the marker for
+ * the object right before the node runs (src/node/assets.ts).
+ */
+export interface AssetMarker {
+  readonly [ASSET_MARK]: string;
+}
+export const ASSET_MARK: unique symbol = Symbol.for("tubular.asset");
+
+const markers = new Map<string, AssetMarker>();
+function assetMarker(name: string): AssetMarker {
+  let m = markers.get(name);
+  if (!m) markers.set(name, (m = Object.freeze({ [ASSET_MARK]: name })));
+  return m;
+}
+
 const valueKey = (node: string, signal: string) => `${node}\u0000${signal}`;
 
 export interface SchedulerOptions {
@@ -84,12 +101,16 @@ export class Scheduler {
   private readonly depth = new Map<string, number>();
   /** Nodes that read a map's scope collapsed into the map's own epoch, per map. */
   private readonly collapsers = new Map<string, TubeNode[]>();
+  /** Node -> the local nodes that wait for its completion of the previous root epoch (asset round-trips). */
+  private readonly previousWaiters = new Map<string, TubeNode[]>();
   private readonly roots = new Map<number, EpochState>();
   private readonly nextRoot = new Map<string, number>();
   private firstRoot: number | undefined;
   private closedBelow = -Infinity;
   private readonly closedAbove = new Set<number>();
   private ready: Task[] = [];
+  /** Nodes enabled or disabled since the tube was built (a runner's enableNode / disableNode). */
+  private readonly enabledNow = new Map<string, boolean>();
   private completed: number[] = [];
 
   constructor(tube: Tube, options: SchedulerOptions = {}) {
@@ -104,6 +125,7 @@ export class Scheduler {
     this.trackedRoot = [...this.tracked].filter((id) => this.depth.get(id) === 0);
     this.trackedDeep = [...this.tracked].filter((id) => this.depth.get(id)! > 0);
     for (const node of tube.nodes.values()) {
+      for (const w of node.waitsForPrevious ?? []) this.previousWaiters.set(w, [...(this.previousWaiters.get(w) ?? []), node]);
       for (const e of node.edges) {
         if (!node.collapsed.has(e.slot) || e.source.kind !== "node") continue;
         const map = this.signalScope(e)[node.scope.length]!;
@@ -156,12 +178,26 @@ export class Scheduler {
       else for (const sub of this.descendants(st, d)) this.check(down, sub);
     }
     if (node.stateful && this.local.has(nodeId)) this.checkNextInOrder(node, st);
+    if (st.depth === 0) this.checkPreviousWaiters(nodeId, st.root);
     if (this.tracked.has(nodeId)) {
       const root = st.ancestor(0);
       if (st.depth === 0) root.trackedRootDone++;
       this.checkRootComplete(root);
     }
     return true;
+  }
+
+  /**
+   * Enables or disables a node from now on: epochs it has not been scheduled
+   * in yet run it (or skip it, as a node disabled in the graph file is).
+   */
+  setEnabled(nodeId: string, enabled: boolean): void {
+    if (!this.tube.nodes.has(nodeId)) throw new RangeError(`no node "${nodeId}"`);
+    this.enabledNow.set(nodeId, enabled);
+  }
+
+  isEnabled(nodeId: string): boolean {
+    return this.enabledNow.get(nodeId) ?? this.tube.nodes.get(nodeId)?.enabled ?? false;
   }
 
   /** Tasks that became ready since the last call. */
@@ -269,6 +305,7 @@ export class Scheduler {
 
   private read(e: Edge, st: EpochState): unknown {
     const src = e.source;
+    if (src.kind === "asset") return assetMarker(src.name);
     if (src.kind === "input") {
       if (src.scope === "tube") return this.tube.input[src.name] ?? MISSING;
       const root = st.ancestor(0);
@@ -284,19 +321,45 @@ export class Scheduler {
       const v = st.ancestor(dSig).values.get(key);
       return v === undefined ? MISSING : v;
     }
-    // One level deeper: the list of the sub-epochs' values, once the map and every sub-epoch are done.
-    const map = this.signalScope(e)[st.depth]!;
-    const count = st.subCount?.get(map);
-    if (!st.done.has(map) || count === undefined) return PENDING;
-    const subs = st.children?.get(map) ?? [];
+    // Deeper: the list of the sub-epochs' values (flattened over every level, for return), once each is done.
+    const scope = this.signalScope(e);
     const out: unknown[] = [];
-    for (let i = 0; i < count; i++) {
-      const sub = subs[i]!;
-      if (!sub.ancestor(dU).done.has(src.node)) return PENDING;
-      const v = sub.values.get(key);
-      if (v !== undefined) out.push(v);
+    const collect = (sub: EpochState): boolean => {
+      if (sub.depth === dSig) {
+        if (!sub.ancestor(dU).done.has(src.node)) return false;
+        const v = sub.values.get(key);
+        if (v !== undefined) out.push(v);
+        return true;
+      }
+      const map = scope[sub.depth]!;
+      const count = sub.subCount?.get(map);
+      if (!sub.done.has(map) || count === undefined) return false;
+      const subs = sub.children?.get(map) ?? [];
+      for (let i = 0; i < count; i++) if (!collect(subs[i]!)) return false;
+      return true;
+    };
+    return collect(st) ? out : PENDING;
+  }
+
+  /** Whether the node's round-trip sources have completed the previous root epoch. */
+  private previousDone(node: TubeNode, root: number): boolean {
+    const prev = root - 1;
+    if (this.firstRoot === undefined || prev < this.firstRoot || this.isClosed(prev)) return true;
+    const ps = this.roots.get(prev);
+    if (!ps) return false;
+    for (const w of node.waitsForPrevious) if (!ps.done.has(w)) return false;
+    return true;
+  }
+
+  private checkPreviousWaiters(nodeId: string, root: number): void {
+    const waiters = this.previousWaiters.get(nodeId);
+    if (!waiters) return;
+    const next = this.roots.get(root + 1);
+    if (!next) return;
+    for (const w of waiters) {
+      if (!this.local.has(w.id)) continue;
+      for (const sub of this.descendants(next, w.scope.length)) this.check(w, sub);
     }
-    return out;
   }
 
   private inOrder(node: TubeNode, st: EpochState): boolean {
@@ -328,6 +391,7 @@ export class Scheduler {
     const id = node.id;
     if (st.done.has(id) || st.running.has(id)) return;
     if (node.stateful && !this.inOrder(node, st)) return;
+    if (node.waitsForPrevious.length > 0 && !this.previousDone(node, st.root)) return;
     const inputs: Record<string, unknown> = { ...node.constSlots };
     for (const e of node.edges) {
       const v = this.read(e, st);
@@ -335,9 +399,9 @@ export class Scheduler {
       if (v !== MISSING) inputs[e.slot] = v;
     }
     // Sources (no edges) wait for the epoch to be opened; so do nodes reading only tube inputs.
-    if (!st.ancestor(0).opened && node.edges.every((e) => e.source.kind === "input")) return;
+    if (!st.ancestor(0).opened && node.edges.every((e) => e.source.kind !== "node")) return;
     st.running.add(id);
-    let skip = !node.enabled;
+    let skip = !(this.enabledNow.get(id) ?? node.enabled);
     for (const slot of node.required) if (inputs[slot] === undefined) skip = true;
     if (!skip && node.definition.slots !== "any") {
       for (const [slot, spec] of Object.entries(node.definition.slots)) {

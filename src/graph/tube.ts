@@ -6,12 +6,13 @@
 import { SpecError } from "../errors.ts";
 import type { NodeDefinition } from "../node/definition.ts";
 import { returnNode, type ReturnShape } from "../node/special/return.ts";
-import type { InputSpec, NodeSpec, TubeSpec } from "../spec/schema.ts";
+import type { AssetSpec, InputSpec, NodeSpec, TubeSpec } from "../spec/schema.ts";
 import { inputMatchesType } from "../spec/input-types.ts";
 
 export type EdgeSource =
   | { readonly kind: "node"; readonly node: string; readonly signal: string }
-  | { readonly kind: "input"; readonly name: string; readonly scope: "tube" | "process" };
+  | { readonly kind: "input"; readonly name: string; readonly scope: "tube" | "process" }
+  | { readonly kind: "asset"; readonly name: string };
 
 export interface Edge {
   readonly slot: string;
@@ -45,6 +46,14 @@ export interface TubeNode {
   /** Whether a slot must have an event for the node to run. */
   readonly required: ReadonlySet<string>;
   readonly placement: Placement;
+  /** Params given as "assets.NAME": the param name -> the asset (runner-scoped; the object is passed at creation). */
+  readonly assetParams: Readonly<Record<string, string>>;
+  /**
+   * Nodes whose completion of the previous root epoch this node waits for:
+   * the sources of the `depends` round-trip of the runner-scoped assets it
+   * reads, so it gets the asset as that node left it.
+   */
+  readonly waitsForPrevious: readonly string[];
 }
 
 export interface Tube {
@@ -63,6 +72,10 @@ export interface Tube {
   readonly downstream: ReadonlyMap<string, readonly string[]>;
   readonly returnNode: string | undefined;
   readonly returnShape: ReturnShape | undefined;
+  /** Asset specs by id (types mapped and absolute). */
+  readonly assets: Readonly<Record<string, AssetSpec>>;
+  /** Called with a warning the runtime may raise (an undeclared process input). */
+  readonly warn: (message: string) => void;
 }
 
 const INPUT = "input";
@@ -95,12 +108,22 @@ function rawEdges(id: string, spec: NodeSpec, def: NodeDefinition | "return"): {
     });
     return { edges, shape: { kind: "object", keys: edges.map((e) => e.slot) } };
   }
-  const declared = def.slots === "any" ? [] : Object.keys(def.slots);
-  const bare = (ref: string): string => (declared.length === 1 ? (declared[0] as string) : parseRef(ref)[1]);
-  if (typeof deps === "string") return { edges: [{ slot: bare(deps), ref: deps, path: base }] };
+  // As noob binds them: the k-th bare reference of the list (a lone string: the first) feeds the node's k-th declared slot.
+  // Nodes that declare no slots (plain functions) get it under the signal's name.
+  const declared = def.slots === "any" ? undefined : Object.keys(def.slots);
+  let position = 0;
+  const bare = (ref: string, path: string): string => {
+    if (!declared) return parseRef(ref)[1];
+    const slot = declared[position++];
+    if (slot === undefined) {
+      throw new SpecError("TUBULAR_ERR_SPEC_MISSING_REF", "", path, `"${ref}" is bare reference number ${position}, but node "${id}" declares only ${declared.length} slot(s) (${declared.join(", ") || "none"}); name the slot: { slot: ${ref} }`);
+    }
+    return slot;
+  };
+  if (typeof deps === "string") return { edges: [{ slot: bare(deps, base), ref: deps, path: base }] };
   return {
     edges: deps.map((d, i) => {
-      if (typeof d === "string") return { slot: bare(d), ref: d, path: `${base}[${i}]` };
+      if (typeof d === "string") return { slot: bare(d, `${base}[${i}]`), ref: d, path: `${base}[${i}]` };
       const [slot, ref] = Object.entries(d)[0] as [string, string];
       return { slot, ref, path: `${base}[${i}].${slot}` };
     }),
@@ -123,8 +146,12 @@ export function resolveTubeInputs(
   inputs: Record<string, InputSpec>,
   given: Record<string, unknown>,
   file: string,
+  /** Called for a given input the graph does not declare; without it, that is an error. */
+  onExtra?: (name: string) => void,
 ): Record<string, unknown> {
   const out: Record<string, unknown> = {};
+  // noob warns of extra inputs and goes on; the warning comes before a missing input's error, as there.
+  if (onExtra) for (const name of Object.keys(given)) if (inputs[name]?.scope !== "tube") onExtra(name);
   for (const [name, decl] of Object.entries(inputs)) {
     if (decl.scope !== "tube") continue;
     const value = given[name] !== undefined ? given[name] : decl.default;
@@ -139,7 +166,7 @@ export function resolveTubeInputs(
     out[name] = value;
   }
   for (const name of Object.keys(given)) {
-    if (!inputs[name]) throw new SpecError("TUBULAR_ERR_SPEC_MISSING_REF", file, `input.${name}`, `input "${name}" was given but the graph declares no such input`);
+    if (inputs[name]?.scope !== "tube" && !onExtra) throw new SpecError("TUBULAR_ERR_SPEC_MISSING_REF", file, `input.${name}`, `input "${name}" was given but the graph declares no such input (strict inputs)`);
   }
   return out;
 }
@@ -148,7 +175,14 @@ export interface BuildTubeOptions {
   file: string;
   baseDir: string;
   input?: Record<string, unknown>;
+  /** An undeclared tube input is an error rather than a warning. */
+  strictInputs?: boolean;
+  /** The caller already warned of undeclared tube inputs. */
+  extraInputsWarned?: boolean;
+  warn?: (message: string) => void;
 }
+
+const ASSETS = "assets";
 
 /**
  * Validates a spec's structure beyond its schema (references, signals, cycles,
@@ -158,7 +192,17 @@ export interface BuildTubeOptions {
 export function buildTube(spec: TubeSpec, definitions: ReadonlyMap<string, NodeDefinition>, options: BuildTubeOptions): Tube {
   const { file } = options;
   const inputs = spec.input ?? {};
-  const input = resolveTubeInputs(inputs, options.input ?? {}, file);
+  const warn = options.warn ?? (() => undefined);
+  const input = resolveTubeInputs(inputs, options.input ?? {}, file, options.strictInputs ? undefined : options.extraInputsWarned ? () => undefined : (name) => warn(`${file}: input "${name}" was given but the graph declares no such tube input; ignored`));
+  // Asset params may be "input.k" of tube inputs too.
+  const assets: Record<string, AssetSpec> = {};
+  for (const [aid, a] of Object.entries(spec.assets ?? {})) {
+    const p = a.params;
+    const params = Array.isArray(p)
+      ? p.map((v, i) => resolveTubeInput(v, inputs, input, file, `assets.${aid}.params[${i}]`))
+      : p ? Object.fromEntries(Object.entries(p).map(([k, v]) => [k, resolveTubeInput(v, inputs, input, file, `assets.${aid}.params.${k}`)])) : p;
+    assets[aid] = params === undefined || params === null ? a : { ...a, params };
+  }
   const ids = Object.keys(spec.nodes);
 
   const returnIds = ids.filter((id) => spec.nodes[id]!.type === "return");
@@ -180,11 +224,21 @@ export function buildTube(spec: TubeSpec, definitions: ReadonlyMap<string, NodeD
   for (const id of ids) {
     const nspec = spec.nodes[id]!;
     const isReturn = nspec.type === "return";
-    const { edges: raw, shape } = rawEdges(id, nspec, isReturn ? "return" : definitions.get(id)!);
+    let rawResult: ReturnType<typeof rawEdges>;
+    try {
+      rawResult = rawEdges(id, nspec, isReturn ? "return" : definitions.get(id)!);
+    } catch (err) {
+      if (err instanceof SpecError) throw new SpecError(err.code, file, err.path, err.reason);
+      throw err;
+    }
+    const { edges: raw, shape } = rawResult;
     const def = isReturn ? returnNode(shape!) : definitions.get(id)!;
     if (isReturn) returnShape = shape;
     const params: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(nspec.params ?? {})) params[k] = resolveTubeInput(v, inputs, input, file, `nodes.${id}.params.${k}`);
+    for (const [k, v] of Object.entries(nspec.params ?? {})) {
+      if (typeof v === "string" && v.startsWith(`${ASSETS}.`)) continue; // an asset object, given at creation
+      params[k] = resolveTubeInput(v, inputs, input, file, `nodes.${id}.params.${k}`);
+    }
     const edges = raw.map(({ slot, ref, path }) => {
       const [head, tail] = parseRef(ref);
       if (head === INPUT) {
@@ -192,18 +246,28 @@ export function buildTube(spec: TubeSpec, definitions: ReadonlyMap<string, NodeD
         if (!decl) throw new SpecError("TUBULAR_ERR_SPEC_MISSING_REF", file, path, `"${ref}" names no declared input`);
         return { slot, path, source: { kind: "input" as const, name: tail, scope: decl.scope } };
       }
+      if (head === ASSETS) {
+        if (!assets[tail]) throw new SpecError("TUBULAR_ERR_SPEC_MISSING_REF", file, path, `"${ref}" names no declared asset (the graph has ${Object.keys(assets).join(", ") || "none"})`);
+        return { slot, path, source: { kind: "asset" as const, name: tail } };
+      }
       return { slot, path, source: { kind: "node" as const, node: head, signal: tail } };
     });
     drafts.set(id, { id, spec: nspec, def, edges, params, ...(shape ? { shape } : {}) });
   }
 
-  // References: nodes and signals exist.
+  // References: nodes exist; then cycles (a cycle is reported as one, before any slot it misuses); then signals and slots.
+  for (const d of drafts.values()) {
+    for (const e of d.edges) {
+      if (e.source.kind !== "node" || drafts.has(e.source.node)) continue;
+      throw new SpecError("TUBULAR_ERR_SPEC_MISSING_REF", file, e.path, `"${e.source.node}.${e.source.signal}": there is no node "${e.source.node}"`);
+    }
+  }
+  const order = topologicalOrder(drafts, file);
   for (const d of drafts.values()) {
     for (const e of d.edges) {
       if (e.source.kind !== "node") continue;
-      const up = drafts.get(e.source.node);
+      const up = drafts.get(e.source.node)!;
       const ref = `${e.source.node}.${e.source.signal}`;
-      if (!up) throw new SpecError("TUBULAR_ERR_SPEC_MISSING_REF", file, e.path, `"${ref}": there is no node "${e.source.node}"`);
       if (!up.def.signals.includes(e.source.signal)) {
         throw new SpecError("TUBULAR_ERR_SPEC_MISSING_REF", file, e.path, `"${ref}": node "${e.source.node}" has no signal "${e.source.signal}" (it has ${up.def.signals.join(", ") || "none"})`);
       }
@@ -212,8 +276,6 @@ export function buildTube(spec: TubeSpec, definitions: ReadonlyMap<string, NodeD
       }
     }
   }
-
-  const order = topologicalOrder(drafts, file);
 
   // Scopes: which map each node runs inside.
   const scopes = new Map<string, string[]>();
@@ -244,6 +306,8 @@ export function buildTube(spec: TubeSpec, definitions: ReadonlyMap<string, NodeD
     for (const e of d.edges) {
       const s = sigScope(e);
       if (s.length === scope.length + 1) collapsed.add(e.slot);
+      // return reads any depth, as noob's does: the values of every sub-epoch below, flattened in order.
+      else if (s.length > scope.length + 1 && d.def.special === "return") collapsed.add(e.slot);
       else if (s.length > scope.length + 1) {
         throw new SpecError("TUBULAR_ERR_SPEC_SCOPE", file, e.path, `node "${id}" reads "${(e.source as { node: string }).node}" from ${s.length - scope.length} map levels deeper; gather one level at a time`);
       }
@@ -251,6 +315,8 @@ export function buildTube(spec: TubeSpec, definitions: ReadonlyMap<string, NodeD
     scopes.set(id, scope);
     collapsedOf.set(id, collapsed);
   }
+
+  const assetInfo = analyzeAssets(spec, drafts, order, file, warn);
 
   const nodes = new Map<string, TubeNode>();
   const downstream = new Map<string, string[]>(ids.map((id) => [id, []]));
@@ -288,8 +354,10 @@ export function buildTube(spec: TubeSpec, definitions: ReadonlyMap<string, NodeD
       scope: Object.freeze(scopes.get(id)!),
       collapsed: collapsedOf.get(id)!,
       required,
+      assetParams: Object.freeze(assetParamsOf(d.spec, assets, file, id)),
+      waitsForPrevious: Object.freeze(assetInfo.waits.get(id) ?? []),
       placement: Object.freeze({
-        ...(d.spec.group ? { group: d.spec.group } : {}),
+        ...(assetInfo.groups.get(id) ?? d.spec.group ? { group: (assetInfo.groups.get(id) ?? d.spec.group)! } : {}),
         ...(d.spec.host ? { host: d.spec.host } : {}),
         ...(d.spec.labels ? { labels: d.spec.labels } : {}),
         restart: d.spec.restart ?? "never",
@@ -310,6 +378,8 @@ export function buildTube(spec: TubeSpec, definitions: ReadonlyMap<string, NodeD
     downstream,
     returnNode: returnIds[0],
     returnShape,
+    assets,
+    warn,
   });
 }
 
@@ -333,4 +403,116 @@ function topologicalOrder(drafts: ReadonlyMap<string, { edges: ReadonlyArray<Edg
   };
   for (const id of drafts.keys()) visit(id);
   return order;
+}
+
+function assetParamsOf(spec: NodeSpec, assets: Record<string, AssetSpec>, file: string, id: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(spec.params ?? {})) {
+    if (typeof v !== "string" || !v.startsWith(`${ASSETS}.`)) continue;
+    const name = v.slice(ASSETS.length + 1);
+    const asset = assets[name];
+    if (!asset) throw new SpecError("TUBULAR_ERR_SPEC_MISSING_REF", file, `nodes.${id}.params.${k}`, `"${v}" names no declared asset`);
+    if (asset.scope !== "runner") {
+      throw new SpecError("TUBULAR_ERR_SPEC_SCOPE", file, `nodes.${id}.params.${k}`, `params are fixed at creation, so "${v}" must be a runner-scoped asset (it is ${asset.scope}-scoped); use depends for it`);
+    }
+    out[k] = name;
+  }
+  return out;
+}
+
+interface AssetInfo {
+  /** Node -> the nodes it waits for in the previous root epoch (asset round-trips). */
+  waits: Map<string, string[]>;
+  /** Node -> the process group it joins so that the nodes sharing an asset share one object. */
+  groups: Map<string, string>;
+}
+
+/**
+ * What assets mean for the graph's structure:
+ * - a runner-scoped asset with `depends: n.s` is read, in each epoch, as `n`
+ *   left it in the previous one, so its readers wait for `n`'s previous epoch;
+ *   and, as in noob, no node in `n`'s topological generation or later may read
+ *   it directly (it would see a half-updated object): pass it on as a signal;
+ * - nodes that share a runner- or process-scoped asset (and the node that
+ *   refreshes it) run in one process, so they share one object, on every
+ *   runner alike (docs/architecture.md, "Assets").
+ */
+function analyzeAssets(
+  spec: TubeSpec,
+  drafts: ReadonlyMap<string, { id: string; spec: NodeSpec; def: NodeDefinition; edges: ReadonlyArray<Edge & { path: string }> }>,
+  order: readonly string[],
+  file: string,
+  warn: (message: string) => void,
+): AssetInfo {
+  const assets = spec.assets ?? {};
+  const waits = new Map<string, string[]>();
+  const groups = new Map<string, string>();
+  const ids = Object.keys(assets);
+  if (ids.length === 0) return { waits, groups };
+  const readers = new Map<string, string[]>(ids.map((a) => [a, []]));
+  for (const d of drafts.values()) {
+    for (const e of d.edges) if (e.source.kind === "asset" && !readers.get(e.source.name)!.includes(d.id)) readers.get(e.source.name)!.push(d.id);
+    for (const v of Object.values(d.spec.params ?? {})) {
+      if (typeof v === "string" && v.startsWith(`${ASSETS}.`) && readers.has(v.slice(ASSETS.length + 1)) && !readers.get(v.slice(ASSETS.length + 1))!.includes(d.id)) readers.get(v.slice(ASSETS.length + 1))!.push(d.id);
+    }
+  }
+  const generation = new Map<string, number>();
+  for (const id of order) {
+    let g = 0;
+    for (const e of drafts.get(id)!.edges) if (e.source.kind === "node") g = Math.max(g, generation.get(e.source.node)! + 1);
+    generation.set(id, g);
+  }
+  // Union of nodes that must share a process.
+  const parent = new Map<string, string>();
+  const find = (x: string): string => {
+    while (parent.get(x) !== x) x = parent.get(x)!;
+    return x;
+  };
+  const union = (a: string, b: string) => {
+    for (const x of [a, b]) if (!parent.has(x)) parent.set(x, x);
+    parent.set(find(a), find(b));
+  };
+  for (const [id, asset] of Object.entries(assets)) {
+    const users = readers.get(id)!;
+    if (asset.depends) {
+      const [node, signal] = [asset.depends.slice(0, asset.depends.indexOf(".")), asset.depends.slice(asset.depends.indexOf(".") + 1)];
+      const src = drafts.get(node);
+      if (!src) throw new SpecError("TUBULAR_ERR_SPEC_MISSING_REF", file, `assets.${id}.depends`, `"${asset.depends}": there is no node "${node}"`);
+      if (!src.def.signals.includes(signal)) {
+        // noob accepts this and the asset is simply never refreshed; say so rather than refuse the file.
+        warn(`${file}: assets.${id}.depends: node "${node}" has no signal "${signal}" (it has ${src.def.signals.join(", ") || "none"}); the asset is never refreshed`);
+      }
+      const g = generation.get(node)!;
+      for (const u of users) {
+        if (u !== node && generation.get(u)! >= g) {
+          throw new SpecError(
+            "TUBULAR_ERR_SPEC_SCOPE",
+            file,
+            `nodes.${u}.depends`,
+            `node "${u}" reads assets.${id} directly, but runs in the same topological generation as "${node}" (whose ${signal} refreshes the asset) or later; pass the asset on as a signal instead`,
+          );
+        }
+      }
+      for (const u of users) {
+        const list = waits.get(u) ?? [];
+        if (u !== node && !list.includes(node)) list.push(node);
+        waits.set(u, list);
+      }
+      for (const u of users) union(u, node);
+    }
+    if (asset.scope !== "node") for (let i = 1; i < users.length; i++) union(users[0]!, users[i]!);
+  }
+  // Each set of nodes sharing an asset becomes one group: the explicit group of its members if they agree, else an implicit one.
+  const members = new Map<string, string[]>();
+  for (const x of parent.keys()) members.set(find(x), [...(members.get(find(x)) ?? []), x]);
+  for (const list of members.values()) {
+    if (list.length < 2) continue;
+    const explicit = [...new Set(list.map((n) => drafts.get(n)!.spec.group).filter((g): g is string => g !== undefined))];
+    if (explicit.length > 1) {
+      throw new SpecError("TUBULAR_ERR_SPEC_SCOPE", file, `nodes.${list[0]}.group`, `nodes ${list.join(", ")} share an asset, so they run in one process, but name different groups (${explicit.join(", ")})`);
+    }
+    const group = explicit[0] ?? `assets:${[...list].sort()[0]}`;
+    for (const n of list) groups.set(n, group);
+  }
+  return { waits, groups };
 }

@@ -110,7 +110,7 @@ function slotCheck(schema: ZodType): SlotCheck {
 
 type AnyFunction = (...args: any[]) => any;
 
-function isClass(fn: AnyFunction): boolean {
+export function isClass(fn: AnyFunction): boolean {
   return /^class[\s{]/.test(Function.prototype.toString.call(fn)) || typeof fn.prototype?.process === "function";
 }
 
@@ -144,8 +144,9 @@ export function toNodeDefinition(x: unknown, name: string): NodeDefinition {
     return Object.freeze({
       kind: "tubular.node" as const,
       slots: {},
-      signals: ["value"],
-      stateful: true,
+      // A static `signals` names them; with several, each yielded value is an object keyed by signal.
+      signals: fn.signals ?? ["value"],
+      stateful: fn.stateful ?? true,
       create(params: Record<string, unknown>): NodeInstance {
         const it = fn(params) as Iterator<unknown> | AsyncIterator<unknown>;
         let exhausted = false;

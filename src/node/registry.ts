@@ -33,6 +33,11 @@ export async function resolveNodeType(type: string, baseDir: string, named: Reco
   if (!isModuleType(type)) {
     throw new UnknownTypeError(`unknown node type "${type}"; known types: ${knownTypeNames(named).join(", ")}; or use "./module.ts#export" or "package#export"`);
   }
+  return toNodeDefinition(await importTypeExport(type, baseDir), type);
+}
+
+/** The export a module type ("./module.ts#export", "package#export") names; throws UnknownTypeError. */
+export async function importTypeExport(type: string, baseDir: string): Promise<unknown> {
   const hash = type.lastIndexOf("#");
   const specifier = hash < 0 ? type : type.slice(0, hash);
   const exportName = hash < 0 ? "default" : type.slice(hash + 1);
@@ -50,13 +55,13 @@ export async function resolveNodeType(type: string, baseDir: string, named: Reco
   try {
     mod = await importModule(url);
   } catch (err) {
-    throw new UnknownTypeError(`node type "${type}": cannot import "${specifier}": ${(err as Error).message.split("\n")[0]}`);
+    throw new UnknownTypeError(`type "${type}": cannot import "${specifier}": ${(err as Error).message.split("\n")[0]}`);
   }
   const exported = mod[exportName];
   if (exported === undefined) {
-    throw new UnknownTypeError(`node type "${type}": module "${specifier}" has no export "${exportName}" (it exports ${Object.keys(mod).join(", ") || "nothing"})`);
+    throw new UnknownTypeError(`type "${type}": module "${specifier}" has no export "${exportName}" (it exports ${Object.keys(mod).join(", ") || "nothing"})`);
   }
-  return toNodeDefinition(exported, type);
+  return exported;
 }
 
 let tsLoader: Promise<void> | undefined;

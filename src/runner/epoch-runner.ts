@@ -10,6 +10,9 @@ import { resolveProcessInput } from "../graph/process-input.ts";
 import type { Tube } from "../graph/tube.ts";
 import type { EpochResult, Runner, RunnerEvents, RunnerState } from "./runner.ts";
 
+/** How many epochs iter() runs, at most, for one value (noob's max_iter_loops). */
+export const ITER_MAX_EPOCHS = 100;
+
 export interface Pending {
   resolve: (value: unknown) => void;
   reject: (err: Error) => void;
@@ -57,12 +60,25 @@ export abstract class EpochRunner extends EventEmitter implements Runner {
   /** Opens free-run epochs while the window allows. */
   protected abstract fill(): void;
 
+  /**
+   * As noob's iter: with a return node, an epoch that returned nothing (e.g. a
+   * gather still collecting) is not a value; the next epoch runs, up to
+   * ITER_MAX_EPOCHS epochs per value. Without a return node, each epoch's null.
+   */
   async *iter(n?: number, inputs?: Iterable<Record<string, unknown>>): AsyncIterable<unknown> {
     const it = inputs?.[Symbol.iterator]();
     for (let i = 0; n === undefined || i < n; i++) {
-      const next = it?.next();
-      if (next?.done) return;
-      yield await this.process(next?.value);
+      let value: unknown = null;
+      for (let loops = 0; ; loops++) {
+        if (loops >= ITER_MAX_EPOCHS) {
+          throw new TubularError("TUBULAR_ERR_RUNNER_STATE", `iter(): ${ITER_MAX_EPOCHS} epochs in a row returned nothing`);
+        }
+        const next = it?.next();
+        if (next?.done) return;
+        value = await this.process(next?.value);
+        if (value !== null || this.tube.returnNode === undefined) break;
+      }
+      yield value;
     }
   }
 

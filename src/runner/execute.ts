@@ -7,6 +7,7 @@ import { subKey } from "../graph/epoch.ts";
 import type { Emitted, Task } from "../graph/scheduler.ts";
 import type { Tube, TubeNode } from "../graph/tube.ts";
 import { emissions, type ChildRun, type NodeInstance } from "../node/definition.ts";
+import { AssetStore, ASSET_STORE } from "../node/assets.ts";
 
 export type Instances = Map<string, NodeInstance>;
 
@@ -14,15 +15,22 @@ export type Instances = Map<string, NodeInstance>;
  * Creates the instances of the given nodes (all by default), in topological
  * order. `runChild` runs the child graph of a `tube` node.
  */
-export async function instantiate(tube: Tube, runChild: (child: Tube) => ChildRun, only?: ReadonlySet<string>): Promise<Instances> {
+export async function instantiate(tube: Tube, runChild: (child: Tube) => ChildRun, only?: ReadonlySet<string>, into?: Instances): Promise<Instances> {
   const instances: Instances = new Map();
   try {
+    // Assets first (runner-scoped ones are made now), so they are released after every node;
+    // a node added later (enabled at run time) joins the store already there.
+    const existing = into?.get(ASSET_STORE) as { store?: AssetStore } | undefined;
+    const assets = existing?.store ?? (await AssetStore.open(tube, only));
+    if (assets && !existing) instances.set(ASSET_STORE, assets.asInstance());
     for (const id of tube.order) {
       if (only && !only.has(id)) continue;
       const node = tube.nodes.get(id)!;
-      if (!node.enabled) continue;
+      if (!node.enabled && !into) continue;
       try {
-        instances.set(id, await node.definition.create({ ...node.params }, { nodeId: id, baseDir: tube.baseDir, runChild: (child) => runChild(child as Tube) }));
+        const params = assets ? assets.params(node, { ...node.params }) : { ...node.params };
+        const instance = await node.definition.create(params, { nodeId: id, baseDir: tube.baseDir, runChild: (child) => runChild(child as Tube) });
+        instances.set(id, assets ? assets.wrap(node, instance) : instance);
       } catch (err) {
         throw NodeError.from(id, undefined, err, "TUBULAR_ERR_NODE_INIT");
       }

@@ -10,6 +10,7 @@ import type { Tube } from "../graph/tube.ts";
 import { EpochRunner } from "./epoch-runner.ts";
 import { instantiate, release, type Instances } from "./execute.ts";
 import { TaskPump } from "./task-pump.ts";
+import { endAssetEpoch } from "../node/assets.ts";
 import type { TubeEvent } from "./runner.ts";
 
 export interface LocalRunnerOptions {
@@ -52,6 +53,25 @@ export class LocalRunner extends EpochRunner {
       throw err;
     }
     this._state = "ready";
+  }
+
+  /** Node ids enabled now, in graph order. */
+  enabledNodes(): string[] {
+    return [...this.tube.nodes.keys()].filter((id) => this.scheduler.isEnabled(id));
+  }
+
+  /** Stops running a node from the next epoch it is scheduled in; nodes that need its signals skip, as for a node disabled in the file. */
+  async disableNode(id: string): Promise<void> {
+    this.scheduler.setEnabled(id, false);
+  }
+
+  /** Runs a node again (creating it first when it was disabled in the graph file). */
+  async enableNode(id: string): Promise<void> {
+    if (!this.tube.nodes.has(id)) throw new RangeError(`no node "${id}"`);
+    if (!this.instances.has(id) && this._state !== "created") {
+      for (const [k, v] of await instantiate(this.tube, (child) => new LocalRunner(child), new Set([id]), this.instances)) this.instances.set(k, v);
+    }
+    this.scheduler.setEnabled(id, true);
   }
 
   async process(input?: Record<string, unknown>): Promise<unknown> {
@@ -125,6 +145,8 @@ export class LocalRunner extends EpochRunner {
       const ret = this.tube.returnNode;
       const raw = ret === undefined ? undefined : this.scheduler.valueOf(epoch, ret, "value");
       this.scheduler.closeEpoch(epoch);
+      const released = endAssetEpoch(this.instances, epoch);
+      if (released) released.catch((err: unknown) => this.listenerCount("error") > 0 && this.emit("error", err as Error));
       const error = this.errors.get(epoch);
       this.errors.delete(epoch);
       this.settle(epoch, raw === undefined ? null : raw, error);

@@ -37,11 +37,16 @@ export const NodeSpec = z
   })
   .strict();
 
-export const InputType = z.enum(["number", "integer", "string", "boolean", "object", "array", "any"]);
+/**
+ * tubular's own type names, and noob's Python names for the same checks
+ * (see src/spec/input-types.ts). Any other dotted Python name (e.g.
+ * "numpy.ndarray") is accepted and not checked, as noob does not check it.
+ */
+export const InputType = z.string().min(1).describe('number, integer, string, boolean, object, array, any; or noob\'s int, float, str, bool, list, dict, pathlib.Path, typing.Any');
 
 export const InputSpec = z
   .object({
-    scope: z.enum(["tube", "process"]),
+    scope: z.enum(["tube", "process"]).default("tube").describe("default: tube, as in noob"),
     type: InputType.default("any"),
     default: z.unknown().optional(),
     required: z.boolean().optional().describe("default: true when there is no default"),
@@ -49,16 +54,30 @@ export const InputSpec = z
   })
   .strict();
 
+export const AssetScope = z.enum(["runner", "process", "node"]);
+
+export const AssetSpec = z
+  .object({
+    type: z.string().min(1).describe('"./module.ts#export" relative to the graph file, "package#export", or a name the node-type map maps'),
+    scope: AssetScope.describe("runner: one for the runner's life; process: one per epoch; node: one per node call"),
+    params: z.union([z.record(z.string(), z.unknown()), z.array(z.unknown())]).nullish(),
+    depends: Reference.optional().describe('"node.signal" whose value becomes the asset in the next epoch (runner scope only)'),
+    description: z.string().optional(),
+  })
+  .strict()
+  .refine((a) => a.depends === undefined || a.scope === "runner", { message: "depends is allowed on runner-scoped assets only", path: ["depends"] });
+
 export const TubeSpec = z
   .object({
     noob_id: z.string().optional(),
     id: z.string().optional(),
     noob_version: z.string().optional(),
+    noob_model: z.string().optional().describe("written by noob; accepted and not used"),
     description: z.string().optional(),
     extends: z.union([z.string(), z.array(z.string())]).optional(),
     input: z.record(NodeId, InputSpec).optional(),
     nodes: z.record(NodeId, NodeSpec),
-    assets: z.record(z.string(), z.unknown()).optional().describe("reserved for shared resources; not used yet"),
+    assets: z.record(NodeId, AssetSpec).optional().describe("shared resources, injected with assets.NAME"),
   })
   .strict();
 
@@ -66,6 +85,8 @@ export type NodeSpec = z.infer<typeof NodeSpec>;
 export type InputSpec = z.infer<typeof InputSpec>;
 export type TubeSpec = z.infer<typeof TubeSpec>;
 export type Depends = z.infer<typeof Depends>;
+export type AssetSpec = z.infer<typeof AssetSpec>;
+export type AssetScope = z.infer<typeof AssetScope>;
 
 /** The JSON Schema of the graph file format. */
 export function tubeJsonSchema(): Record<string, unknown> {

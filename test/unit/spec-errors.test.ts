@@ -83,8 +83,16 @@ describe("spec - valid graph files", () => {
     expect(err.path).toBe("input.factor");
   });
 
-  it("a tube input the graph does not declare is named", async () => {
-    const err = await specError(loadTube(fixture("valid-basic.yaml"), { input: { factr: 2 } }));
+  it("a tube input the graph does not declare is a warning that names it, and the graph loads (as in noob)", async () => {
+    const warnings: string[] = [];
+    const tube = await loadTube(fixture("valid-basic.yaml"), { input: { factr: 2 }, onWarning: (m) => warnings.push(m) });
+    expect(tube.input).toEqual({ factor: 2 });
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/input "factr" was given but the graph declares no such tube input/);
+  });
+
+  it("with strictInputs, a tube input the graph does not declare is an error that names it", async () => {
+    const err = await specError(loadTube(fixture("valid-basic.yaml"), { input: { factr: 2 }, strictInputs: true }));
     expect(err.code).toBe("TUBULAR_ERR_SPEC_MISSING_REF");
     expect(err.path).toBe("input.factr");
   });
@@ -124,15 +132,22 @@ describe("spec - depends forms and binding", () => {
     expect(tube.nodes.get("b")!.edges[0]!.slot).toBe("items");
   });
 
-  it("a bare ref binds to the slot named like the signal when the node declares several", async () => {
-    const tube = await load({ a: { type: "cycle", params: { values: ["x"] } }, b: { type: "exclaim", depends: ["a.value"] } });
-    expect(tube.nodes.get("b")!.edges[0]!.slot).toBe("value");
+  it("bare refs bind to the declared slots by position, as noob binds them; named ones by name", async () => {
+    const tube = await load({
+      a: { type: "count" },
+      b: { type: "cycle", params: { values: [3] } },
+      c: { type: "divide", depends: ["b.value", "a.index"] },
+      d: { type: "dictify", depends: ["a.index", { items: "b.value" }] },
+    });
+    expect(tube.nodes.get("c")!.edges.map((e) => e.slot)).toEqual(["numerator", "denominator"]);
+    expect(tube.nodes.get("d")!.edges.map((e) => e.slot)).toEqual(["key", "items"]);
   });
 
-  it("a bare ref to a slot the node does not have is named", async () => {
-    const err = await specError(load({ a: { type: "count" }, b: { type: "add", depends: ["a.index"] } }));
+  it("more bare refs than the node has slots is named", async () => {
+    const err = await specError(load({ a: { type: "count" }, b: { type: "sum", depends: ["a.index", "a.index"] } }));
     expect(err.code).toBe("TUBULAR_ERR_SPEC_MISSING_REF");
-    expect(err.reason).toMatch(/no slot "index"/);
+    expect(err.path).toBe("nodes.b.depends[1]");
+    expect(err.reason).toMatch(/declares only 1 slot\(s\) \(items\)/);
   });
 
   it("a required slot fed by nothing is named", async () => {

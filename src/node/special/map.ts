@@ -14,8 +14,9 @@ export const mapNode: NodeDefinition = Object.freeze({
   special: "map" as const,
   create: () => ({
     process(inputs: Record<string, unknown>) {
-      const items = inputs.value;
-      if (!Array.isArray(items)) throw new TypeError(`map needs a list, got ${typeof items}`);
+      // A string maps over its characters, as in noob (Python iterates a str by character).
+      const items = typeof inputs.value === "string" ? Array.from(inputs.value) : inputs.value;
+      if (!Array.isArray(items)) throw new TypeError(`map needs a list or a string, got ${typeof items}`);
       return { value: items, n: items.length };
     },
   }),

@@ -3,7 +3,7 @@
  * runtime according to the tube's return shape (see graph/tube.ts), so it has
  * no process logic of its own beyond building that value.
  */
-import type { NodeDefinition } from "../definition.ts";
+import type { NodeContext, NodeDefinition } from "../definition.ts";
 
 export type ReturnShape =
   | { readonly kind: "scalar" }
@@ -38,6 +38,15 @@ export function returnNode(shape: ReturnShape): NodeDefinition {
     signals: ["value"],
     stateful: false,
     special: "return" as const,
-    create: () => ({ process: (inputs: Record<string, unknown>) => composeReturn(shape, inputs) }),
+    create: () => ({
+      process: (inputs: Record<string, unknown>, ctx: NodeContext) => {
+        // A value from inside a map comes as the list of the items' values; as in noob, one item is returned as itself, none as no value.
+        for (const slot of ctx.collapsed) {
+          const v = inputs[slot];
+          if (Array.isArray(v)) inputs[slot] = v.length === 0 ? undefined : v.length === 1 ? v[0] : v;
+        }
+        return composeReturn(shape, inputs);
+      },
+    }),
   });
 }

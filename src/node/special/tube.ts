@@ -25,9 +25,14 @@ export function tubeNode(child: Tube): NodeDefinition {
       if (!ctx.runChild) throw new TubularError("TUBULAR_ERR_NODE_DEFINITION", "this runner cannot run nested tubes");
       const runner = ctx.runChild(child);
       await runner.init();
+      // A child returning an object with one key has one signal: its value is that key's value, not the object.
+      const single = child.returnShape?.kind === "object" && child.returnShape.keys.length === 1 ? child.returnShape.keys[0]! : undefined;
       return {
         // A child epoch that returned nothing (null) is no event here.
-        process: async (inputs) => (await runner.process(inputs)) ?? undefined,
+        process: async (inputs) => {
+          const result = (await runner.process(inputs)) ?? undefined;
+          return single !== undefined && result !== undefined ? ((result as Record<string, unknown>)[single] ?? undefined) : result;
+        },
         deinit: () => runner.deinit(),
       };
     },

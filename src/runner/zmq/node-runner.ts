@@ -26,6 +26,7 @@ import { ipcEndpoint } from "../../transport/address.ts";
 import { curveClientOptions, curveServerOptions } from "../../transport/curve.ts";
 import { ZapAuthenticator } from "../../transport/zap.ts";
 import { instantiate, release, type Instances } from "../execute.ts";
+import { endAssetEpoch } from "../../node/assets.ts";
 import { LocalRunner } from "../local.ts";
 import { TaskPump } from "../task-pump.ts";
 import type { TubeEvent } from "../runner.ts";
@@ -358,7 +359,11 @@ export class NodeRunner {
   }
 
   private afterPump(): void {
-    for (const root of this.scheduler.takeCompleted()) this.scheduler.closeEpoch(root);
+    for (const root of this.scheduler.takeCompleted()) {
+      this.scheduler.closeEpoch(root);
+      // This process is done with the epoch: its process-scoped assets go (before its events leave, when their release is synchronous).
+      endAssetEpoch(this.instances, root)?.catch((err: unknown) => this.log.warn({ err }, "an asset's release failed"));
+    }
     // One outgoing message per round of work: a received batch of events (or epochs) becomes one batch out.
     this.flush();
   }
