@@ -20,7 +20,7 @@ function newest(entry: string): number {
 export default function setup(): void {
   // dist/schema.json is the build's last step: its time is the build's.
   const built = newest(path.join(root, "dist/schema.json"));
-  const sources = Math.max(...["src", "nodes", "bin", "package.json", "tsconfig.json", "tsconfig.build.json"].map((p) => newest(path.join(root, p))));
+  const sources = Math.max(...["src", "nodes", "bin", "scripts", "package.json", "tsconfig.json", "tsconfig.build.json"].map((p) => newest(path.join(root, p))));
   if (built > sources) return;
   process.stderr.write("building dist/ (npm run build): sources changed since the last build\n");
   execFileSync("npm", ["run", "build"], { cwd: root, stdio: ["ignore", "inherit", "inherit"] });

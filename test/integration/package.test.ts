@@ -93,6 +93,8 @@ import { loadTube, LocalRunner, ZmqRunner } from "tubular";
 import schema from "tubular/schema.json" with { type: "json" };
 
 const quiet = { write: () => true };
+// Generous: a machine shared with other work starts processes slowly.
+const options = { output: quiet, initTimeoutMs: 90_000 };
 const commandLine = (pid) => readFileSync(\`/proc/\${pid}/cmdline\`, "utf8").split("\\0").filter(Boolean);
 const out = { schemaId: schema.$id };
 
@@ -102,7 +104,7 @@ await local.init();
 out.local = [await local.process(), await local.process(), await local.process()];
 await local.deinit();
 
-const zmq = new ZmqRunner(tube, { output: quiet });
+const zmq = new ZmqRunner(tube, options);
 await zmq.init();
 out.zmq = [await zmq.process(), await zmq.process(), await zmq.process()];
 out.zmqRunners = Object.values(zmq.pids()).map((pid) => ({ pid, argv: commandLine(pid) }));
@@ -111,7 +113,7 @@ await zmq.deinit();
 // No TypeScript loader in this process until a graph names a TypeScript module.
 out.tsBeforeGraph = await import("./nodes.ts").then(() => "imported", (err) => err.code);
 const typed = await loadTube("typed.yaml");
-const typedRunner = new ZmqRunner(typed, { output: quiet });
+const typedRunner = new ZmqRunner(typed, options);
 await typedRunner.init();
 out.typed = [await typedRunner.process(), await typedRunner.process(), await typedRunner.process()];
 out.typedNodes = typedRunner.status().nodes;
@@ -186,7 +188,7 @@ describe("package - the packed tarball installed as a dependency", () => {
   it("ships compiled JavaScript, declarations, the schema and the command, and no TypeScript source", async () => {
     const list = await run("tar", ["-tzf", tarball], dir);
     const files = list.stdout.split("\n").filter(Boolean);
-    for (const f of ["package/package.json", "package/README.md", "package/bin/tubular.js", "package/dist/schema.json", "package/dist/src/index.js", "package/dist/src/index.d.ts", "package/dist/src/runner/zmq/runner-main.js", "package/dist/nodes/index.js"]) {
+    for (const f of ["package/package.json", "package/README.md", "package/bin/tubular.js", "package/dist/schema.json", "package/dist/src/index.js", "package/dist/src/index.d.ts", "package/dist/src/runner/zmq/runner-main.bundle.js", "package/dist/nodes/index.js"]) {
       expect(files).toContain(f);
     }
     expect(files.filter((f) => f.endsWith(".ts") && !f.endsWith(".d.ts"))).toEqual(examplesOnly(files));
@@ -201,8 +203,8 @@ describe("package - the packed tarball installed as a dependency", () => {
     expect(existsSync(path.join(app, "node_modules/typescript"))).toBe(false);
   });
 
-  it("runs from plain JavaScript: LocalRunner, ZmqRunner from compiled runners, a TypeScript node, the schema", { timeout: 120_000 }, async () => {
-    const r = await run(process.execPath, ["main.mjs"], app, 90_000);
+  it("runs from plain JavaScript: LocalRunner, ZmqRunner from compiled runners, a TypeScript node, the schema", { timeout: 240_000 }, async () => {
+    const r = await run(process.execPath, ["main.mjs"], app, 200_000);
     expect(r.code, r.stderr).toBe(0);
     const line = r.stdout.split("\n").find((l) => l.startsWith("RESULT "));
     expect(line, r.stdout + r.stderr).toBeDefined();
@@ -219,9 +221,9 @@ describe("package - the packed tarball installed as a dependency", () => {
     expect(out.schemaId).toBe(tubeJsonSchema().$id);
     expect(out.local).toEqual([0, 3, 6]);
     expect(out.zmq).toEqual([0, 3, 6]);
-    const runnerMain = path.join(app, "node_modules/tubular/dist/src/runner/zmq/runner-main.js");
+    const runnerMain = path.join(app, "node_modules/tubular/dist/src/runner/zmq/runner-main.bundle.js");
     for (const runner of [...out.zmqRunners, ...out.typedRunners]) {
-      // Plain JavaScript from the package, no loader flag: node runner-main.js CONFIG ID.
+      // Plain JavaScript from the package (the build's runner bundle), no loader flag.
       expect(runner.argv[1]).toBe(runnerMain);
       expect(runner.argv.join(" ")).not.toMatch(/--import|--loader|tsx/);
     }
@@ -234,18 +236,20 @@ describe("package - the packed tarball installed as a dependency", () => {
     expect(await waitForExit([...out.zmqRunners, ...out.typedRunners].map((p) => p.pid), 10_000)).toEqual([]);
   });
 
-  it("runs the tubular command through npx: version, run (local and zmq, TypeScript node), validate", { timeout: 180_000 }, async () => {
-    const version = await run("npx", ["--no", "--", "tubular", "--version"], app);
-    expect(version.stdout.trim()).toBe(pkg.version);
-    const local = await run("npx", ["--no", "tubular", "run", "graph.yaml", "--epochs", "3", "--json", "--input", "factor=5"], app);
+  it("runs the tubular command: npx tubular run, and the installed bin for version, validate and a TypeScript node on zmq", { timeout: 180_000 }, async () => {
+    const local = await run("npx", ["--no", "--", "tubular", "run", "graph.yaml", "--epochs", "3", "--json", "--input", "factor=5"], app);
     expect(local.code, local.stderr).toBe(0);
     expect(local.stdout.trim().split("\n").map((l) => (JSON.parse(l) as { value: number }).value)).toEqual([0, 5, 10]);
-    const typed = await run("npx", ["--no", "tubular", "run", "typed.yaml", "--runner", "zmq", "--epochs", "2", "--json"], app, 60_000);
+    // node_modules/.bin/tubular: the link npm made to the package's bin, run through its #! line.
+    const bin = path.join(app, "node_modules/.bin/tubular");
+    const version = await run(bin, ["--version"], app);
+    expect(version.stdout.trim()).toBe(pkg.version);
+    const typed = await run(bin, ["run", "typed.yaml", "--runner", "zmq", "--epochs", "2", "--json"], app, 60_000);
     expect(typed.code, typed.stderr).toBe(0);
     expect(typed.stdout.trim().split("\n").map((l) => (JSON.parse(l) as { value: string }).value)).toEqual(["even", "odd"]);
-    const valid = await run("npx", ["--no", "tubular", "validate", "graph.yaml"], app);
+    const valid = await run(bin, ["validate", "graph.yaml"], app);
     expect(valid.code, valid.stderr).toBe(0);
-    const invalid = await run("npx", ["--no", "tubular", "validate", "bad.yaml"], app);
+    const invalid = await run(bin, ["validate", "bad.yaml"], app);
     expect(invalid.code).toBe(2);
     expect(invalid.stderr).toMatch(/bad\.yaml.*no-such-node/s);
   });

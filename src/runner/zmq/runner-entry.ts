@@ -1,15 +1,18 @@
 /**
- * How a runner process is started. From the compiled package (dist/, what
- * users install), the runner is dist's runner-main.js, plain JavaScript.
- * From source (tests under vitest, benches under tsx), as follows.
- * Started under a TypeScript loader, a
+ * How a runner process is started. Started under a TypeScript loader, a
  * runner spends about a second compiling and loading before it can identify;
  * bundled into one JavaScript file it starts in about 0.3 s (measured by
- * bench/init-10.bench.ts). So the driver bundles src/runner/zmq/runner-main.ts
- * once per process with esbuild, into the package's node_modules/.cache (so
- * the bundle's import of zeromq, a native addon kept outside it, resolves),
- * named by its content hash. Dependencies are bundled too: resolving and
- * compiling zod's and pino's many module files cost a third of the start-up. Where that cannot be written, it falls back to the loader.
+ * bench/init-10.bench.ts), and even from the compiled dist/ files it needs
+ * twice the CPU of the bundle: resolving and compiling zod's and pino's many
+ * module files cost a third of the start-up. So the runner starts from one
+ * bundle of runner-main and its dependencies (native addons and the loaders
+ * kept outside, so they resolve from the package's node_modules):
+ * - compiled (dist/, what users install): the build made it,
+ *   dist/src/runner/zmq/runner-main.bundle.js (`npm run build`);
+ * - from source (tests under vitest, benches under tsx): the driver bundles
+ *   src/runner/zmq/runner-main.ts once per process with esbuild, into the
+ *   package's node_modules/.cache, named by its content hash; where that
+ *   cannot be written, it falls back to the loader.
  * Custom TypeScript nodes still load: the registry registers the loader on
  * demand (src/node/registry.ts).
  */
@@ -33,17 +36,35 @@ let entry: Promise<RunnerEntry> | undefined;
 
 /** The command line of a runner process (memoized per process). */
 export function runnerEntry(): Promise<RunnerEntry> {
-  // This very file tells which: compiled, it is runner-entry.js next to runner-main.js.
-  if (HERE.endsWith(".js")) return Promise.resolve({ args: [path.join(path.dirname(HERE), "runner-main.js")], bundled: false });
+  // This very file tells which: compiled, it is runner-entry.js, next to the build's bundle.
+  if (HERE.endsWith(".js")) return Promise.resolve({ args: [path.join(path.dirname(HERE), BUILT_BUNDLE)], bundled: true });
   entry ??= bundle().catch(() => ({ args: ["--import", "tsx", MAIN_TS], bundled: false }));
   return entry;
 }
 
+/** The runner bundle `npm run build` writes next to the compiled runner-main.js. */
+export const BUILT_BUNDLE = "runner-main.bundle.js";
+
 async function bundle(): Promise<RunnerEntry> {
   if (process.env.TUBULAR_RUNNER_LOADER === "tsx") throw new Error("bundling disabled");
+  const code = await bundleRunner(MAIN_TS);
+  const hash = createHash("sha256").update(code).digest("hex").slice(0, 16);
+  const dir = path.join(PACKAGE_ROOT, "node_modules", ".cache", "tubular");
+  const file = path.join(dir, `runner-${hash}.mjs`);
+  if (!existsSync(file)) {
+    await mkdir(dir, { recursive: true });
+    const tmp = `${file}.${process.pid}.tmp`;
+    await writeFile(tmp, code);
+    await rename(tmp, file);
+  }
+  return { args: [file], bundled: true };
+}
+
+/** One ES module of a runner's entry (runner-main .ts or .js) and its dependencies (esbuild, a dev dependency). */
+export async function bundleRunner(main: string): Promise<Uint8Array> {
   const { build } = await import("esbuild");
   const out = await build({
-    entryPoints: [MAIN_TS],
+    entryPoints: [main],
     bundle: true,
     platform: "node",
     format: "esm",
@@ -55,15 +76,5 @@ async function bundle(): Promise<RunnerEntry> {
     // Bundled code may still need require() for CommonJS-only paths.
     banner: { js: 'import { createRequire as __tubularRequire } from "node:module"; const require = __tubularRequire(import.meta.url);' },
   });
-  const code = out.outputFiles[0]!.contents;
-  const hash = createHash("sha256").update(code).digest("hex").slice(0, 16);
-  const dir = path.join(PACKAGE_ROOT, "node_modules", ".cache", "tubular");
-  const file = path.join(dir, `runner-${hash}.mjs`);
-  if (!existsSync(file)) {
-    await mkdir(dir, { recursive: true });
-    const tmp = `${file}.${process.pid}.tmp`;
-    await writeFile(tmp, code);
-    await rename(tmp, file);
-  }
-  return { args: [file], bundled: true };
+  return out.outputFiles[0]!.contents;
 }
