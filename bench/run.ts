@@ -22,6 +22,7 @@ const all: Array<[string, string[]]> = [
   ["bridge-rpc", ["--runner", "zmq", "--clients", "10"]],
   // The `tubular` command's whole process (compiled dist/; `npm run bench` builds first).
   ["cli-startup", []],
+  ["registry", []],
 ];
 const only = process.argv.slice(2).filter((a) => !a.startsWith("-"));
 const results: BenchResult[] = [];

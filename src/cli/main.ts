@@ -20,6 +20,8 @@ const COMMANDS: ReadonlyArray<readonly [string, () => Promise<CommandFactory>]> 
   ["host", async () => (await import("./host.ts")).hostCommand],
   ["status", async () => (await import("./status.ts")).statusCommand],
   ["serve", async () => (await import("./serve.ts")).serveCommand],
+  ["jobs", async () => (await import("./jobs.ts")).jobsCommand],
+  ["workers", async () => (await import("./workers.ts")).workersCommand],
 ];
 
 /** The subcommands a command line needs: the one it names; none for the version; else all. */
