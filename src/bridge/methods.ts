@@ -75,8 +75,8 @@ const RunnerStatus = z.object({
 
 const ProcessResult = z.object({ epoch: z.number().int().nullable(), value: z.unknown() });
 const RunResult = z.object({ results: z.array(z.object({ epoch: z.number().int(), value: z.unknown() })) });
-/** Epochs one run call may ask for: the results travel in one reply. */
-const MAX_RUN_EPOCHS = 1_000_000;
+/** Epochs one run call may ask for: the results travel in one reply (runner.start runs longer). */
+const MAX_RUN_EPOCHS = 10_000;
 
 const NodeSummary = z.object({ id: z.string(), type: z.string(), signals: z.array(z.string()) });
 const EdgeSummary = z.object({

@@ -156,3 +156,34 @@ export async function exchange(port: number, bytes: string | Buffer, timeoutMs =
     s.write(bytes);
   });
 }
+
+/**
+ * Sends bytes and resolves with the server's first response head (up to the
+ * blank line) and whatever came with it, or with what arrived when the server
+ * closed or `timeoutMs` passed. The socket is destroyed after.
+ */
+export async function firstResponse(port: number, bytes: string | Buffer, timeoutMs = 2000): Promise<{ data: Buffer; head: string | undefined; closedByServer: boolean }> {
+  const s = await connectTcp(port);
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let done = false;
+    const finish = (closedByServer: boolean) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      s.destroy();
+      const data = Buffer.concat(chunks);
+      const end = data.indexOf("\r\n\r\n");
+      resolve({ data, head: end >= 0 ? data.subarray(0, end).toString("latin1") : undefined, closedByServer });
+    };
+    const timer = setTimeout(() => finish(false), timeoutMs);
+    s.on("data", (c) => {
+      chunks.push(c);
+      if (Buffer.concat(chunks).includes("\r\n\r\n")) finish(false);
+    });
+    s.on("end", () => finish(true));
+    s.on("close", () => finish(true));
+    s.on("error", () => finish(true));
+    s.write(bytes);
+  });
+}

@@ -6,20 +6,15 @@
 import path from "node:path";
 import type net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { bridgeProcess, FUZZ_KEY, wellBehaved, type BridgeReady } from "../fuzz/bridge-served.ts";
 import { projectRoot, serveProcess, type Served } from "../fuzz/child-process.ts";
 import { connectTcp, exchange, ServerReader, textFrame, upgradeRequest } from "../fuzz/ws-wire.ts";
 import { Raw } from "./bridge-raw.ts";
 
-const FUZZ_KEY = "fuzz-key";
-const MAIN = "test/fuzz/bridge-serve-main.ts";
 const MB = 1024 * 1024;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-type Ready = { port: number; pid: number };
-
-async function bridgeProcess(limits: Record<string, unknown> = {}): Promise<Served<Ready>> {
-  return serveProcess<Ready>(MAIN, [JSON.stringify(limits)]);
-}
+type Ready = BridgeReady;
 
 async function waitFor(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -51,28 +46,6 @@ async function silentClient(port: number): Promise<{ socket: net.Socket; reader:
   socket.write(upgradeRequest({ path: "/ws/v0/rpc/", headers: { Authorization: `Api-Key ${FUZZ_KEY}` } }));
   await upgraded;
   return { socket, reader, closed: () => closed, writeErrors: () => errors };
-}
-
-/** A well-behaved client: a 3-node graph gives the right values. */
-async function wellBehaved(port: number): Promise<void> {
-  const raw = await Raw.open(`ws://127.0.0.1:${port}/ws/v0/rpc/`, FUZZ_KEY);
-  raw.autoMirror();
-  try {
-    const tube = await raw.call("tube.load", {
-      graph: {
-        input: { x: { scope: "process", type: "number" } },
-        nodes: { d: { type: "multiply", depends: [{ left: "input.x" }, { right: "input.x" }] }, out: { type: "return", depends: "d.value" } },
-      },
-    });
-    const init = await raw.call("runner.init", { tube_id: tube.result.tube_id });
-    for (const x of [3, 7]) {
-      const r = await raw.call("runner.process", { runner_id: init.result.runner_id, input: { x } });
-      expect(r.result.value).toBe(x * x);
-    }
-    await raw.call("runner.deinit", { runner_id: init.result.runner_id });
-  } finally {
-    raw.close();
-  }
 }
 
 describe("bridge hostile - upgrade requests new URL() rejects (issue 16, 1)", () => {
