@@ -19,6 +19,7 @@ export const ErrorCodes = {
   TUBULAR_ERR_NODE_DEFINITION: "a node definition is malformed",
   TUBULAR_ERR_NODE_FAILED: "a node threw while processing an epoch",
   TUBULAR_ERR_NODE_INIT: "a node threw while being initialized",
+  TUBULAR_ERR_SOURCE_ENDED: "a source node has no more values (its generator returned)",
   TUBULAR_ERR_RUNNER_STATE: "a runner method was called in a state that does not allow it",
   TUBULAR_ERR_RUNNER_TIMEOUT: "the runner did not get an answer in time",
   TUBULAR_ERR_RUNNER_DIED: "a node runner process died",
@@ -98,7 +99,7 @@ export class NodeError extends TubularError {
   readonly remoteStack: string | undefined;
 
   constructor(
-    code: "TUBULAR_ERR_NODE_FAILED" | "TUBULAR_ERR_NODE_INIT" | "TUBULAR_ERR_RUNNER_DIED",
+    code: "TUBULAR_ERR_NODE_FAILED" | "TUBULAR_ERR_NODE_INIT" | "TUBULAR_ERR_RUNNER_DIED" | "TUBULAR_ERR_SOURCE_ENDED",
     info: { nodeId: string; epoch?: unknown; errorType: string; errorMessage: string; stack?: string },
     options?: { cause?: unknown },
   ) {

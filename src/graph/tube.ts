@@ -433,9 +433,10 @@ interface AssetInfo {
  *   left it in the previous one, so its readers wait for `n`'s previous epoch;
  *   and, as in noob, no node in `n`'s topological generation or later may read
  *   it directly (it would see a half-updated object): pass it on as a signal;
- * - nodes that share a runner- or process-scoped asset (and the node that
- *   refreshes it) run in one process, so they share one object, on every
- *   runner alike (docs/architecture.md, "Assets").
+ * - nodes that read an asset, the node that refreshes it, and every node
+ *   downstream of those (but return nodes) run in one process: they share one
+ *   object, and objects never cross a process boundary, on every runner alike
+ *   (docs/architecture.md, "Assets").
  */
 function analyzeAssets(
   spec: TubeSpec,
@@ -474,6 +475,7 @@ function analyzeAssets(
   };
   for (const [id, asset] of Object.entries(assets)) {
     const users = readers.get(id)!;
+    for (const u of users) if (!parent.has(u)) parent.set(u, u);
     if (asset.depends) {
       const [node, signal] = [asset.depends.slice(0, asset.depends.indexOf(".")), asset.depends.slice(asset.depends.indexOf(".") + 1)];
       const src = drafts.get(node);
@@ -500,7 +502,25 @@ function analyzeAssets(
       }
       for (const u of users) union(u, node);
     }
-    if (asset.scope !== "node") for (let i = 1; i < users.length; i++) union(users[0]!, users[i]!);
+    for (let i = 1; i < users.length; i++) union(users[0]!, users[i]!);
+  }
+  // An asset object (a counter, a connection) is not data: it does not survive serialization between
+  // processes. So the nodes it can reach through signals run in the process that holds it too
+  // (all but return nodes, which hand their value to the caller as data).
+  const down = new Map<string, string[]>();
+  for (const d of drafts.values()) for (const e of d.edges) if (e.source.kind === "node") down.set(e.source.node, [...(down.get(e.source.node) ?? []), d.id]);
+  const stack = [...parent.keys()];
+  const seen = new Set(stack);
+  while (stack.length > 0) {
+    const x = stack.pop()!;
+    for (const y of down.get(x) ?? []) {
+      if (drafts.get(y)!.spec.type === "return") continue;
+      union(x, y);
+      if (!seen.has(y)) {
+        seen.add(y);
+        stack.push(y);
+      }
+    }
   }
   // Each set of nodes sharing an asset becomes one group: the explicit group of its members if they agree, else an implicit one.
   const members = new Map<string, string[]>();

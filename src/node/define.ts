@@ -110,6 +110,18 @@ function slotCheck(schema: ZodType): SlotCheck {
 
 type AnyFunction = (...args: any[]) => any;
 
+/**
+ * Thrown by a source whose generator returned. Its name travels with the
+ * node error (also from a runner process), and the runner ends a free-run
+ * there cleanly rather than failing it (src/runner/epoch-runner.ts).
+ */
+export class SourceEnded extends Error {
+  override name = "SourceEnded";
+  constructor() {
+    super("the source has no more values (its generator returned)");
+  }
+}
+
 export function isClass(fn: AnyFunction): boolean {
   return /^class[\s{]/.test(Function.prototype.toString.call(fn)) || typeof fn.prototype?.process === "function";
 }
@@ -152,11 +164,14 @@ export function toNodeDefinition(x: unknown, name: string): NodeDefinition {
         let exhausted = false;
         return {
           process() {
-            if (exhausted) return undefined;
+            if (exhausted) throw new SourceEnded();
             const step = it.next();
             const take = (r: IteratorResult<unknown>) => {
-              if (r.done) exhausted = true;
-              return r.done ? undefined : r.value;
+              if (r.done) {
+                exhausted = true;
+                throw new SourceEnded();
+              }
+              return r.value;
             };
             return step instanceof Promise ? step.then(take) : take(step);
           },

@@ -5,7 +5,7 @@
  * supplies how epochs are opened (`fill`) and executed.
  */
 import { EventEmitter } from "node:events";
-import { TubularError, type NodeError } from "../errors.ts";
+import { NodeError, TubularError } from "../errors.ts";
 import { resolveProcessInput } from "../graph/process-input.ts";
 import type { Tube } from "../graph/tube.ts";
 import type { EpochResult, Runner, RunnerEvents, RunnerState } from "./runner.ts";
@@ -36,6 +36,8 @@ export abstract class EpochRunner extends EventEmitter implements Runner {
   protected inFlight = 0;
   protected readonly waiting = new Map<number, Pending>();
   protected freeRun: FreeRun | null = null;
+  /** The source node whose generator returned, once one has: free-run stops there and no more epochs are run. */
+  sourceEnded: string | undefined;
 
   constructor(tube: Tube) {
     super();
@@ -145,6 +147,13 @@ export abstract class EpochRunner extends EventEmitter implements Runner {
     this.inFlight--;
     const waiter = this.waiting.get(epoch);
     this.waiting.delete(epoch);
+    if (error?.errorType === "SourceEnded") {
+      // A source ran out: the run is over, not failed. This epoch has no result.
+      this.sourceEnded ??= error.nodeId;
+      if (this.freeRun) this.freeRun.remaining = 0;
+      waiter?.reject(new NodeError("TUBULAR_ERR_SOURCE_ENDED", { nodeId: error.nodeId, epoch, errorType: "SourceEnded", errorMessage: `source "${error.nodeId}" has no more values` }));
+      return;
+    }
     if (error) {
       if (this.listenerCount("error") > 0) this.emit("error", error);
       if (waiter) waiter.reject(error);

@@ -401,8 +401,8 @@ export class NodeRunner {
   }
 }
 
-/** Sources, nodes fed only by tube inputs, and readers of process inputs must hear of every epoch opened. */
+/** Sources, nodes fed only by tube inputs or assets, and readers of process inputs must hear of every epoch opened. */
 function needsProcessMessages(tube: Tube, nodeId: string): boolean {
   const edges = tube.nodes.get(nodeId)!.edges;
-  return edges.every((e) => e.source.kind === "input") || edges.some((e) => e.source.kind === "input" && e.source.scope === "process");
+  return edges.every((e) => e.source.kind !== "node") || edges.some((e) => e.source.kind === "input" && e.source.scope === "process");
 }
