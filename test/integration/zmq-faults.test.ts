@@ -117,7 +117,8 @@ describe("zmq runner - init", () => {
   });
 
   it("init() times out naming the nodes that are not ready", async () => {
-    const runner = new ZmqRunner(await loadTubeFromSpec(withNode("./test/fixtures/nodes/init-faults.ts#hangs"), { baseDir: projectRoot }), { output: devNull, initTimeoutMs: 2500 });
+    // Long enough for two processes to start on a loaded machine (3.5 s seen with the other core busy): the timeout must hit the hanging init, not start-up.
+    const runner = new ZmqRunner(await loadTubeFromSpec(withNode("./test/fixtures/nodes/init-faults.ts#hangs"), { baseDir: projectRoot }), { output: devNull, initTimeoutMs: 10_000 });
     const err = (await runner.init().catch((e) => e)) as Error & { code: string };
     expect(err.code).toBe("TUBULAR_ERR_RUNNER_TIMEOUT");
     expect(err.message).toMatch(/nodes not ready: b \(/);

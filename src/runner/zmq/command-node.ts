@@ -7,7 +7,7 @@
  */
 import * as zmq from "zeromq";
 import type { Logger } from "pino";
-import { Codec } from "../../protocol/codec.ts";
+import { Codec, ProtocolError } from "../../protocol/codec.ts";
 import { DropCounter } from "../../protocol/drops.ts";
 import type { Message, MessageOf } from "../../protocol/message.ts";
 import { SendQueue } from "../../transport/send-queue.ts";
@@ -25,6 +25,13 @@ export interface CommandHandlers {
   event(msg: MessageOf<"event">): void;
   /** A runner's command subscription reached the outbox: broadcasts now reach it. */
   subscribed(runnerId: string): void;
+  /**
+   * A runner's own outbox sent something that does not decode. Only that
+   * runner publishes there, so this is not a stranger's noise but a broken
+   * peer (another version, a corrupt codec): the run cannot count on its
+   * events and must fail rather than wait for them.
+   */
+  corrupt(runnerId: string, err: ProtocolError): void;
 }
 
 export interface CommandEndpoints {
@@ -69,7 +76,7 @@ export class CommandNode {
       Object.assign(this.inbox, curveServerOptions(keys));
       Object.assign(this.outbox, curveServerOptions(keys));
     }
-    this.events = new PeerSubscriptions({ selfId: COMMAND_ID, ...(keys ? { keys } : {}), log: this.log, onMessage: (_peer, frames) => this.onEventFrames(frames) });
+    this.events = new PeerSubscriptions({ selfId: COMMAND_ID, ...(keys ? { keys } : {}), log: this.log, onMessage: (peer, frames) => this.onEventFrames(peer, frames) });
     await this.inbox.bind(inbox);
     await this.outbox.bind(outbox);
     void this.readInbox();
@@ -170,10 +177,17 @@ export class CommandNode {
     }
   }
 
-  private onEventFrames(frames: Buffer[]): void {
-    const msg = this.codec.decodePubSafe(frames);
-    if (!msg) return;
-    if (msg.type === "event") this.handlers.event(msg);
-    else this.codec.drops.record("schema", `a ${msg.type} message on an event outbox`);
+  private onEventFrames(runnerId: string, frames: Buffer[]): void {
+    let msg: Message;
+    try {
+      msg = this.codec.decodePub(frames);
+      if (msg.type !== "event") throw new ProtocolError("schema", `a ${msg.type} message on an event outbox`);
+    } catch (err) {
+      const e = err instanceof ProtocolError ? err : new ProtocolError("garbage", String(err));
+      this.codec.drops.record(e.kind, e.message, { runner: runnerId });
+      this.handlers.corrupt(runnerId, e);
+      return;
+    }
+    this.handlers.event(msg);
   }
 }

@@ -17,6 +17,7 @@ import { rootLogger, type LogLevel, type Logger } from "../../log.ts";
 import type { IdentifyValue } from "../../protocol/command-to-runner.ts";
 import type { NodeStatus } from "../../protocol/common.ts";
 import { makeMessage, type Message, type MessageOf } from "../../protocol/message.ts";
+import { ProtocolError } from "../../protocol/codec.ts";
 import { RunDir } from "../../transport/address.ts";
 import type { CurveKeyPair } from "../../transport/curve.ts";
 import { ZapAuthenticator } from "../../transport/zap.ts";
@@ -265,6 +266,11 @@ export class ZmqRunner extends EpochRunner {
         subscribed: (runnerId) => {
           this.subscribed.add(runnerId);
           this.conditions.changed();
+        },
+        corrupt: (runnerId, err) => {
+          this.log.error({ runner: runnerId, err }, "undecodable message from a runner's own outbox");
+          const nodes = this.placement.runners.get(runnerId)?.nodes ?? [runnerId];
+          this.failRun(new ProtocolError(err.kind, `the runner of ${nodes.join(", ")} sent a message that cannot be decoded (${err.message}); the run cannot count on its events`, { runner: runnerId, nodes }));
         },
       },
       this.log,
@@ -659,18 +665,7 @@ export class ZmqRunner extends EpochRunner {
     this.identities.delete(runnerId);
     this.subscribed.delete(runnerId);
     if (!restarting || this._state === "initializing") {
-      const err = failure();
-      this.fatal = err;
-      this.rejectWaiting(err);
-      if (this.freeRun) {
-        this.freeRun.error ??= err;
-        this.freeRun.remaining = 0;
-        this.inFlight = 0;
-        this.finishFreeRun();
-      }
-      if (this.listenerCount("error") > 0) this.emit("error", err);
-      if (this._state === "ready" || this._state === "running") this._state = "failed";
-      this.conditions.changed();
+      this.failRun(failure());
       return;
     }
     this.restarting.add(runnerId);
@@ -690,6 +685,22 @@ export class ZmqRunner extends EpochRunner {
       waiter?.reject(err);
     }
     this.advanceEnded();
+    this.conditions.changed();
+  }
+
+  /** The run cannot go on: every waiting call and later call fails with `err`. */
+  private failRun(err: Error): void {
+    if (this.closing || this.fatal || this._state === "created") return;
+    this.fatal = err;
+    this.rejectWaiting(err);
+    if (this.freeRun) {
+      this.freeRun.error ??= err;
+      this.freeRun.remaining = 0;
+      this.inFlight = 0;
+      this.finishFreeRun();
+    }
+    if (this.listenerCount("error") > 0) this.emit("error", err);
+    if (this._state === "ready" || this._state === "running") this._state = "failed";
     this.conditions.changed();
   }
 
