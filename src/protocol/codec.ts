@@ -47,6 +47,23 @@ export const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
  */
 export const BINARY_FRAME_THRESHOLD = 4096;
 
+/**
+ * At most this many binary frames per message; further typed arrays of the
+ * message are inlined. Bounds the frames a receiver accepts (see
+ * `MAX_FRAMES`): libzmq limits each frame's size but not their number.
+ */
+export const MAX_BINARY_FRAMES = 1024;
+
+/**
+ * The most frames a message has on each kind of socket: the payload and its
+ * binary frames, after the topic on PUB/SUB, after the routing id on a ROUTER.
+ */
+export const MAX_FRAMES = {
+  dealer: 1 + MAX_BINARY_FRAMES,
+  sub: 2 + MAX_BINARY_FRAMES,
+  router: 2 + MAX_BINARY_FRAMES,
+} as const;
+
 /** A message could not be decoded; `kind` says why (see DropKind). */
 export class ProtocolError extends TubularError {
   readonly kind: DropKind;
@@ -118,7 +135,7 @@ addExtension({
   pack(value: ArrayBufferView): Buffer {
     const kind = kindOf(value);
     const bytes = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
-    if (encFrames !== null && value.byteLength >= encThreshold) {
+    if (encFrames !== null && value.byteLength >= encThreshold && encFrames.length < MAX_BINARY_FRAMES) {
       const out = Buffer.allocUnsafe(6);
       out[0] = kind;
       out[1] = MODE_FRAME;
@@ -297,6 +314,7 @@ export class Codec {
   decode(frames: readonly Buffer[]): Message {
     const n = frames.length;
     if (n === 0) throw new ProtocolError("garbage", "no frames");
+    if (n - 1 > MAX_BINARY_FRAMES) throw new ProtocolError("frames", `${n - 1} binary frames, at most ${MAX_BINARY_FRAMES}`);
     const payload = frames[0] as Buffer;
     let size = payload.length;
     for (let i = 1; i < n; i++) size += (frames[i] as Buffer).length;
