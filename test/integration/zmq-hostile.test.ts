@@ -14,6 +14,8 @@ import { until } from "../helpers/until.ts";
 import { stopChild } from "../helpers/processes.ts";
 import { projectRoot } from "../helpers/acceptance.ts";
 import type { ZmqRunner } from "../../src/runner/zmq/zmq-runner.ts";
+import { Codec } from "../../src/protocol/codec.ts";
+import { makeMessage, type Message } from "../../src/protocol/message.ts";
 
 const chain = {
   noob_id: "hostile",
@@ -125,5 +127,69 @@ describe("zmq runner - size limits on every socket", { timeout: 90_000 }, () => 
     await sendFrames(inboxOf(runner), "client", 1, 200 * 1024 * 1024, 1);
     expect(await epochs(runner, 3)).toEqual([2, 4, 6]);
     expect((process.memoryUsage().rss - before) / 2 ** 20).toBeLessThan(100);
+  });
+});
+
+describe("zmq runner - identities cannot be taken over", { timeout: 90_000 }, () => {
+  const codec = new Codec();
+  const send = (c: Client, msg: Message) => c.send(codec.encode(msg)[0]!);
+  const runId = (runner: ZmqRunner) => path.basename(runner.runDirectory!);
+  const resources = { cpus: 1, memory_total: 1, memory_free: 1, load: [0, 0, 0], gpus: [] };
+
+  /** Epochs for at least `ms` (several heartbeat timeouts): a runner wrongly cut off would fail them. */
+  async function epochsFor(runner: ZmqRunner, ms: number): Promise<unknown[]> {
+    const t0 = Date.now();
+    const out: unknown[] = [];
+    while (Date.now() - t0 < ms) out.push(await runner.process());
+    return out;
+  }
+  const doubled = (values: unknown[], from: number) => values.every((v, i) => v === 2 * (from + i));
+
+  it("a DEALER with routing id 'scale' cannot connect to the command inbox; the real runner 'scale' is not cut off", async () => {
+    const runner = await started(chain);
+    expect(await epochs(runner, 1)).toEqual([0]);
+    const out = await runScript("test/fixtures/drivers/zmtp-flood.mjs", [inboxPath(runner), "DEALER", "1", "1"]);
+    expect(out).not.toContain("handshake");
+    const dealer = new zmq.Dealer({ routingId: "scale", linger: 0 });
+    dealer.connect(inboxOf(runner));
+    await dealer.send(codec.encode(makeMessage("heartbeat", "scale", { status: "ready" }))).catch(() => undefined);
+    const values = await epochsFor(runner, 2500);
+    dealer.close();
+    expect(doubled(values, 1)).toBe(true);
+    expect(runner.state).toBe("ready");
+  });
+
+  it("a forged identify, status and error for 'scale' from another connection are dropped; the run goes on right", async () => {
+    const runner = await started(chain);
+    expect(await epochs(runner, 1)).toEqual([0]);
+    const before = runner.stats().drops.schema;
+    await withClient(inboxOf(runner), async (c) => {
+      const identity = { node_id: "scale", outbox: "ipc:///tmp/elsewhere.sock", status: "ready" as const, signals: null, slots: null, subscribed_to: [], subscribers: [], pid: 1 };
+      await send(c, makeMessage("identify", "scale", identity));
+      await send(c, makeMessage("identify", "scale", { ...identity, token: "not-the-run-token" }));
+      await send(c, makeMessage("status", "scale", { status: "closed" }));
+      await send(c, makeMessage("error", "scale", { err_type: "Forged", message: "Forged", traceback: "", node_id: "scale", epoch: 1 }));
+      await send(c, makeMessage("error", "scale", { err_type: "Forged", message: "Forged", traceback: "", node_id: "scale" }));
+      await until(() => runner.stats().drops.schema >= before + 5, 5000, "five refused messages");
+    });
+    const values = await epochsFor(runner, 2500);
+    expect(doubled(values, 1)).toBe(true);
+    expect(runner.state).toBe("ready");
+  });
+
+  it("host_hello naming 'driver' and a forged runner_exit are refused on a run without host agents", async () => {
+    const runner = await started(chain);
+    expect(await epochs(runner, 1)).toEqual([0]);
+    const before = runner.stats().drops.schema;
+    await withClient(inboxOf(runner), async (c) => {
+      await send(c, makeMessage("host_hello", "host:driver", { name: "driver", labels: [], resources, pid: 1, runners: [] }));
+      await send(c, makeMessage("runner_exit", "host:driver", { run_id: runId(runner), runner_id: "scale", pid: 1, code: 1, signal: null, restarting: false, restarts: 0 }));
+      await until(() => runner.stats().drops.schema >= before + 2, 5000, "two refused messages");
+    });
+    // Long enough for a host heartbeat timeout (2 s) had the forged host been taken.
+    const values = await epochsFor(runner, 3000);
+    expect(doubled(values, 1)).toBe(true);
+    expect(runner.state).toBe("ready");
+    expect(runner.status().hosts).toEqual({});
   });
 });
