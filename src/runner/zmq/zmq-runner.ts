@@ -396,7 +396,9 @@ export class ZmqRunner extends EpochRunner {
         this.onHost(connection, msg);
         return;
       case "status_request":
-        this.command!.sendTo(connection, makeMessage("status_report", COMMAND_ID, this.status() as unknown as Record<string, unknown>));
+        // Operators ask over CURVE (a listening run). Elsewhere, a peer that asks and never reads would fill the inbox's send queue.
+        if (this.options.listen === undefined) this.command?.codec.drops.record("schema", "a status_request on a run that does not listen for operators");
+        else this.command!.sendTo(connection, makeMessage("status_report", COMMAND_ID, this.status() as unknown as Record<string, unknown>));
         return;
       default:
         break;
