@@ -8,9 +8,18 @@ import type { Parameters } from "fast-check";
 
 export const FUZZ_SCALE = Math.max(1, Number(process.env.FUZZ_SCALE ?? 1) || 1);
 export const FUZZ_SEED = Number(process.env.FUZZ_SEED ?? 20261130);
+/** The long form: `npm run fuzz`. */
+export const LONG = FUZZ_SCALE > 1;
+export const SEED = FUZZ_SEED;
 
 /** The RSS every server process must stay under, during and after a fuzz run. */
 export const RSS_BOUND_BYTES = 512 * 1024 * 1024;
+export const RSS_BOUND_MIB = RSS_BOUND_BYTES / (1024 * 1024);
+
+/** Runs of a property over the codec. */
+export const CODEC_RUNS = LONG ? 100_000 : 500;
+/** Hostile messages sent to the sockets of a live run. */
+export const SOCKET_MESSAGES = LONG ? 22_000 : 600;
 
 /** fast-check parameters: `runs` in the short form, scaled for the long one. */
 export function fuzzParams<T>(runs: number, extra: Parameters<T> = {}): Parameters<T> {

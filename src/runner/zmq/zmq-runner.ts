@@ -5,6 +5,7 @@
  * node, disabled nodes). Events flow between runners directly; the command
  * node hears all of them to learn return values and the end of each epoch.
  */
+import { randomBytes } from "node:crypto";
 import { writeFile } from "node:fs/promises";
 import { networkInterfaces } from "node:os";
 import path from "node:path";
@@ -17,6 +18,7 @@ import { rootLogger, type LogLevel, type Logger } from "../../log.ts";
 import type { IdentifyValue } from "../../protocol/command-to-runner.ts";
 import type { NodeStatus } from "../../protocol/common.ts";
 import { makeMessage, type Message, type MessageOf } from "../../protocol/message.ts";
+import { ProtocolError } from "../../protocol/codec.ts";
 import { RunDir } from "../../transport/address.ts";
 import type { CurveKeyPair } from "../../transport/curve.ts";
 import { ZapAuthenticator } from "../../transport/zap.ts";
@@ -141,6 +143,11 @@ export class ZmqRunner extends EpochRunner {
   private zap: ZapAuthenticator | undefined;
   private endpoints: { inbox: string; outbox: string } | undefined;
   private runId = "";
+  /** The run's secret: only an identify carrying it binds a runner to a connection. */
+  private readonly runToken = randomBytes(16).toString("hex");
+  /** Inbox connection -> the runner it identified as, and back: a runner's messages count only from its own connection. */
+  private readonly runnerOnConnection = new Map<string, string>();
+  private readonly connectionOfRunner = new Map<string, string>();
   private baseConfig: RunnerProcessConfig | undefined;
   private readonly hostHeartbeats: HeartbeatMonitor;
   private initError: Error | undefined;
@@ -266,6 +273,11 @@ export class ZmqRunner extends EpochRunner {
           this.subscribed.add(runnerId);
           this.conditions.changed();
         },
+        corrupt: (runnerId, err) => {
+          this.log.error({ runner: runnerId, err }, "undecodable message from a runner's own outbox");
+          const nodes = this.placement.runners.get(runnerId)?.nodes ?? [runnerId];
+          this.failRun(new ProtocolError(err.kind, `the runner of ${nodes.join(", ")} sent a message that cannot be decoded (${err.message}); the run cannot count on its events`, { runner: runnerId, nodes }));
+        },
       },
       this.log,
       opts.maxMessageBytes,
@@ -289,6 +301,7 @@ export class ZmqRunner extends EpochRunner {
     for (const [id, plan] of this.placement.runners) runners[id] = { id, nodes: [...plan.nodes], upstream: [...plan.upstream] };
     this.baseConfig = {
       runId: this.runId,
+      runToken: this.runToken,
       spec: this.tube.spec as Record<string, unknown>,
       file: this.tube.file,
       baseDir: this.tube.baseDir,
@@ -375,31 +388,32 @@ export class ZmqRunner extends EpochRunner {
     this.command!.broadcast(makeMessage("announce", COMMAND_ID, { inbox: this.endpoints!.inbox, nodes: Object.fromEntries(this.identities) }));
   }
 
-  private onControl(from: string, msg: Message): void {
+  private onControl(connection: string, msg: Message): void {
     switch (msg.type) {
       case "host_hello":
       case "host_status":
       case "runner_exit":
-        this.onHost(from, msg);
+        this.onHost(connection, msg);
         return;
       case "status_request":
-        this.command!.sendTo(from, makeMessage("status_report", COMMAND_ID, this.status() as unknown as Record<string, unknown>));
+        // Operators ask over CURVE (a listening run). Elsewhere, a peer that asks and never reads would fill the inbox's send queue.
+        if (this.options.listen === undefined) this.command?.codec.drops.record("schema", "a status_request on a run that does not listen for operators");
+        else this.command!.sendTo(connection, makeMessage("status_report", COMMAND_ID, this.status() as unknown as Record<string, unknown>));
         return;
       default:
         break;
     }
-    if (!this.placement.runners.has(from)) {
-      this.command?.codec.drops.record("schema", `a ${msg.type} message from unknown peer "${from}"`);
-      return;
-    }
+    const from = this.runnerOn(connection, msg);
+    if (from === undefined) return;
     this.heartbeats.seen(from);
     switch (msg.type) {
       case "identify": {
+        const { token: _token, ...identity } = msg.value;
         const previous = this.identities.get(from);
-        if (previous && previous.outbox !== msg.value.outbox) this.command!.forget(from);
-        this.identities.set(from, msg.value);
-        this.statuses.set(from, msg.value.status);
-        this.command!.listenTo(from, msg.value.outbox, this.listenerCount("event") > 0 || this.feedsDriver.has(from) ? "values" : this.sinks.has(from) ? "done" : "probe", msg.value.curve_key);
+        if (previous && previous.outbox !== identity.outbox) this.command!.forget(from);
+        this.identities.set(from, identity);
+        this.statuses.set(from, identity.status);
+        this.command!.listenTo(from, identity.outbox, this.listenerCount("event") > 0 || this.feedsDriver.has(from) ? "values" : this.sinks.has(from) ? "done" : "probe", identity.curve_key);
         if (this.restarting.has(from)) void this.rejoin(from);
         break;
       }
@@ -419,8 +433,44 @@ export class ZmqRunner extends EpochRunner {
     this.conditions.changed();
   }
 
+  /**
+   * The runner a message on `connection` speaks for, or undefined (dropped,
+   * counted). A connection speaks for the runner it identified as, and only
+   * for it; an identify binds only with the run's token. A restarted runner
+   * identifies on its new connection, which replaces the old one.
+   */
+  private runnerOn(connection: string, msg: Message): string | undefined {
+    const bound = this.runnerOnConnection.get(connection);
+    if (bound !== undefined) {
+      if (msg.node_id === bound) return bound;
+      this.command?.codec.drops.record("schema", `a ${msg.type} message claiming "${msg.node_id}" on the connection of runner "${bound}"`);
+      return undefined;
+    }
+    if (msg.type !== "identify" || !this.placement.runners.has(msg.node_id) || msg.value.token !== this.runToken) {
+      this.command?.codec.drops.record("schema", `a ${msg.type} message claiming "${msg.node_id}" from a connection that did not identify with the run's token`);
+      return undefined;
+    }
+    this.unbind(msg.node_id);
+    this.runnerOnConnection.set(connection, msg.node_id);
+    this.connectionOfRunner.set(msg.node_id, connection);
+    return msg.node_id;
+  }
+
+  private unbind(runnerId: string): void {
+    const connection = this.connectionOfRunner.get(runnerId);
+    if (connection === undefined) return;
+    this.connectionOfRunner.delete(runnerId);
+    this.runnerOnConnection.delete(connection);
+  }
+
   private onHost(from: string, msg: MessageOf<"host_hello" | "host_status" | "runner_exit">): void {
     if (msg.type === "host_hello") {
+      // Host agents exist only where the run listens for them, and then every connection passed
+      // CURVE with a trusted key (ZAP). Elsewhere a hello is a stranger's.
+      if (this.options.listen === undefined || msg.value.name === "driver" || this.runnerOnConnection.has(from)) {
+        this.command?.codec.drops.record("schema", `a host_hello naming "${msg.value.name}" on a run that does not take that host`);
+        return;
+      }
       const host = this.hosts.hello(from, msg.value, Date.now());
       this.hostHeartbeats.seen(host.name);
       this.command!.sendTo(from, makeMessage("heartbeat", COMMAND_ID, null));
@@ -441,7 +491,11 @@ export class ZmqRunner extends EpochRunner {
       return;
     }
     const v = msg.value;
-    if (v.run_id !== this.runId || !this.placement.runners.has(v.runner_id)) return;
+    // A host speaks only for the runners placed on it.
+    if (v.run_id !== this.runId || this.hostOf.get(v.runner_id) !== host.name) {
+      this.command?.codec.drops.record("schema", `a runner_exit from host "${host.name}" for runner "${v.runner_id}" it does not run`);
+      return;
+    }
     this.restartCount.set(v.runner_id, v.restarts);
     this.runnerDown(v.runner_id, `on host "${host.name}" (pid ${v.pid}) ${describeExit({ code: v.code, signal: v.signal as NodeJS.Signals | null })}`, v.restarting);
   }
@@ -658,19 +712,9 @@ export class ZmqRunner extends EpochRunner {
     if (identity) this.command?.forget(runnerId);
     this.identities.delete(runnerId);
     this.subscribed.delete(runnerId);
+    this.unbind(runnerId);
     if (!restarting || this._state === "initializing") {
-      const err = failure();
-      this.fatal = err;
-      this.rejectWaiting(err);
-      if (this.freeRun) {
-        this.freeRun.error ??= err;
-        this.freeRun.remaining = 0;
-        this.inFlight = 0;
-        this.finishFreeRun();
-      }
-      if (this.listenerCount("error") > 0) this.emit("error", err);
-      if (this._state === "ready" || this._state === "running") this._state = "failed";
-      this.conditions.changed();
+      this.failRun(failure());
       return;
     }
     this.restarting.add(runnerId);
@@ -690,6 +734,22 @@ export class ZmqRunner extends EpochRunner {
       waiter?.reject(err);
     }
     this.advanceEnded();
+    this.conditions.changed();
+  }
+
+  /** The run cannot go on: every waiting call and later call fails with `err`. */
+  private failRun(err: Error): void {
+    if (this.closing || this.fatal || this._state === "created") return;
+    this.fatal = err;
+    this.rejectWaiting(err);
+    if (this.freeRun) {
+      this.freeRun.error ??= err;
+      this.freeRun.remaining = 0;
+      this.inFlight = 0;
+      this.finishFreeRun();
+    }
+    if (this.listenerCount("error") > 0) this.emit("error", err);
+    if (this._state === "ready" || this._state === "running") this._state = "failed";
     this.conditions.changed();
   }
 
