@@ -59,6 +59,8 @@ export interface BridgeOptions extends Partial<BridgeLimits> {
   /** How long a client has to answer each create_node / create_edge, ms. Default 10 s. */
   mirrorTimeoutMs?: number;
   logger?: Logger;
+  /** Plain HTTP requests go here first (the job registry); it returns false for paths it leaves to the bridge. */
+  httpHandler?: (req: http.IncomingMessage, res: http.ServerResponse, keys: ApiKeys) => boolean;
 }
 
 const DEFAULT_LIMITS: BridgeLimits = {
@@ -149,6 +151,7 @@ export class BridgeServer {
     });
 
     const server = http.createServer((req, res) => {
+      if (o.httpHandler?.(req, res, this.keys)) return;
       const status = req.url === "/health" ? 200 : 404;
       res.writeHead(status, { "Content-Type": "application/json" }).end(JSON.stringify(status === 200 ? { ok: true } : { error: "not found" }));
     });
