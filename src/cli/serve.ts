@@ -5,6 +5,7 @@
 import { Command, Option } from "commander";
 import { startBridge } from "../bridge/index.ts";
 import { DEFAULT_WORKER_TIMEOUT_MS, openJobServer } from "../bridge/registry/index.ts";
+import { openTracking } from "../bridge/tracking/index.ts";
 import { rootLogger } from "../log.ts";
 import { ExitCode, LOG_LEVELS, defaultContext, parsePositiveInt, parsePositiveNumber, reportError, type CliContext, type LogLevel } from "./common.ts";
 
@@ -41,8 +42,9 @@ Example:
       try {
         const logger = rootLogger(options.logLevel);
         const jobs = await openJobServer({ db: options.db, graphsDir: options.graphs, workerTimeoutMs: options.workerTimeout * 1000, log: logger });
+        const tracking = await openTracking(jobs.store, logger);
         const { server, url } = await startBridge({
-          httpHandler: jobs.httpHandler,
+          httpHandler: (req, res, keys) => tracking.httpHandler(req, res, keys) || jobs.httpHandler(req, res, keys),
           host: options.host,
           port: options.port,
           ...(options.apiKeys ? { apiKeysFile: options.apiKeys } : {}),
