@@ -61,6 +61,8 @@ export interface BridgeOptions extends Partial<BridgeLimits> {
   logger?: Logger;
   /** Plain HTTP requests go here first (the job registry); it returns false for paths it leaves to the bridge. */
   httpHandler?: (req: http.IncomingMessage, res: http.ServerResponse, keys: ApiKeys) => boolean;
+  /** WebSocket upgrades go here first (the worker registry's `/agent`); it returns false for paths it leaves to the bridge. */
+  upgradeHandler?: (req: http.IncomingMessage, socket: Duplex, head: Buffer, keys: ApiKeys) => boolean;
 }
 
 const DEFAULT_LIMITS: BridgeLimits = {
@@ -197,6 +199,7 @@ export class BridgeServer {
 
   private upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on("error", () => undefined);
+    if (this.options.upgradeHandler?.(req, socket, head, this.keys)) return;
     const url = new URL(req.url ?? "/", "http://bridge");
     if (url.pathname !== RPC_PATH && url.pathname !== RPC_PATH.slice(0, -1)) return refuse(socket, 404, "not found");
     const key = keyFromHeader(req.headers.authorization);

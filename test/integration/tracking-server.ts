@@ -5,6 +5,7 @@
  */
 import pino from "pino";
 import { openJobServer, type JobServer } from "../../src/bridge/registry/index.ts";
+import { AgentRegistry, type AgentRegistryOptions } from "../../src/bridge/agents/index.ts";
 import { BridgeServer } from "../../src/bridge/server.ts";
 import { openTracking, type TrackingServer } from "../../src/bridge/tracking/index.ts";
 import type { StoreTarget } from "./registry-stores.ts";
@@ -16,18 +17,21 @@ export interface TestServer {
   port: number;
   jobs: JobServer;
   tracking: TrackingServer;
+  agents: AgentRegistry;
   bridge: BridgeServer;
   close(): Promise<void>;
 }
 
-export async function startTestServer(target: StoreTarget, o: { workerTimeoutMs?: number; extra?: (s: Omit<TestServer, "close" | "base" | "port" | "bridge">) => Partial<ConstructorParameters<typeof BridgeServer>[0]> } = {}): Promise<TestServer> {
+export async function startTestServer(target: StoreTarget, o: { workerTimeoutMs?: number; agents?: Partial<AgentRegistryOptions> } = {}): Promise<TestServer> {
   const log = pino({ level: process.env.TUBULAR_TEST_LOG ?? "silent" });
   const jobs = await openJobServer({ db: target.db, ...(target.schema ? { schema: target.schema } : {}), log, ...(o.workerTimeoutMs ? { workerTimeoutMs: o.workerTimeoutMs } : {}) });
   const tracking = await openTracking(jobs.store, log);
+  const agents = new AgentRegistry({ store: jobs.store, log, tracker: tracking.tracker, ...o.agents });
+  agents.start();
   const bridge = new BridgeServer({
     logger: log,
-    httpHandler: (req, res, keys) => tracking.httpHandler(req, res, keys) || jobs.httpHandler(req, res, keys),
-    ...(o.extra?.({ jobs, tracking }) ?? {}),
+    httpHandler: (req, res, keys) => agents.handleHttp(req, res, keys) || tracking.httpHandler(req, res, keys) || jobs.httpHandler(req, res, keys),
+    upgradeHandler: (req, socket, head, keys) => agents.handleUpgrade(req, socket, head, keys),
   });
   const { port } = await bridge.start({ port: 0, apiKeys: [KEY] });
   return {
@@ -35,9 +39,11 @@ export async function startTestServer(target: StoreTarget, o: { workerTimeoutMs?
     port,
     jobs,
     tracking,
+    agents,
     bridge,
     async close() {
       await bridge.close();
+      await agents.close();
       await jobs.close();
     },
   };
