@@ -34,6 +34,11 @@ export const ErrorCodes = {
   TUBULAR_ERR_REGISTRY_BAD_REQUEST: "a job registry request was refused: bad body, bad inputs or a transition the run's state does not allow",
   TUBULAR_ERR_REGISTRY_NOT_FOUND: "a job registry request named a definition, run or worker that does not exist",
   TUBULAR_ERR_REGISTRY_UNREACHABLE: "the job registry server did not answer, or answered with an error",
+  TUBULAR_ERR_TRACKING_BAD_REQUEST: "a run tracking request was refused: a body that fails its schema",
+  TUBULAR_ERR_TRACKING_NOT_FOUND: "a run tracking request named a project or run that does not exist",
+  TUBULAR_ERR_AGENT_PROTOCOL: "a worker of the WebSocket worker registry sent a frame that is not a worker message",
+  TUBULAR_ERR_AGENT_UNREACHABLE: "a WebSocket host agent could not connect or register after all its retries",
+  TUBULAR_ERR_PLOT: "a metric plot could not be drawn or written",
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;

@@ -80,6 +80,8 @@ export interface BridgeOptions extends Partial<BridgeLimits> {
   logger?: Logger;
   /** Plain HTTP requests go here first (the job registry); it returns false for paths it leaves to the bridge. */
   httpHandler?: (req: http.IncomingMessage, res: http.ServerResponse, keys: ApiKeys) => boolean;
+  /** WebSocket upgrades go here first (the worker registry's `/agent`); it returns false for paths it leaves to the bridge. */
+  upgradeHandler?: (req: http.IncomingMessage, socket: Duplex, head: Buffer, keys: ApiKeys) => boolean;
 }
 
 const DEFAULT_LIMITS: BridgeLimits = {
@@ -226,6 +228,7 @@ export class BridgeServer {
     socket.on("error", () => undefined);
     const url = parseRequestTarget(req.url);
     if (!url) return refuseUpgrade(socket, 400, "bad request target");
+    if (this.options.upgradeHandler?.(req, socket, head, this.keys)) return;
     if (url.pathname !== RPC_PATH && url.pathname !== RPC_PATH.slice(0, -1)) return refuseUpgrade(socket, 404, "not found");
     const key = keyFromHeader(req.headers.authorization);
     const relaySession = key ? this.relays.get(digestKey(key)) : undefined;

@@ -5,6 +5,8 @@
 import { Command, Option } from "commander";
 import { startBridge } from "../bridge/index.ts";
 import { DEFAULT_WORKER_TIMEOUT_MS, openJobServer } from "../bridge/registry/index.ts";
+import { openTracking } from "../bridge/tracking/index.ts";
+import { AgentRegistry } from "../bridge/agents/index.ts";
 import { rootLogger } from "../log.ts";
 import { ExitCode, LOG_LEVELS, defaultContext, parsePositiveInt, parsePositiveNumber, reportError, type CliContext, type LogLevel } from "./common.ts";
 
@@ -41,13 +43,18 @@ Example:
       try {
         const logger = rootLogger(options.logLevel);
         const jobs = await openJobServer({ db: options.db, graphsDir: options.graphs, workerTimeoutMs: options.workerTimeout * 1000, log: logger });
+        const tracking = await openTracking(jobs.store, logger);
+        const agents = new AgentRegistry({ store: jobs.store, log: logger, tracker: tracking.tracker });
+        agents.start();
         const { server, url } = await startBridge({
-          httpHandler: jobs.httpHandler,
+          httpHandler: (req, res, keys) => agents.handleHttp(req, res, keys) || tracking.httpHandler(req, res, keys) || jobs.httpHandler(req, res, keys),
+          upgradeHandler: (req, socket, head, keys) => agents.handleUpgrade(req, socket, head, keys),
           host: options.host,
           port: options.port,
           ...(options.apiKeys ? { apiKeysFile: options.apiKeys } : {}),
           ...(options.graphs ? { graphsDir: options.graphs } : {}),
         }).catch(async (err: unknown) => {
+          await agents.close();
           await jobs.close();
           throw err;
         });
@@ -58,6 +65,7 @@ Example:
           for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => resolve());
         });
         await server.close();
+        await agents.close();
         await jobs.close();
         ctx.exitCode = ExitCode.OK;
       } catch (err) {

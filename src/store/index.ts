@@ -4,3 +4,5 @@ export { PostgresStore, type PostgresStoreOptions } from "./postgres.ts";
 export { SqliteStore } from "./sqlite.ts";
 export type { ClaimPlanner, RunQuery, Store } from "./store.ts";
 export * from "./records.ts";
+export type { TrackedRunQuery, TrackingStore } from "./tracking-store.ts";
+export * from "./tracking-records.ts";

@@ -8,6 +8,8 @@
  * PostgreSQL, so both read back as JS numbers); nested values are JSON text.
  */
 
+import { TRACKING_MIGRATION } from "./tracking-migrations.ts";
+
 export interface Migration {
   version: number;
   description: string;
@@ -99,6 +101,7 @@ CREATE TABLE workers (
 
 export const MIGRATIONS: readonly Migration[] = Object.freeze([
   { version: 1, description: "job registry: definitions, runs, events, attempts, workers", sqlite: schemaV1("sqlite"), postgres: schemaV1("postgres") },
+  TRACKING_MIGRATION,
 ]);
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

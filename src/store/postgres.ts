@@ -10,6 +10,7 @@
 import pg from "pg";
 import { TubularError } from "../errors.ts";
 import { LATEST_VERSION, MIGRATIONS } from "./migrations.ts";
+import { PostgresTracking } from "./tracking-postgres.ts";
 import type { AttemptRecord, DefinitionRecord, EventRecord, NewEvent, RunChange, RunRecord, WorkerRecord } from "./records.ts";
 import { RUN_COLUMNS, rowToAttempt, rowToDefinition, rowToEvent, rowToRun, rowToWorker, runToRow, workerToRow } from "./rows.ts";
 import { keyFirst, toJson, type ClaimPlanner, type RunQuery, type Store } from "./store.ts";
@@ -35,10 +36,12 @@ export interface PostgresStoreOptions {
 
 export class PostgresStore implements Store {
   readonly kind = "postgres" as const;
+  readonly tracking: PostgresTracking;
   private readonly pool: pg.Pool;
 
   private constructor(pool: pg.Pool) {
     this.pool = pool;
+    this.tracking = new PostgresTracking(pool);
   }
 
   static async open(options: PostgresStoreOptions): Promise<PostgresStore> {

@@ -12,6 +12,7 @@
 import Database from "better-sqlite3";
 import { TubularError } from "../errors.ts";
 import { LATEST_VERSION, MIGRATIONS } from "./migrations.ts";
+import { SqliteTracking } from "./tracking-sqlite.ts";
 import type { AttemptRecord, DefinitionRecord, EventRecord, NewEvent, RunChange, RunRecord, WorkerRecord } from "./records.ts";
 import { RUN_COLUMNS, rowToAttempt, rowToDefinition, rowToEvent, rowToRun, rowToWorker, runToRow, workerToRow } from "./rows.ts";
 import type { ClaimPlanner, RunQuery, Store } from "./store.ts";
@@ -25,11 +26,13 @@ const QUEUE_SCAN = 200;
 
 export class SqliteStore implements Store {
   readonly kind = "sqlite" as const;
+  readonly tracking: SqliteTracking;
   private readonly db: Database.Database;
   private readonly stmts: Record<string, Database.Statement>;
 
   private constructor(db: Database.Database) {
     this.db = db;
+    this.tracking = new SqliteTracking(db);
     const p = (sql: string) => db.prepare(sql);
     this.stmts = {
       runInsert: p(RUN_INSERT),

@@ -5,6 +5,7 @@
  * atomic; what a change *is* (the state machine, placement) is decided by
  * pure functions the caller passes in, so both stores apply the same rules.
  */
+import type { TrackingStore } from "./tracking-store.ts";
 import type { AttemptRecord, DefinitionRecord, EventRecord, NewEvent, RunChange, RunRecord, RunState, WorkerRecord } from "./records.ts";
 
 export interface RunQuery {
@@ -19,6 +20,8 @@ export type ClaimPlanner = (worker: WorkerRecord, held: RunRecord[], pending: Ru
 
 export interface Store {
   readonly kind: "sqlite" | "postgres";
+  /** Run tracking and the WebSocket worker registry, over the same database. */
+  readonly tracking: TrackingStore;
   close(): Promise<void>;
 
   /** Adds a definition, or replaces the one with the same name and version. */
