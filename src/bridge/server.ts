@@ -24,6 +24,9 @@ import { compileMethods, methods, type BridgeServices } from "./methods.ts";
 import { openRpcDocument } from "./openrpc.ts";
 import { JsonRpcPeer, type BadFrameKind } from "./peer.ts";
 import { Session } from "./session.ts";
+import { DashboardEndpoint } from "./dashboard/endpoint.ts";
+import { DashboardFeed } from "./dashboard/feed.ts";
+import { sessionRuns } from "./dashboard/session-runs.ts";
 
 export const RPC_PATH = "/ws/v0/rpc/";
 
@@ -109,6 +112,7 @@ export class BridgeServer {
   private services: BridgeServices | undefined;
   private address: { host: string; port: number } | undefined;
   private discoverDoc: unknown;
+  private dashboard: DashboardEndpoint | undefined;
 
   constructor(options: BridgeOptions = {}) {
     this.options = options;
@@ -148,12 +152,16 @@ export class BridgeServer {
       discover: () => this.discoverDoc,
     });
 
+    // The dashboard (its page at `/`, its feed at /ws/v0/dashboard) behind the same keys.
+    const dashboard = new DashboardEndpoint({ feed: new DashboardFeed({ runs: () => sessionRuns(this.sessions.values()), log: this.log }), mode: "serve", keys: this.keys, log: this.log });
+    this.dashboard = dashboard;
     const server = http.createServer((req, res) => {
+      if (dashboard.handleRequest(req, res)) return;
       const status = req.url === "/health" ? 200 : 404;
       res.writeHead(status, { "Content-Type": "application/json" }).end(JSON.stringify(status === 200 ? { ok: true } : { error: "not found" }));
     });
     const wss = new WebSocketServer({ noServer: true, maxPayload: this.limits.maxFrameBytes, perMessageDeflate: false });
-    server.on("upgrade", (req, socket, head) => this.upgrade(req, socket, head));
+    server.on("upgrade", (req, socket, head) => dashboard.handleUpgrade(req, socket, head) || this.upgrade(req, socket, head));
     this.http = server;
     this.wss = wss;
     const host = o.host ?? "127.0.0.1";
@@ -180,6 +188,8 @@ export class BridgeServer {
       c.peer.close(new TubularError("TUBULAR_ERR_RPC", "the bridge is closing", { reason: "closed" }));
     }
     this.conns.clear();
+    this.dashboard?.close();
+    this.dashboard = undefined;
     const sessions = [...this.sessions.values()];
     this.sessions.clear();
     this.relays.clear();
