@@ -85,7 +85,7 @@ export function Graph(props: { graph: GraphView; state: RunState | undefined; se
               {s?.runner && s.runner !== n.id ? ` · ${s.runner}` : ""}
             </text>
             <text class="figures" x="10" y="70">
-              <tspan data-testid={`rate-${n.id}`}>{rate(s?.epochsPerSec)}</tspan> epochs/s · {s?.epochs ?? "–"} epochs
+              <tspan data-testid={`rate-${n.id}`}>{rate(s?.epochsPerSec)}</tspan> epochs/s · <tspan data-testid={`epochs-${n.id}`}>{s?.epochs ?? "–"}</tspan> epochs
             </text>
             {s?.error ? (
               <text class="error" x="10" y="86" data-testid={`error-${n.id}`}>

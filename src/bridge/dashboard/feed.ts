@@ -153,6 +153,8 @@ class Tracked {
       const r = st?.nodes[n.id];
       const error = this.errors.get(n.id);
       let status: NodeStatusView = r ? (r.status === "unknown" ? "unknown" : r.status) : (STATE_TO_STATUS[runnerState] ?? "unknown");
+      // A restarted runner reports "ready" (it never got "start") while the run's free-run goes on through it: it is running.
+      if (status === "ready" && runnerState === "running") status = "running";
       // A node's own failure stays visible; a runner that died and is back shows its status (its error stays in the panel).
       if (error && error.code !== "TUBULAR_ERR_RUNNER_DIED") status = "failed";
       else if (error && runnerState === "failed" && status !== "restarting") status = "failed";
