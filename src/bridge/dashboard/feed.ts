@@ -63,6 +63,9 @@ function errorView(err: Error): ErrorView {
   return { code: typeof code === "string" ? code : "ERROR", type: err.name, message: err.message, epoch: (err as { epoch?: unknown }).epoch ?? null, at: Date.now() };
 }
 
+/** The runner id ZmqRunner.status() gives the nodes the driver process runs itself. */
+const DRIVER_RUNNER = "command";
+
 const PAGE = 4096;
 /** Resident memory of a process on this machine (Linux /proc), or null. */
 function rssOf(pid: number | null): number | null {
@@ -155,6 +158,8 @@ class Tracked {
       let status: NodeStatusView = r ? (r.status === "unknown" ? "unknown" : r.status) : (STATE_TO_STATUS[runnerState] ?? "unknown");
       // A restarted runner reports "ready" (it never got "start") while the run's free-run goes on through it: it is running.
       if (status === "ready" && runnerState === "running") status = "running";
+      // And a process still saying "running" after the free-run ended (stopped, or ended by an error) is ready.
+      else if (status === "running" && runnerState !== "running" && runnerState !== "stopping") status = "ready";
       // A node's own failure stays visible; a runner that died and is back shows its status (its error stays in the panel).
       if (error && error.code !== "TUBULAR_ERR_RUNNER_DIED") status = "failed";
       else if (error && runnerState === "failed" && status !== "restarting") status = "failed";
@@ -164,8 +169,9 @@ class Tracked {
         host: r?.host ?? null,
         pid: r?.pid ?? null,
         restarts: r?.restarts ?? 0,
-        epochs: r ? r.epochs : null,
-        epochsPerSec: r ? (this.rates.nodes.get(n.id) ?? null) : null,
+        // The runtime counts epochs per node only in runner processes, not for the nodes the driver runs itself (the return node).
+        epochs: r && r.runner !== DRIVER_RUNNER ? r.epochs : null,
+        epochsPerSec: r && r.runner !== DRIVER_RUNNER ? (this.rates.nodes.get(n.id) ?? null) : null,
         ...(error ? { error } : {}),
       };
     }
