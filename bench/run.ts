@@ -20,6 +20,8 @@ const all: Array<[string, string[]]> = [
   ["bridge-rpc", []],
   // The same over ZmqRunner: every session has its own runner, 3 processes each, so 10 clients here.
   ["bridge-rpc", ["--runner", "zmq", "--clients", "10"]],
+  // chain3 free-run without a dashboard, with one nobody watches, and with one open in headless Chromium.
+  ["dashboard", []],
 ];
 const only = process.argv.slice(2).filter((a) => !a.startsWith("-"));
 const results: BenchResult[] = [];
