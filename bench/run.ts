@@ -23,6 +23,9 @@ const all: Array<[string, string[]]> = [
   // The `tubular` command's whole process (compiled dist/; `npm run bench` builds first).
   ["cli-startup", []],
   ["registry", []],
+
+  // chain3 free-run without a dashboard, with one nobody watches, and with one open in headless Chromium.
+  ["dashboard", []],
 ];
 const only = process.argv.slice(2).filter((a) => !a.startsWith("-"));
 const results: BenchResult[] = [];

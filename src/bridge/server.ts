@@ -30,6 +30,9 @@ import { compileMethods, methods, type BridgeServices } from "./methods.ts";
 import { openRpcDocument } from "./openrpc.ts";
 import { JsonRpcPeer, type BadFrameKind } from "./peer.ts";
 import { Session } from "./session.ts";
+import { DashboardEndpoint } from "./dashboard/endpoint.ts";
+import { DashboardFeed } from "./dashboard/feed.ts";
+import { sessionRuns } from "./dashboard/session-runs.ts";
 
 export const RPC_PATH = "/ws/v0/rpc/";
 
@@ -131,6 +134,7 @@ export class BridgeServer {
   private discoverDoc: unknown;
   /** The plain HTTP routes; other parts of the bridge add theirs before `start`. */
   readonly routes: HttpRoutes;
+  private dashboard: DashboardEndpoint | undefined;
 
   constructor(options: BridgeOptions = {}) {
     this.options = options;
@@ -171,14 +175,29 @@ export class BridgeServer {
       discover: () => this.discoverDoc,
     });
 
+    // The dashboard (its page at `/`, its feed at /ws/v0/dashboard) behind the same keys.
+    const dashboard = new DashboardEndpoint({ feed: new DashboardFeed({ runs: () => sessionRuns(this.sessions.values()), log: this.log }), mode: "serve", keys: this.keys, log: this.log });
+    this.dashboard = dashboard;
     const server = http.createServer((req, res) => {
-      if (o.httpHandler?.(req, res, this.keys)) return;
+      // A target that does not parse is refused before any handler reads it.
+      if (!parseRequestTarget(req.url)) return sendJson(res, 400, { error: "bad request target" });
+      try {
+        if (o.httpHandler?.(req, res, this.keys)) return;
+        if (dashboard.handleRequest(req, res)) return;
+      } catch (err) {
+        this.log.error({ err, url: String(req.url).slice(0, 200) }, "HTTP handler failed");
+        if (!res.headersSent) sendJson(res, 500, { error: "internal error" });
+        else res.destroy();
+        return;
+      }
       this.routes.handle(req, res);
     });
     const wss = new WebSocketServer({ noServer: true, maxPayload: this.limits.maxFrameBytes, perMessageDeflate: false });
     server.on("upgrade", (req, socket, head) => {
       // Nothing a client sends at the upgrade may reach the uncaught-exception handler.
       try {
+        if (!parseRequestTarget(req.url)) return refuseUpgrade(socket, 400, "bad request target");
+        if (dashboard.handleUpgrade(req, socket, head)) return;
         this.upgrade(req, socket, head);
       } catch (err) {
         this.log.error({ err, url: String(req.url).slice(0, 200) }, "upgrade failed");
@@ -212,6 +231,8 @@ export class BridgeServer {
       c.peer.close(new TubularError("TUBULAR_ERR_RPC", "the bridge is closing", { reason: "closed" }));
     }
     this.conns.clear();
+    this.dashboard?.close();
+    this.dashboard = undefined;
     const sessions = [...this.sessions.values()];
     this.sessions.clear();
     this.relays.clear();

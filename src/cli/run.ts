@@ -27,6 +27,7 @@ import {
 import { rootLogger } from "../log.ts";
 import { Progress, formatRate } from "./progress.ts";
 import { RUNNER_KINDS, createRunner, type RunnerKind } from "./runner-factory.ts";
+import { startDashboard, type Dashboard } from "../bridge/dashboard/start.ts";
 
 export const DEFAULT_EPOCHS = 10;
 
@@ -45,6 +46,14 @@ export interface RunOptions {
   keys?: string;
   trust?: string;
   advertise?: string;
+  /** Serve the dashboard of this run on loopback: true for a free port, or this port. */
+  dashboard?: number | true;
+}
+
+function parseDashboardPort(text: string): number {
+  const port = Number(text);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliError(`--dashboard ${text}: expected a port number (0-65535)`);
+  return port;
 }
 
 
@@ -91,6 +100,7 @@ export function runCommand(io: CliContext = defaultContext()): Command {
     .option("--keys <dir>", "several machines: the command node's key pair directory (tubular keygen --out DIR)")
     .option("--trust <dir>", "several machines: a directory of the host agents' public key files")
     .option("--advertise <host>", "several machines: the address the other machines reach this one at")
+    .option("--dashboard [port]", "serve a live dashboard of this run on 127.0.0.1 (no key; a free port unless given) and print its URL on stderr", parseDashboardPort)
     .addOption(new Option("--log-level <level>", "log level of the runtime's logs on stderr").choices(LOG_LEVELS).default("warn"))
     .addHelpText(
       "after",
@@ -105,7 +115,8 @@ Examples:
   $ tubular run examples/basic.yaml
   $ tubular run examples/basic.yaml --epochs 3 --input factor=10 --json
   $ tubular run graph.yaml --process-inputs inputs.jsonl --json
-  $ tubular run examples/basic.yaml --free-run --duration 2 --quiet`,
+  $ tubular run examples/basic.yaml --free-run --duration 2 --quiet
+  $ tubular run examples/basic.yaml --free-run --quiet --dashboard 8780`,
     )
     .action(async (file: string, options: RunOptions) => {
       io.exitCode = await run(file, options, io);
@@ -117,6 +128,7 @@ export async function run(file: string, options: RunOptions, io: CliContext = de
   const verbose = options.logLevel === "debug" || options.logLevel === "trace";
   const logger = rootLogger(options.logLevel);
   let runner: Runner | undefined;
+  let dashboard: Dashboard | undefined;
   let interrupted = false;
   let stopFreeRun: (() => void) | undefined;
   const onSigint = () => {
@@ -142,6 +154,15 @@ export async function run(file: string, options: RunOptions, io: CliContext = de
       ...(options.trust ? { trust: options.trust } : {}),
       ...(options.advertise ? { advertise: options.advertise } : {}),
     });
+    if (options.dashboard !== undefined) {
+      const watched = runner;
+      dashboard = await startDashboard({
+        runs: [{ id: "run", label: tube.id, kind: options.runner, tube, runner: watched }],
+        port: options.dashboard === true ? 0 : options.dashboard,
+        logger,
+      });
+      io.stderr.write(`dashboard: ${dashboard.url}\n`);
+    }
     await runner.init();
     if (options.freeRun) {
       return await freeRun(runner, options, io, (stop) => (stopFreeRun = stop));
@@ -183,6 +204,7 @@ export async function run(file: string, options: RunOptions, io: CliContext = de
         reportError(err, io.stderr, verbose);
       }
     }
+    await dashboard?.close();
   }
 }
 

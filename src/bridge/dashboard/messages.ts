@@ -1,0 +1,114 @@
+/**
+ * The dashboard's live feed: what the browser sends (one message, `auth`,
+ * checked with zod) and what the server sends (JSON, typed here once; the
+ * browser code imports these types). Version 1.
+ *
+ * Server -> browser, in order: `hello` (whether a key is needed), then after
+ * a good key (or at once without keys) `graphs` (the static part of every
+ * watched run: nodes, edges, params) and `state` (statuses, rates, errors,
+ * hosts, runner processes). `graphs` is sent again only when runs come or
+ * go; `state` only when something in it changed.
+ */
+import { z } from "zod";
+
+export const DASHBOARD_WS_PATH = "/ws/v0/dashboard";
+export const FEED_VERSION = 1;
+
+/** WebSocket close code for a refused key (4000-4999: application codes). */
+export const CLOSE_BAD_KEY = 4401;
+/** WebSocket close code for a malformed first message. */
+export const CLOSE_BAD_MESSAGE = 4400;
+
+export const ClientMessage = z.discriminatedUnion("type", [z.strictObject({ type: z.literal("auth"), key: z.string().min(1).max(4096) })]);
+export type ClientMessage = z.infer<typeof ClientMessage>;
+
+export interface NodeView {
+  readonly id: string;
+  /** "input" for a tube input drawn as a source. */
+  readonly kind: "node" | "input";
+  readonly type: string;
+  readonly params: Record<string, unknown>;
+  readonly slots: readonly string[];
+  readonly signals: readonly string[];
+  readonly group?: string;
+  readonly host?: string;
+  readonly restart?: string;
+}
+
+export interface EdgeView {
+  readonly id: string;
+  readonly from: string;
+  readonly signal: string;
+  readonly to: string;
+  readonly slot: string;
+}
+
+export interface GraphView {
+  readonly runId: string;
+  readonly label: string;
+  readonly tubeId: string;
+  readonly kind: string;
+  readonly nodes: readonly NodeView[];
+  readonly edges: readonly EdgeView[];
+}
+
+export interface ErrorView {
+  readonly code: string;
+  readonly type: string;
+  readonly message: string;
+  readonly epoch: unknown;
+  /** ms since the epoch (wall clock) */
+  readonly at: number;
+}
+
+export type NodeStatusView = "waiting" | "ready" | "running" | "failed" | "restarting" | "stopped" | "closed" | "unknown";
+
+export interface NodeState {
+  readonly status: NodeStatusView;
+  readonly runner: string | null;
+  readonly host: string | null;
+  readonly pid: number | null;
+  readonly restarts: number;
+  /** Epochs this node has run, as the runtime counts them (null when the runner does not report it). */
+  readonly epochs: number | null;
+  readonly epochsPerSec: number | null;
+  readonly error?: ErrorView;
+}
+
+export interface HostState {
+  readonly name: string;
+  readonly labels: readonly string[];
+  readonly cpus: number;
+  readonly memoryTotal: number;
+  readonly memoryFree: number;
+  readonly load: readonly number[];
+  readonly alive: boolean;
+  readonly runners: number;
+}
+
+export interface RunnerProcessState {
+  readonly id: string;
+  readonly host: string;
+  readonly pid: number | null;
+  readonly nodes: readonly string[];
+  readonly status: NodeStatusView;
+  readonly restarts: number;
+  /** Resident memory, bytes; null where it cannot be read (another machine). */
+  readonly rssBytes: number | null;
+}
+
+export interface RunState {
+  readonly runId: string;
+  readonly state: string;
+  readonly epochsCompleted: number;
+  readonly epochsPerSec: number | null;
+  readonly nodes: Record<string, NodeState>;
+  readonly hosts: readonly HostState[];
+  readonly runners: readonly RunnerProcessState[];
+  readonly lastError?: ErrorView;
+}
+
+export type ServerMessage =
+  | { readonly type: "hello"; readonly version: number; readonly mode: "serve" | "run"; readonly auth: boolean }
+  | { readonly type: "graphs"; readonly graphs: readonly GraphView[] }
+  | { readonly type: "state"; readonly at: number; readonly runs: readonly RunState[] };

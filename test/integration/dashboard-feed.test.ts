@@ -1,0 +1,166 @@
+/**
+ * The dashboard's feed and files at the wire: what a browser (or anything
+ * else) gets before and after a key, from another origin, and what an
+ * unwatched run pays (nothing is read while nobody watches).
+ */
+import http from "node:http";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import WebSocket from "ws";
+import { BridgeServer } from "../../src/bridge/index.ts";
+import { startDashboard, type Dashboard } from "../../src/bridge/dashboard/start.ts";
+import { DASHBOARD_WS_PATH, type ServerMessage } from "../../src/bridge/dashboard/messages.ts";
+import type { ZmqRunner } from "../../src/runner/zmq/zmq-runner.ts";
+import { useZmqRunners } from "../helpers/zmq-runners.ts";
+
+const started = useZmqRunners();
+const cleanups: Array<() => Promise<unknown>> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
+});
+
+const CHAIN = { nodes: { a: { type: "count" }, b: { type: "multiply", depends: [{ left: "a.index" }], params: { right: 2 } }, return: { type: "return", depends: "b.value" } } };
+
+async function dashboardOf(runner: ZmqRunner, opts: { apiKeys?: string[]; intervalMs?: number } = {}): Promise<Dashboard> {
+  const dash = await startDashboard({ runs: [{ id: "run", label: "chain", kind: "zmq", tube: runner.tube, runner }], ...opts });
+  cleanups.push(() => dash.close());
+  return dash;
+}
+
+interface Feed {
+  ws: WebSocket;
+  messages: ServerMessage[];
+  closed: Promise<{ code: number; reason: string }>;
+  next(type: ServerMessage["type"], timeoutMs?: number): Promise<ServerMessage>;
+}
+
+function feed(dash: Dashboard, headers: Record<string, string> = {}): Promise<Feed> {
+  const ws = new WebSocket(`${dash.url.replace("http", "ws").replace(/\/$/, "")}${DASHBOARD_WS_PATH}`, { headers });
+  cleanups.push(async () => ws.close());
+  const messages: ServerMessage[] = [];
+  const waiters: Array<() => void> = [];
+  ws.on("message", (d) => {
+    messages.push(JSON.parse(d.toString()) as ServerMessage);
+    for (const w of waiters.splice(0)) w();
+  });
+  const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.on("close", (code, reason) => resolve({ code, reason: reason.toString() })));
+  const next = async (type: ServerMessage["type"], timeoutMs = 10_000) => {
+    const deadline = Date.now() + timeoutMs;
+    let seen = 0;
+    for (;;) {
+      const m = messages.slice(seen).find((x) => x.type === type);
+      if (m) return m;
+      seen = 0;
+      if (Date.now() > deadline) throw new Error(`no ${type} message within ${timeoutMs} ms`);
+      await new Promise<void>((resolve) => {
+        waiters.push(resolve);
+        setTimeout(resolve, 200);
+      });
+    }
+  };
+  return new Promise((resolve, reject) => {
+    ws.once("open", () => resolve({ ws, messages, closed, next }));
+    ws.once("unexpected-response", (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
+    ws.once("error", reject);
+  });
+}
+
+describe("dashboard - feed", () => {
+  it("with keys: hello only until a good key; a wrong key closes 4401, a malformed first message 4400", async () => {
+    const runner = await started(CHAIN);
+    const dash = await dashboardOf(runner, { apiKeys: ["k1"] });
+
+    const wrong = await feed(dash);
+    expect(await wrong.next("hello")).toEqual({ type: "hello", version: 1, mode: "serve", auth: true });
+    wrong.ws.send(JSON.stringify({ type: "auth", key: "nope" }));
+    expect((await wrong.closed).code).toBe(4401);
+    expect(wrong.messages.map((m) => m.type)).toEqual(["hello"]);
+
+    const bad = await feed(dash);
+    bad.ws.send("{not json");
+    expect((await bad.closed).code).toBe(4400);
+    expect(bad.messages.map((m) => m.type)).toEqual(["hello"]);
+
+    const good = await feed(dash);
+    good.ws.send(JSON.stringify({ type: "auth", key: "k1" }));
+    const graphs = (await good.next("graphs")) as Extract<ServerMessage, { type: "graphs" }>;
+    expect(graphs.graphs[0]!.nodes.map((n) => n.id).sort()).toEqual(["a", "b", "return"]);
+    expect(graphs.graphs[0]!.edges.map((e) => e.id).sort()).toEqual(["a.index->b.left", "b.value->return.value"]);
+    const state = (await good.next("state")) as Extract<ServerMessage, { type: "state" }>;
+    expect(state.runs[0]!.nodes.b).toMatchObject({ status: "ready", host: "driver", restarts: 0 });
+    expect(state.runs[0]!.nodes.b!.pid).toBe(runner.status().nodes.b!.pid);
+  }, 60_000);
+
+  it("refuses an upgrade from another origin, keys or not (another site open in the browser cannot read it)", async () => {
+    const runner = await started(CHAIN);
+    const dash = await dashboardOf(runner);
+    await expect(feed(dash, { Origin: "http://evil.example" })).rejects.toThrow(/HTTP 403/);
+    const same = await feed(dash, { Origin: dash.url.replace(/\/$/, "") });
+    expect(await same.next("graphs")).toMatchObject({ type: "graphs" });
+  }, 60_000);
+
+  it("reads nothing from the runner while nobody watches, about once a second while someone does, and nothing after", async () => {
+    const runner = await started(CHAIN);
+    const status = vi.spyOn(runner, "status");
+    const dash = await dashboardOf(runner, { intervalMs: 300 });
+    await runner.start();
+    cleanups.push(() => runner.stop());
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(status).toHaveBeenCalledTimes(0);
+    const viewer = await feed(dash);
+    await viewer.next("state");
+    await vi.waitFor(() => expect(status.mock.calls.length).toBeGreaterThanOrEqual(3), { timeout: 10_000, interval: 100 });
+    const state = viewer.messages.filter((m) => m.type === "state").at(-1) as Extract<ServerMessage, { type: "state" }>;
+    expect(state.runs[0]!.state).toBe("running");
+    viewer.ws.close();
+    await viewer.closed;
+    await vi.waitFor(() => expect(dash.viewerCount).toBe(0), { timeout: 5000 });
+    const after = status.mock.calls.length;
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(status.mock.calls.length).toBe(after);
+  }, 60_000);
+
+  it("keeps a node's error that came while nobody watched", async () => {
+    const runner = await started({
+      nodes: {
+        a: { type: "count", params: { start: 1, step: -1 } },
+        b: { type: "divide", depends: [{ denominator: "a.index" }], params: { numerator: 6 } },
+        return: { type: "return", depends: "b.value" },
+      },
+    });
+    const dash = await dashboardOf(runner);
+    await expect(runner.run(3)).rejects.toThrow(/division by zero/);
+    const viewer = await feed(dash);
+    const state = (await viewer.next("state")) as Extract<ServerMessage, { type: "state" }>;
+    expect(state.runs[0]!.nodes.b).toMatchObject({ status: "failed", error: { type: "RangeError", message: "division by zero (6 / 0)", epoch: 1, code: "TUBULAR_ERR_NODE_FAILED" } });
+    expect(state.runs[0]!.nodes.a!.status).not.toBe("failed");
+  }, 60_000);
+
+  it("beyond loopback a dashboard needs keys", async () => {
+    const runner = await started(CHAIN);
+    await expect(startDashboard({ runs: [{ id: "r", label: "r", kind: "zmq", tube: runner.tube, runner }], host: "0.0.0.0" })).rejects.toMatchObject({ code: "TUBULAR_ERR_AUTH" });
+  }, 60_000);
+});
+
+describe("dashboard - files", () => {
+  it("the bridge serves the page at / with a content policy, its assets, and nothing outside web/dist", async () => {
+    const server = new BridgeServer();
+    const { port } = await server.start({ port: 0, apiKeys: ["k"] });
+    cleanups.push(() => server.close());
+    const base = `http://127.0.0.1:${port}`;
+    const page = await fetch(`${base}/`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get("content-type")).toMatch(/text\/html/);
+    expect(page.headers.get("content-security-policy")).toMatch(/default-src 'self'/);
+    const html = await page.text();
+    const asset = /src="\.\/(assets\/[^"]+\.js)"/.exec(html)![1]!;
+    const js = await fetch(`${base}/${asset}`);
+    expect(js.status).toBe(200);
+    expect(js.headers.get("content-type")).toMatch(/javascript/);
+    expect(js.headers.get("cache-control")).toMatch(/immutable/);
+    // Sent as is (fetch would normalize the dots away): nothing outside web/dist comes back.
+    const raw = (p: string) => new Promise<number>((resolve, reject) => http.get({ host: "127.0.0.1", port, path: p }, (res) => (res.resume(), resolve(res.statusCode!))).on("error", reject));
+    for (const p of ["/assets/../../package.json", "/assets/..%2f..%2fpackage.json", "/assets/%2e%2e/%2e%2e/src/index.ts", "/assets/nope.js"]) expect(await raw(p)).toBe(404);
+    expect((await fetch(`${base}/health`)).status).toBe(200);
+    expect((await fetch(`${base}/other`)).status).toBe(404);
+  });
+});

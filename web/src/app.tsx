@@ -1,0 +1,126 @@
+/** The dashboard: login when a key is needed, else the runs, each as graph or hosts & runners. */
+import { useEffect, useMemo, useState } from "preact/hooks";
+import type { GraphView, RunState, ServerMessage } from "../../src/bridge/dashboard/messages.ts";
+import { Connection, storedKey, type LinkState } from "./connection.ts";
+import { rate, time } from "./format.ts";
+import { Graph } from "./graph.tsx";
+import { Hosts } from "./hosts.tsx";
+import { Login } from "./login.tsx";
+import { NodePanel } from "./node-panel.tsx";
+
+type Tab = "graph" | "hosts";
+
+export function App() {
+  const [link, setLink] = useState<LinkState>("connecting");
+  const [graphs, setGraphs] = useState<readonly GraphView[]>([]);
+  const [states, setStates] = useState<{ at: number; runs: Map<string, RunState> }>({ at: 0, runs: new Map() });
+  const [runId, setRunId] = useState<string | undefined>();
+  const [nodeId, setNodeId] = useState<string | undefined>();
+  const [tab, setTab] = useState<Tab>("graph");
+
+  const conn = useMemo(
+    () =>
+      new Connection({
+        onLink: setLink,
+        onMessage: (m: ServerMessage) => {
+          if (m.type === "graphs") setGraphs(m.graphs);
+          else if (m.type === "state") setStates({ at: m.at, runs: new Map(m.runs.map((r) => [r.runId, r])) });
+        },
+      }),
+    [],
+  );
+  useEffect(() => {
+    conn.open();
+    return () => conn.close();
+  }, [conn]);
+
+  if (link === "need-key" || link === "refused") {
+    return (
+      <Login
+        refused={link === "refused"}
+        onKey={(key) => {
+          storedKey.set(key);
+          conn.open();
+        }}
+      />
+    );
+  }
+
+  const run = graphs.find((g) => g.runId === runId) ?? graphs[0];
+  const state = run ? states.runs.get(run.runId) : undefined;
+  const node = run?.nodes.find((n) => n.id === nodeId && n.kind === "node");
+  return (
+    <div class="app">
+      <header class="top">
+        <h1>tubular</h1>
+        <nav class="runs">
+          {graphs.map((g) => (
+            <button key={g.runId} class={g === run ? "active" : ""} onClick={() => setRunId(g.runId)} data-run={g.runId}>
+              {g.label}
+            </button>
+          ))}
+        </nav>
+        <span class={`link link-${link}`} data-testid="link">
+          {link === "open" ? `live · ${time(states.at)}` : link}
+        </span>
+        {storedKey.get() ? (
+          <button
+            class="logout"
+            onClick={() => {
+              storedKey.clear();
+              conn.close();
+              setLink("need-key");
+            }}
+          >
+            forget key
+          </button>
+        ) : null}
+      </header>
+      {!run ? (
+        <p class="muted empty" data-testid="no-runs">
+          No runs yet. Runners started through this server appear here.
+        </p>
+      ) : (
+        <main>
+          <section class="summary" data-testid="summary">
+            <span>
+              run <b>{run.label}</b> ({run.kind})
+            </span>
+            <span>
+              state <b data-testid="run-state">{state?.state ?? "–"}</b>
+            </span>
+            <span>
+              epochs <b data-testid="run-epochs">{state?.epochsCompleted ?? "–"}</b>
+            </span>
+            <span>
+              <b data-testid="run-rate">{rate(state?.epochsPerSec)}</b> epochs/s
+            </span>
+            {state?.lastError ? (
+              <span class="bad" data-testid="run-error">
+                last error: {state.lastError.type}: {state.lastError.message}
+              </span>
+            ) : null}
+          </section>
+          <nav class="tabs">
+            <button class={tab === "graph" ? "active" : ""} onClick={() => setTab("graph")}>
+              Graph
+            </button>
+            <button class={tab === "hosts" ? "active" : ""} onClick={() => setTab("hosts")} data-testid="tab-hosts">
+              Hosts & runners
+            </button>
+          </nav>
+          <div class="body">
+            {tab === "graph" ? (
+              <div class="graph-wrap">
+                <Graph graph={run} state={state} selected={node?.id} onSelect={setNodeId} />
+              </div>
+            ) : state ? (
+              <Hosts state={state} />
+            ) : null}
+            {node && tab === "graph" ? <NodePanel node={node} state={state?.nodes[node.id]} onClose={() => setNodeId(undefined)} /> : null}
+          </div>
+        </main>
+      )}
+    </div>
+  );
+}
