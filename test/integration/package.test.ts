@@ -93,8 +93,10 @@ import { loadTube, LocalRunner, ZmqRunner } from "tubular";
 import schema from "tubular/schema.json" with { type: "json" };
 
 const quiet = { write: () => true };
-// Generous: a machine shared with other work starts processes slowly.
-const options = { output: quiet, initTimeoutMs: 90_000 };
+// Generous: on a machine shared with other work, processes start slowly and a busy driver
+// (loading a graph's TypeScript) can fall silent for seconds; this test is about the package,
+// not about how fast a silent peer is noticed.
+const options = { output: quiet, initTimeoutMs: 90_000, heartbeatMs: 1_000, commandTimeoutMs: 30_000 };
 const commandLine = (pid) => readFileSync(\`/proc/\${pid}/cmdline\`, "utf8").split("\\0").filter(Boolean);
 const out = { schemaId: schema.$id };
 
