@@ -5,7 +5,7 @@
  *    concurrent submitters, executed by 4 host-agent workers (in this
  *    process, local runner, 4 runs at once each); runs submitted -> completed
  *    per second, from the first submission to the last completion.
- * 2. events: 32 concurrent clients each appending `--events` (300) INFO
+ * 2. events: 32 concurrent clients each appending `--events` (100) INFO
  *    events to their own RUNNING run; event appends per second.
  *
  *   npx tsx bench/registry.bench.ts [--runs 400] [--events 300] [--db postgres://...]
@@ -31,7 +31,7 @@ const arg = (name: string, def: string) => {
   return i >= 0 ? args[i + 1]! : def;
 };
 const RUNS = Number(arg("runs", "400"));
-const EVENTS = Number(arg("events", "300"));
+const EVENTS = Number(arg("events", "100"));
 const CLIENTS = 32;
 const KEY = "bench-key";
 
