@@ -5,7 +5,7 @@
  */
 import path from "node:path";
 import type net from "node:net";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { bridgeProcess, FUZZ_KEY, wellBehaved, type BridgeReady } from "../fuzz/bridge-served.ts";
 import { projectRoot, serveProcess, type Served } from "../fuzz/child-process.ts";
 import { connectTcp, exchange, ServerReader, textFrame, upgradeRequest } from "../fuzz/ws-wire.ts";
@@ -15,6 +15,9 @@ const MB = 1024 * 1024;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 type Ready = BridgeReady;
+
+// Each test starts a server process through tsx: seconds on a loaded machine.
+vi.setConfig({ testTimeout: 90_000, hookTimeout: 90_000 });
 
 async function waitFor(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -111,12 +114,13 @@ describe("bridge hostile - a client that never reads (issue 16, 2)", () => {
       const c = await silentClient(served.ready.port);
       const started = Date.now();
       const note = textFrame(JSON.stringify({ jsonrpc: "2.0", method: "anything" }));
-      while (!c.closed() && c.writeErrors() === 0 && Date.now() - started < 10_000) {
+      while (!c.closed() && c.writeErrors() === 0 && Date.now() - started < 30_000) {
         c.socket.write(note);
         await sleep(100);
       }
       expect(c.closed() || c.writeErrors() > 0).toBe(true);
-      expect(Date.now() - started).toBeLessThan(8000);
+      // Dropped after about 1.5 s of no pong (plus a check interval, and the machine's load), not never.
+      expect(Date.now() - started).toBeLessThan(20_000);
       c.socket.destroy();
     } finally {
       await served.stop();
@@ -144,7 +148,9 @@ describe("bridge hostile - a client that never reads (issue 16, 2)", () => {
       // The server stopped taking the client's frames: its writes no longer drain.
       expect(stalled).toBe(true);
       await wellBehaved(served.ready.port);
-      expect(served.peakRss() - before).toBeLessThan(150 * MB);
+      const grown = served.peakRss() - before;
+      console.log(`non-reading client of valid calls: server RSS ${(before / MB).toFixed(0)} MiB before, peak ${(served.peakRss() / MB).toFixed(0)} MiB`);
+      expect(grown).toBeLessThan(150 * MB);
       expect(served.unexpectedExit()).toBeUndefined();
       socket.destroy();
     } finally {
