@@ -18,7 +18,10 @@ let served: Served<BridgeReady>;
 beforeAll(async () => {
   served = await bridgeProcess({ deadPeerMs: 5000 });
 }, 90_000);
-afterAll(() => served?.stop());
+afterAll(async () => {
+  if (served) console.log(`bridge upgrade fuzz: server peak RSS ${(served.peakRss() / 2 ** 20).toFixed(0)} MiB`);
+  await served?.stop();
+});
 
 const targetChars = fc.constantFrom(..."/%[]:@?#\\.az09-_~!$&'()*+,;=", "%zz", "%00", "//", "..", "ws/v0/rpc/", "é", "\u0000");
 const target = fc.oneof(
