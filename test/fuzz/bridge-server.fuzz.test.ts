@@ -18,9 +18,10 @@ import { fuzzParams, fuzzTimeout, RSS_BOUND_BYTES } from "./fuzz-config.ts";
 const REPLY_TIMEOUT_MS = 10_000;
 
 let served: Served<BridgeReady>;
+// Starting a process through tsx takes seconds on a loaded machine.
 beforeAll(async () => {
   served = await bridgeProcess({ deadPeerMs: 5000, sessionGraceMs: 300, mirrorTimeoutMs: 500, heartbeatIntervalMs: 500 });
-});
+}, 90_000);
 afterAll(() => served?.stop());
 
 // ---- graphs: a pool of valid ones, and mutations of them from the built-in nodes (no sleep or rpc: those wait by design)

@@ -14,10 +14,14 @@ import { fuzzParams, fuzzTimeout, RSS_BOUND_BYTES } from "./fuzz-config.ts";
 import { clientFrame, connectTcp, firstResponse, OP, ServerReader, textFrame, upgradeRequest } from "./ws-wire.ts";
 
 let served: Served<BridgeReady>;
+// Starting a process through tsx takes seconds on a loaded machine.
 beforeAll(async () => {
   served = await bridgeProcess({ deadPeerMs: 5000 });
+}, 90_000);
+afterAll(async () => {
+  if (served) console.log(`bridge upgrade fuzz: server peak RSS ${(served.peakRss() / 2 ** 20).toFixed(0)} MiB`);
+  await served?.stop();
 });
-afterAll(() => served?.stop());
 
 const targetChars = fc.constantFrom(..."/%[]:@?#\\.az09-_~!$&'()*+,;=", "%zz", "%00", "//", "..", "ws/v0/rpc/", "é", "\u0000");
 const target = fc.oneof(

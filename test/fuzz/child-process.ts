@@ -68,8 +68,8 @@ export async function serveProcess<Ready>(entry: string, args: string[] = [], op
     let out = "";
     const timer = setTimeout(() => {
       child.kill("SIGKILL");
-      reject(new Error(`${entry} did not get ready within ${opts.timeoutMs ?? 20_000} ms\n${stderr}`));
-    }, opts.timeoutMs ?? 20_000);
+      reject(new Error(`${entry} did not get ready within ${opts.timeoutMs ?? 60_000} ms\n${stderr}`));
+    }, opts.timeoutMs ?? 60_000);
     if (opts.readyOnStderr) {
       const { pattern, parse } = opts.readyOnStderr;
       child.stdout!.resume();

@@ -5,7 +5,7 @@
  */
 import path from "node:path";
 import type net from "node:net";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { bridgeProcess, FUZZ_KEY, wellBehaved, type BridgeReady } from "../fuzz/bridge-served.ts";
 import { projectRoot, serveProcess, type Served } from "../fuzz/child-process.ts";
 import { connectTcp, exchange, ServerReader, textFrame, upgradeRequest } from "../fuzz/ws-wire.ts";
@@ -15,6 +15,9 @@ const MB = 1024 * 1024;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 type Ready = BridgeReady;
+
+// Each test starts a server process through tsx: seconds on a loaded machine.
+vi.setConfig({ testTimeout: 90_000, hookTimeout: 90_000 });
 
 async function waitFor(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -84,14 +87,17 @@ describe("bridge hostile - a client that never reads (issue 16, 2)", () => {
     try {
       const before = served.rss();
       const { socket, reader } = await silentClient(served.ready.port);
+      // This client reads, only to see the close frame: a server dropping a connection with
+      // unread input resets it, and a reset discards what the client had not read yet.
+      socket.resume();
       const name = "m".repeat(10 * 1024);
       const frame = textFrame(JSON.stringify(Array.from({ length: 100 }, (_, i) => ({ jsonrpc: "2.0", method: `${name}${i}`, params: {}, id: i }))));
       expect(frame.length).toBeGreaterThan(1_000_000);
-      for (let i = 0; i < 12 && !socket.destroyed; i++) {
+      const closeSeen = () => reader.frames.some((f) => f.opcode === 0x8);
+      for (let i = 0; i < 12 && !socket.destroyed && !closeSeen(); i++) {
         if (!socket.write(frame)) await Promise.race([new Promise((r) => socket.once("drain", r)), sleep(1000)]);
       }
-      // Now read what the server said: the session frame, then its close frame with 1008.
-      socket.resume();
+      // What the server said: the session frame, then its close frame with 1008.
       await waitFor(() => reader.frames.some((f) => f.opcode === 0x8), 10_000, "the close frame");
       const close = reader.frames.find((f) => f.opcode === 0x8)!;
       expect(close.payload.readUInt16BE(0)).toBe(1008);
@@ -111,12 +117,13 @@ describe("bridge hostile - a client that never reads (issue 16, 2)", () => {
       const c = await silentClient(served.ready.port);
       const started = Date.now();
       const note = textFrame(JSON.stringify({ jsonrpc: "2.0", method: "anything" }));
-      while (!c.closed() && c.writeErrors() === 0 && Date.now() - started < 10_000) {
+      while (!c.closed() && c.writeErrors() === 0 && Date.now() - started < 30_000) {
         c.socket.write(note);
         await sleep(100);
       }
       expect(c.closed() || c.writeErrors() > 0).toBe(true);
-      expect(Date.now() - started).toBeLessThan(8000);
+      // Dropped after about 1.5 s of no pong (plus a check interval, and the machine's load), not never.
+      expect(Date.now() - started).toBeLessThan(20_000);
       c.socket.destroy();
     } finally {
       await served.stop();
@@ -144,7 +151,9 @@ describe("bridge hostile - a client that never reads (issue 16, 2)", () => {
       // The server stopped taking the client's frames: its writes no longer drain.
       expect(stalled).toBe(true);
       await wellBehaved(served.ready.port);
-      expect(served.peakRss() - before).toBeLessThan(150 * MB);
+      const grown = served.peakRss() - before;
+      console.log(`non-reading client of valid calls: server RSS ${(before / MB).toFixed(0)} MiB before, peak ${(served.peakRss() / MB).toFixed(0)} MiB`);
+      expect(grown).toBeLessThan(150 * MB);
       expect(served.unexpectedExit()).toBeUndefined();
       socket.destroy();
     } finally {

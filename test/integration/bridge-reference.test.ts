@@ -63,7 +63,7 @@ describe("bridge reference - connect (issue 8, 1)", () => {
   beforeAll(async () => {
     // In its own process: a server in the test's process could never be read between two of its writes.
     served = await serveProcess<{ port: number }>("test/fuzz/bridge-serve-main.ts", [JSON.stringify({ sessionGraceMs: 100 })]);
-  });
+  }, 90_000);
   afterAll(() => served?.stop());
 
   it("sends the 101 response and the complete session frame in one chunk, 100 times in a row", async () => {
@@ -90,9 +90,10 @@ describe("bridge reference - connect (issue 8, 1)", () => {
 describe("bridge reference - long calls under the reference's names (issue 8, 2)", () => {
   it("keeps run_function alive with heartbeats: no gap reaches the client's timeout although the epoch is longer", async () => {
     const { raw } = await referenceLike();
-    const { runner_id } = await loadAndInit(raw, slowCount(1500));
+    const { runner_id } = await loadAndInit(raw, slowCount(2500));
     // The reference client's wait: a call fails when `timeout` passes without the reply or a heartbeat for it.
-    const timeoutMs = 1000;
+    // Heartbeats come at most 1.5 x 300 ms apart; the 2 s timeout leaves room for a loaded machine.
+    const timeoutMs = 2000;
     const id = "5f0c7f7e-7d0a-4d8e-9b7e-0c6f2d6a1e11";
     const sentAt = Date.now();
     raw.send({ jsonrpc: "2.0", method: "run_function", params: { runner_id, input: {}, run_uuid: "run-a" }, id });
@@ -111,8 +112,9 @@ describe("bridge reference - long calls under the reference's names (issue 8, 2)
     expect(reply.result).toEqual({ epoch: 0, value: 0 });
 
     // With n: free-run epochs, the result of runner.run.
-    const ran = await raw.call("run_function", { runner_id, n: 2, run_uuid: "run-a" });
-    expect(ran.result).toEqual({ results: [{ epoch: 1, value: 1 }, { epoch: 2, value: 2 }] });
+    const fast = await loadAndInit(raw, slowCount(0));
+    const ran = await raw.call("run_function", { runner_id: fast.runner_id, n: 3, run_uuid: "run-a" });
+    expect(ran.result).toEqual({ results: [{ epoch: 0, value: 0 }, { epoch: 1, value: 1 }, { epoch: 2, value: 2 }] });
     const both = await raw.call("run_function", { runner_id, n: 2, input: {} });
     expect(both.error).toMatchObject({ code: -32602, data: { issues: [{ path: ["n"] }] } });
     raw.close();
