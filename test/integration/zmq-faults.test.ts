@@ -6,7 +6,7 @@ import * as zmq from "zeromq";
 import { Client } from "zeromq/lib/draft.js";
 import { loadTubeFromSpec } from "../../src/spec/load.ts";
 import { ZmqRunner } from "../../src/runner/zmq/zmq-runner.ts";
-import { NodeError } from "../../src/errors.ts";
+import { NodeError, RunnerDiedError } from "../../src/errors.ts";
 import { isAlive, waitForExit } from "../helpers/processes.ts";
 import { projectRoot } from "../helpers/acceptance.ts";
 import { devNull, useZmqRunners } from "../helpers/zmq-runners.ts";
@@ -51,6 +51,8 @@ describe("zmq runner - faults", () => {
     const err = (await pending.catch((e) => e)) as NodeError;
     expect(Date.now() - t0).toBeLessThan(3000);
     expect(err.code).toBe("TUBULAR_ERR_RUNNER_DIED");
+    expect(err).toBeInstanceOf(RunnerDiedError);
+    expect((err as RunnerDiedError).nodeIds).toEqual(["b"]);
     expect(err.message).toContain("b");
     expect(err.message).toContain("SIGKILL");
     await expect(runner.process()).rejects.toThrow(/SIGKILL/);

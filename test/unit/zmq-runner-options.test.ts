@@ -53,3 +53,15 @@ describe("zmq runner - options", () => {
     expect(createRunner("zmq", t, { maxInFlight: 8 })).toBeInstanceOf(ZmqRunner);
   });
 });
+
+describe("runner died error", () => {
+  it("names every node the process held, and is a NodeError", async () => {
+    const { RunnerDiedError, NodeError } = await import("../../src/errors.ts");
+    const err = new RunnerDiedError({ nodeIds: ["a", "b"], epoch: 3, how: "was killed by SIGKILL" });
+    expect(err).toBeInstanceOf(NodeError);
+    expect(err.code).toBe("TUBULAR_ERR_RUNNER_DIED");
+    expect(err.nodeIds).toEqual(["a", "b"]);
+    expect(err.nodeId).toBe("a");
+    expect(err.message).toBe('nodes "a", "b" at epoch 3: RunnerDied: was killed by SIGKILL');
+  });
+});
