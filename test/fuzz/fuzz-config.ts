@@ -6,7 +6,7 @@
 export const LONG = process.env.TUBULAR_FUZZ_LONG === "1";
 export const SEED = 20261130;
 /** Runs of a property over the codec. */
-export const CODEC_RUNS = LONG ? 100_000 : 500;
+export const CODEC_RUNS = LONG ? 20_000 : 500;
 /** Hostile messages sent to the sockets of a live run. */
 export const SOCKET_MESSAGES = LONG ? 22_000 : 600;
 /** Every process of a fuzzed run stays under this resident size (MiB). */
