@@ -91,7 +91,7 @@ export async function runBridgeRpc(options: BridgeRpcOptions = {}): Promise<Brid
   const runners: Runner[] = [];
   for (let i = 0; i < clients; i++) {
     const tube = await loadTubeFromSpec(GRAPH, { baseDir: process.cwd() });
-    const r = createRunner(kind, tube, {});
+    const r = await createRunner(kind, tube, {});
     await r.init();
     runners.push(r);
   }

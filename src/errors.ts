@@ -22,6 +22,7 @@ export const ErrorCodes = {
   TUBULAR_ERR_SOURCE_ENDED: "a source node has no more values (its generator returned)",
   TUBULAR_ERR_RUNNER_STATE: "a runner method was called in a state that does not allow it",
   TUBULAR_ERR_RUNNER_TIMEOUT: "the runner did not get an answer in time",
+  TUBULAR_ERR_RUNNER_OPTIONS: "a runner option is invalid",
   TUBULAR_ERR_RUNNER_DIED: "a node runner process died",
   TUBULAR_ERR_PROTOCOL: "a message could not be decoded or failed its schema",
   TUBULAR_ERR_FRAME_TOO_LARGE: "a message is larger than the frame size limit",
@@ -124,5 +125,24 @@ export class NodeError extends TubularError {
     if (thrown instanceof NodeError) return thrown;
     const err = thrown instanceof Error ? thrown : new Error(String(thrown));
     return new NodeError(code, { nodeId, epoch, errorType: err.name || "Error", errorMessage: err.message, stack: err.stack }, { cause: thrown });
+  }
+}
+
+/**
+ * A runner process died (or became unreachable) while it held these nodes.
+ * A NodeError (code TUBULAR_ERR_RUNNER_DIED) whose `nodeId` is the first of
+ * `nodeIds`; `nodeIds` names every node the process held.
+ */
+export class RunnerDiedError extends NodeError {
+  readonly nodeIds: readonly string[];
+
+  constructor(info: { nodeIds: readonly string[]; epoch?: unknown; how: string }) {
+    super("TUBULAR_ERR_RUNNER_DIED", { nodeId: info.nodeIds[0] ?? "", ...(info.epoch !== undefined ? { epoch: info.epoch } : {}), errorType: "RunnerDied", errorMessage: info.how });
+    this.name = "RunnerDiedError";
+    this.nodeIds = [...info.nodeIds];
+    if (this.nodeIds.length > 1) {
+      const where = info.epoch === undefined ? "" : ` at epoch ${JSON.stringify(info.epoch)}`;
+      this.message = `nodes ${this.nodeIds.map((n) => `"${n}"`).join(", ")}${where}: RunnerDied: ${info.how}`;
+    }
   }
 }

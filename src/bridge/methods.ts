@@ -238,7 +238,7 @@ export const methods = {
     async handler(p, { session, services, runUuid }) {
       const loaded = session.tube(p.tube_id);
       const tube = await tubeForRunner(p.runner, loaded, { url: services.relayUrl(), token: session.relayToken });
-      const runner = createRunner(p.runner, tube, p.options);
+      const runner = await createRunner(p.runner, tube, p.options);
       const id = `runner-${randomUUID().slice(0, 13)}`;
       const entry = new RunnerEntry(id, p.tube_id, p.runner, runner, (r, e) => session.onRunnerEvent(r, e), (r, e) => session.onRunnerError(r, e));
       entry.noteRun(runUuid);

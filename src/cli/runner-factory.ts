@@ -1,17 +1,16 @@
 /**
  * The one place the CLI turns `--runner NAME` (and the options of several
- * machines) into a Runner. Every command that runs a tube goes through here,
+ * machines) into runner options for the one runner factory (runner/factory.ts). Every command that runs a tube goes through here,
  * so a new runner is wired once.
  */
 import type { Logger } from "../log.ts";
 import type { Tube } from "../graph/tube.ts";
-import { LocalRunner } from "../runner/local.ts";
+import { createRunner as makeRunner, RUNNER_KINDS, type RunnerKind } from "../runner/factory.ts";
 import type { Runner } from "../runner/runner.ts";
-import type { ZmqRunnerOptions } from "../runner/zmq/zmq-runner.ts";
+import type { ZmqRunnerOptions } from "../runner/zmq/options.ts";
 import { CliError, ExitCode } from "./common.ts";
 
-export const RUNNER_KINDS = ["local", "zmq"] as const;
-export type RunnerKind = (typeof RUNNER_KINDS)[number];
+export { RUNNER_KINDS, type RunnerKind };
 
 export interface RunnerFactoryOptions {
   kind: RunnerKind;
@@ -31,12 +30,11 @@ export async function createRunner(tube: Tube, options: RunnerFactoryOptions): P
   switch (options.kind) {
     case "local":
       if (distributed) throw new CliError("--listen, --keys and --trust need --runner zmq", ExitCode.CONFIG);
-      return new LocalRunner(tube, window);
+      return makeRunner("local", tube, window);
     case "zmq": {
-      // Imported here: a local run need not load ZeroMQ (bench/cli-startup).
-      const [{ ZmqRunner }, { keyPairFrom, trustFrom }] = await Promise.all([import("../runner/zmq/zmq-runner.ts"), import("./keys.ts")]);
       const zmq: ZmqRunnerOptions = { ...window, logLevel: options.logger.level as ZmqRunnerOptions["logLevel"] };
       if (distributed) {
+        const { keyPairFrom, trustFrom } = await import("./keys.ts");
         if (!options.listen || !options.keys) throw new CliError("several machines need --listen tcp://HOST:PORT and --keys DIR (and --trust DIR for the hosts' public keys)", ExitCode.CONFIG);
         if (!/^tcp:\/\/[^:]+:\d+$/.test(options.listen)) throw new CliError(`--listen ${options.listen}: expected tcp://HOST:PORT`, ExitCode.CONFIG);
         zmq.listen = options.listen;
@@ -44,7 +42,7 @@ export async function createRunner(tube: Tube, options: RunnerFactoryOptions): P
         if (options.trust) zmq.trust = await trustFrom(options.trust);
         if (options.advertise) zmq.advertise = options.advertise;
       }
-      return new ZmqRunner(tube, zmq);
+      return makeRunner("zmq", tube, zmq);
     }
   }
 }

@@ -43,7 +43,7 @@ const recordish = fc.oneof(
   fc.array(fc.oneof(fc.constant([0xd4, 0x72]), fc.constant([0xd5, 0x72]), fc.integer({ min: 0x40, max: 0x7f }).map((b) => [b]), fc.uint8Array({ maxLength: 6 }).map((a) => [...a])), { maxLength: 8 }).map((parts) => [Buffer.from([0x95, 0x01, ...str("event"), ...str("a"), 0x00, ...parts.flat()])]),
 );
 
-describe("fuzz - codec", { timeout: LONG ? 600_000 : 60_000 }, () => {
+describe("fuzz - codec", { timeout: LONG ? 1_800_000 : 60_000 }, () => {
   it("decodeSafe never throws, and no input changes how the next message decodes", () => {
     const codec = new Codec();
     const frames = codec.encode(probe);

@@ -17,7 +17,7 @@ export const RSS_BOUND_BYTES = 512 * 1024 * 1024;
 export const RSS_BOUND_MIB = RSS_BOUND_BYTES / (1024 * 1024);
 
 /** Runs of a property over the codec. */
-export const CODEC_RUNS = LONG ? 100_000 : 500;
+export const CODEC_RUNS = LONG ? 20_000 : 500;
 /** Hostile messages sent to the sockets of a live run. */
 export const SOCKET_MESSAGES = LONG ? 22_000 : 600;
 

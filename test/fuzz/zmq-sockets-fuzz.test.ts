@@ -62,6 +62,10 @@ const outboxMessage = fc.oneof(
 
 describe("fuzz - sockets of a live run", { timeout: LONG ? 900_000 : 120_000 }, () => {
   it(`${SOCKET_MESSAGES} hostile messages: no process dies, each stays under ${RSS_BOUND_MIB} MiB, values stay right`, async () => {
+    // Generated first: the fuzzer shares the driver's thread, and generating 22,000 values
+    // takes seconds here, which would silence the driver's heartbeats mid-run.
+    const toInbox = fc.sample(inboxMessage, { seed: SEED, numRuns: SOCKET_MESSAGES });
+    const toOutbox = fc.sample(outboxMessage, { seed: SEED + 1, numRuns: Math.ceil(SOCKET_MESSAGES / 4) });
     const runner = await started(chain);
     expect(await runner.process()).toBe(0);
     const pids = [process.pid, ...(Object.values(runner.pids()) as number[])];
@@ -73,8 +77,6 @@ describe("fuzz - sockets of a live run", { timeout: LONG ? 900_000 : 120_000 }, 
     const drained = (async () => {
       for await (const _ of outbox) void _;
     })().catch(() => undefined);
-    const toInbox = fc.sample(inboxMessage, { seed: SEED, numRuns: SOCKET_MESSAGES });
-    const toOutbox = fc.sample(outboxMessage, { seed: SEED + 1, numRuns: Math.ceil(SOCKET_MESSAGES / 4) });
     let peak = 0;
     let epoch = 1;
     for (let i = 0; i < toInbox.length; i++) {

@@ -9,12 +9,13 @@ import { randomBytes } from "node:crypto";
 import { writeFile } from "node:fs/promises";
 import { networkInterfaces } from "node:os";
 import path from "node:path";
-import { NodeError, TubularError } from "../../errors.ts";
+import { NodeError, RunnerDiedError, TubularError } from "../../errors.ts";
 import { epochToKey, parentKey } from "../../graph/epoch.ts";
 import { resolveProcessInput } from "../../graph/process-input.ts";
 import { Scheduler, type Emitted } from "../../graph/scheduler.ts";
 import type { Tube } from "../../graph/tube.ts";
-import { rootLogger, type LogLevel, type Logger } from "../../log.ts";
+import { rootLogger, type Logger } from "../../log.ts";
+import { parseZmqRunnerOptions, type ResolvedZmqRunnerOptions, type ZmqRunnerOptions } from "./options.ts";
 import type { IdentifyValue } from "../../protocol/command-to-runner.ts";
 import type { NodeStatus } from "../../protocol/common.ts";
 import { makeMessage, type Message, type MessageOf } from "../../protocol/message.ts";
@@ -38,37 +39,7 @@ import { completionKey, groupEvents } from "./event-groups.ts";
 import { RunnerSupervisor, describeExit, type ExitInfo } from "./runner-supervisor.ts";
 import { runnerEntry } from "./runner-entry.ts";
 
-export interface ZmqRunnerOptions {
-  /** ipc (default): sockets in a per-run directory; tcp: loopback or `host`. */
-  transport?: "ipc" | "tcp";
-  /** tcp: the address to bind and advertise. Default 127.0.0.1. */
-  host?: string;
-  /** Epochs in flight at once during free-run: sources wait for credit beyond it. Default 512, opened in batches of a quarter of it (bench/chain3-freerun.bench.ts: 256 in batches of 32 gave 35k epochs/s, 512 in batches of 128 gave 60k). */
-  maxInFlight?: number;
-  /** init() fails after this long, naming the nodes not ready. Default 20 s (process start-up on a loaded machine). */
-  initTimeoutMs?: number;
-  /** deinit() kills runners still alive after this long. Default 3 s. */
-  deinitTimeoutMs?: number;
-  /** Heartbeat period both ways. Default 250 ms; a runner silent for 4 periods is dead. */
-  heartbeatMs?: number;
-  /** A runner that hears nothing from the command node this long exits. Default 3 s. */
-  commandTimeoutMs?: number;
-  logLevel?: LogLevel;
-  /** Where the runners' output goes, prefixed with their id. Default: stderr. */
-  output?: NodeJS.WritableStream;
-  maxMessageBytes?: number;
-  /**
-   * Several machines: the address host agents connect to, e.g.
-   * "tcp://0.0.0.0:5555". Implies tcp everywhere, and needs `keys`.
-   */
-  listen?: string;
-  /** The address other machines reach this one at (default: the listen host, or this machine's first external IPv4). */
-  advertise?: string;
-  /** The command node's CurveZMQ key pair: every tcp socket of the run then uses CURVE. */
-  keys?: CurveKeyPair;
-  /** Public keys of the host agents allowed to join. */
-  trust?: Iterable<string>;
-}
+export type { ZmqRunnerOptions } from "./options.ts";
 
 export interface NodeReport {
   runner: string;
@@ -97,7 +68,7 @@ export interface ZmqRunnerStats {
 
 export class ZmqRunner extends EpochRunner {
   readonly placement: Placement;
-  private readonly options: Required<Omit<ZmqRunnerOptions, "output" | "logLevel" | "maxMessageBytes" | "listen" | "advertise" | "keys" | "trust">> & ZmqRunnerOptions;
+  private readonly options: ResolvedZmqRunnerOptions;
   private readonly log: Logger;
   private command: CommandNode | undefined;
   private runDir: RunDir | undefined;
@@ -155,17 +126,9 @@ export class ZmqRunner extends EpochRunner {
 
   constructor(tube: Tube, options: ZmqRunnerOptions = {}) {
     super(tube);
-    this.options = {
-      transport: "ipc",
-      host: "127.0.0.1",
-      maxInFlight: 512,
-      initTimeoutMs: 20_000,
-      deinitTimeoutMs: 3_000,
-      heartbeatMs: 250,
-      commandTimeoutMs: 3_000,
-      ...options,
-    };
-    this.log = rootLogger(options.logLevel).child({ component: "zmq-runner", tube: tube.id });
+    this.options = parseZmqRunnerOptions(options);
+    // A child logger with its own level: the process's root level is not this runner's to change.
+    this.log = rootLogger().child({ component: "zmq-runner", tube: tube.id }, this.options.logLevel ? { level: this.options.logLevel } : {});
     this.placement = placeNodes(tube);
     for (const id of this.placement.driverNodes) for (const up of upstreamNodes(tube, id)) this.feedsDriver.add(this.placement.runnerOf.get(up)!);
     for (const id of this.placement.runners.keys()) if (![...this.placement.runners.values()].some((r) => r.upstream.includes(id))) this.sinks.add(id);
@@ -704,7 +667,7 @@ export class ZmqRunner extends EpochRunner {
     if (this.closing || this.fatal || this._state === "created") return;
     const nodes = this.placement.runners.get(runnerId)?.nodes ?? [runnerId];
     const what = `the runner process of node${nodes.length > 1 ? "s" : ""} ${nodes.join(", ")} ${how}${restarting ? "; it is being restarted" : ""}`;
-    const failure = (epoch?: number) => new NodeError("TUBULAR_ERR_RUNNER_DIED", { nodeId: nodes.join(","), ...(epoch !== undefined ? { epoch } : {}), errorType: "RunnerDied", errorMessage: what });
+    const failure = (epoch?: number) => new RunnerDiedError({ nodeIds: nodes, ...(epoch !== undefined ? { epoch } : {}), how: what });
     this.log.error({ runner: runnerId, nodes, restarting }, what);
     this.heartbeats.forget(runnerId);
     this.statuses.set(runnerId, "closed");
