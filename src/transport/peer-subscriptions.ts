@@ -7,6 +7,7 @@
  * its data topics first and then to our probe topic, so the probe's answer
  * proves the data subscriptions arrived (subscription-probe.ts).
  */
+import { LoopTurn } from "./loop-turn.ts";
 import * as zmq from "zeromq";
 import type { Logger } from "pino";
 import { curveClientOptions, type CurveKeyPair } from "./curve.ts";
@@ -74,7 +75,9 @@ export class PeerSubscriptions {
 
   private async read(peer: string, socket: zmq.Subscriber): Promise<void> {
     try {
+      const loop = new LoopTurn();
       for await (const frames of socket) {
+        await loop.turn();
         if (isProbeFrame(frames[0])) this.probes.record(frames);
         else this.options.onMessage(peer, frames);
       }

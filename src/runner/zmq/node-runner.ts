@@ -28,6 +28,7 @@ import { ZapAuthenticator } from "../../transport/zap.ts";
 import { instantiate, release, type Instances } from "../execute.ts";
 import { LocalRunner } from "../local.ts";
 import { TaskPump } from "../task-pump.ts";
+import { LoopTurn } from "../../transport/loop-turn.ts";
 import type { TubeEvent } from "../runner.ts";
 import type { RunnerProcessConfig } from "./config.ts";
 import { completionKey, groupEvents } from "./event-groups.ts";
@@ -191,7 +192,9 @@ export class NodeRunner {
 
   private async readCommands(): Promise<void> {
     try {
+      const loop = new LoopTurn();
       for await (const frames of this.commands) {
+        await loop.turn();
         this.lastCommandAt = Date.now();
         // The command's answer to our probe: its outbox has our subscription (the command knows it too).
         if (isProbeFrame(frames[0])) continue;
