@@ -41,7 +41,7 @@ describe("zmq runner - faults", () => {
   });
 
   it("a runner killed with -9 fails the pending process() within seconds, naming the node and how it died", async () => {
-    const runner = await started(chain({ type: "sleep", depends: [{ value: "a.index" }], params: { ms: 60_000 } }));
+    const runner = await started(chain({ type: "sleep", depends: [{ value: "a.index" }], params: { ms: 60_000 } }), { processes: "per-node" });
     const pending = runner.process();
     await new Promise((r) => setTimeout(r, 200));
     const t0 = Date.now();
@@ -55,7 +55,7 @@ describe("zmq runner - faults", () => {
   });
 
   it("deinit leaves no runner process and no ipc file behind", async () => {
-    const runner = await started(chain());
+    const runner = await started(chain(), { processes: "per-node" });
     expect(await runner.process()).toBe(0);
     const pids = Object.values(runner.pids()) as number[];
     const dir = runner.runDirectory!;
@@ -67,7 +67,7 @@ describe("zmq runner - faults", () => {
   });
 
   it("deinit after a runner died still cleans everything up", async () => {
-    const runner = await started(chain());
+    const runner = await started(chain(), { processes: "per-node" });
     const pids = Object.values(runner.pids()) as number[];
     runner.killRunner("a");
     await new Promise((r) => setTimeout(r, 300));
@@ -117,7 +117,7 @@ describe("zmq runner - init", () => {
   });
 
   it("init() times out naming the nodes that are not ready", async () => {
-    const runner = new ZmqRunner(await loadTubeFromSpec(withNode("./test/fixtures/nodes/init-faults.ts#hangs"), { baseDir: projectRoot }), { output: devNull, initTimeoutMs: 2500 });
+    const runner = new ZmqRunner(await loadTubeFromSpec(withNode("./test/fixtures/nodes/init-faults.ts#hangs"), { baseDir: projectRoot }), { output: devNull, initTimeoutMs: 2500, processes: "per-node" });
     const err = (await runner.init().catch((e) => e)) as Error & { code: string };
     expect(err.code).toBe("TUBULAR_ERR_RUNNER_TIMEOUT");
     expect(err.message).toMatch(/nodes not ready: b \(/);

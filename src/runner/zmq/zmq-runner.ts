@@ -6,7 +6,7 @@
  * node hears all of them to learn return values and the end of each epoch.
  */
 import { writeFile } from "node:fs/promises";
-import { networkInterfaces } from "node:os";
+import { availableParallelism, networkInterfaces } from "node:os";
 import path from "node:path";
 import { NodeError, TubularError } from "../../errors.ts";
 import { epochToKey, parentKey } from "../../graph/epoch.ts";
@@ -32,6 +32,7 @@ import { TaskPump } from "../task-pump.ts";
 import { CommandNode, COMMAND_ID } from "./command-node.ts";
 import type { RunnerProcessConfig } from "./config.ts";
 import { placeNodes, upstreamNodes, type Placement } from "./placement.ts";
+import { defaultProcessesPerHost, type ProcessesMode } from "./packing.ts";
 import { completionKey, groupEvents } from "./event-groups.ts";
 import { RunnerSupervisor, describeExit, type ExitInfo } from "./runner-supervisor.ts";
 import { runnerEntry } from "./runner-entry.ts";
@@ -66,6 +67,13 @@ export interface ZmqRunnerOptions {
   keys?: CurveKeyPair;
   /** Public keys of the host agents allowed to join. */
   trust?: Iterable<string>;
+  /**
+   * How nodes without `group` or `isolate` are put into processes: "packed"
+   * (default; see packing.ts) or "per-node", one process each (noob's way).
+   */
+  processes?: ProcessesMode;
+  /** Processes the packed nodes of one placement class fill. Default: this machine's cores minus one (the driver), at least 1. */
+  processesPerHost?: number;
 }
 
 export interface NodeReport {
@@ -95,7 +103,7 @@ export interface ZmqRunnerStats {
 
 export class ZmqRunner extends EpochRunner {
   readonly placement: Placement;
-  private readonly options: Required<Omit<ZmqRunnerOptions, "output" | "logLevel" | "maxMessageBytes" | "listen" | "advertise" | "keys" | "trust">> & ZmqRunnerOptions;
+  private readonly options: Required<Omit<ZmqRunnerOptions, "output" | "logLevel" | "maxMessageBytes" | "listen" | "advertise" | "keys" | "trust" | "processes" | "processesPerHost">> & ZmqRunnerOptions;
   private readonly log: Logger;
   private command: CommandNode | undefined;
   private runDir: RunDir | undefined;
@@ -159,7 +167,7 @@ export class ZmqRunner extends EpochRunner {
       ...options,
     };
     this.log = rootLogger(options.logLevel).child({ component: "zmq-runner", tube: tube.id });
-    this.placement = placeNodes(tube);
+    this.placement = placeNodes(tube, { mode: options.processes ?? "packed", processesPerHost: options.processesPerHost ?? defaultProcessesPerHost(availableParallelism()) });
     for (const id of this.placement.driverNodes) for (const up of upstreamNodes(tube, id)) this.feedsDriver.add(this.placement.runnerOf.get(up)!);
     for (const id of this.placement.runners.keys()) if (![...this.placement.runners.values()].some((r) => r.upstream.includes(id))) this.sinks.add(id);
     this.scheduler = new Scheduler(tube, { local: this.placement.driverNodes, firstEpoch: 0 });
