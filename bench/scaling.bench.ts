@@ -15,21 +15,7 @@ import { loadTubeFromSpec } from "../src/spec/load.ts";
 import { LocalRunner } from "../src/runner/local.ts";
 import type { Runner } from "../src/runner/runner.ts";
 import type { ZmqRunnerOptions } from "../src/runner/zmq/zmq-runner.ts";
-import { arg, benchDir, emit, freeRunFor, percentile, zmqRunner } from "./lib.ts";
-
-export function chainSpec(n: number): Record<string, unknown> {
-  const nodes: Record<string, unknown> = { n0: { type: "count" } };
-  for (let i = 1; i < n; i++) nodes[`n${i}`] = { type: "add", depends: [{ left: `n${i - 1}.${i === 1 ? "index" : "value"}` }], params: { right: 1 } };
-  nodes.return = { type: "return", depends: `n${n - 1}.value` };
-  return { noob_id: `chain${n}`, nodes };
-}
-
-export function fanOutSpec(k: number): Record<string, unknown> {
-  const nodes: Record<string, unknown> = { src: { type: "count" } };
-  for (let i = 0; i < k; i++) nodes[`f${i}`] = { type: "add", depends: [{ left: "src.index" }], params: { right: i } };
-  nodes.return = { type: "return", depends: Array.from({ length: k }, (_, i) => `f${i}.value`) };
-  return { noob_id: `fanout${k}`, nodes };
-}
+import { arg, benchDir, chainSpec, emit, fanOutSpec, freeRunFor, percentile, zmqRunner } from "./lib.ts";
 
 /** What epoch `e` (counting from 0) returns: the check that every runner ran the graph, not just answered. */
 function expected(graph: string, e: number): unknown {
@@ -62,7 +48,8 @@ const seconds = arg("seconds", 2);
 const calls = arg("calls", 1000);
 const initRuns = arg("init-runs", 3);
 const pi = process.argv.indexOf("--processes");
-const options: ZmqRunnerOptions = pi >= 0 ? ({ processes: process.argv[pi + 1] } as ZmqRunnerOptions) : {};
+// Default options, but for the init deadline: 33 processes starting on a loaded 2-core machine can take longer than the default 20 s.
+const options: ZmqRunnerOptions = { initTimeoutMs: 120_000, ...(pi >= 0 ? { processes: process.argv[pi + 1] as ZmqRunnerOptions["processes"] } : {}) };
 const spec = specOf(graph);
 const round = (x: number, d = 3) => Math.round(x * 10 ** d) / 10 ** d;
 
