@@ -10,6 +10,7 @@ import type { Runner } from "../runner/runner.ts";
 import { ZmqRunner, type ZmqRunnerOptions } from "../runner/zmq/zmq-runner.ts";
 import { CliError, ExitCode } from "./common.ts";
 import { keyPairFrom, trustFrom } from "./keys.ts";
+import type { ProcessesMode } from "../runner/zmq/packing.ts";
 
 export const RUNNER_KINDS = ["local", "zmq"] as const;
 export type RunnerKind = (typeof RUNNER_KINDS)[number];
@@ -24,6 +25,8 @@ export interface RunnerFactoryOptions {
   keys?: string;
   trust?: string;
   advertise?: string;
+  /** zmq only: how nodes are put into processes. */
+  processes?: ProcessesMode;
 }
 
 export async function createRunner(tube: Tube, options: RunnerFactoryOptions): Promise<Runner> {
@@ -31,10 +34,11 @@ export async function createRunner(tube: Tube, options: RunnerFactoryOptions): P
   const distributed = options.listen !== undefined || options.keys !== undefined || options.trust !== undefined;
   switch (options.kind) {
     case "local":
+      if (options.processes) throw new CliError("--processes needs --runner zmq", ExitCode.CONFIG);
       if (distributed) throw new CliError("--listen, --keys and --trust need --runner zmq", ExitCode.CONFIG);
       return new LocalRunner(tube, window);
     case "zmq": {
-      const zmq: ZmqRunnerOptions = { ...window, logLevel: options.logger.level as ZmqRunnerOptions["logLevel"] };
+      const zmq: ZmqRunnerOptions = { ...window, logLevel: options.logger.level as ZmqRunnerOptions["logLevel"], ...(options.processes ? { processes: options.processes } : {}) };
       if (distributed) {
         if (!options.listen || !options.keys) throw new CliError("several machines need --listen tcp://HOST:PORT and --keys DIR (and --trust DIR for the hosts' public keys)", ExitCode.CONFIG);
         if (!/^tcp:\/\/[^:]+:\d+$/.test(options.listen)) throw new CliError(`--listen ${options.listen}: expected tcp://HOST:PORT`, ExitCode.CONFIG);

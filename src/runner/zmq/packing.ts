@@ -21,7 +21,8 @@
 import type { Tube } from "../../graph/tube.ts";
 import { DRIVER, upstreamNodes } from "./placement.ts";
 
-export type ProcessesMode = "packed" | "per-node";
+export const PROCESSES_MODES = ["packed", "per-node"] as const;
+export type ProcessesMode = (typeof PROCESSES_MODES)[number];
 
 export interface PackingOptions {
   /** Default "packed". */
