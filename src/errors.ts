@@ -21,6 +21,7 @@ export const ErrorCodes = {
   TUBULAR_ERR_NODE_INIT: "a node threw while being initialized",
   TUBULAR_ERR_RUNNER_STATE: "a runner method was called in a state that does not allow it",
   TUBULAR_ERR_RUNNER_TIMEOUT: "the runner did not get an answer in time",
+  TUBULAR_ERR_RUNNER_OPTIONS: "a runner option is invalid",
   TUBULAR_ERR_RUNNER_DIED: "a node runner process died",
   TUBULAR_ERR_PROTOCOL: "a message could not be decoded or failed its schema",
   TUBULAR_ERR_FRAME_TOO_LARGE: "a message is larger than the frame size limit",

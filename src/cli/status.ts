@@ -4,8 +4,8 @@
  * processed. The operator's key must be in the command node's trust directory.
  */
 import { Command } from "commander";
-import * as zmq from "zeromq";
 import { Codec } from "../protocol/codec.ts";
+import { openSocket } from "../transport/sockets.ts";
 import { makeMessage } from "../protocol/message.ts";
 import { curveClientOptions } from "../transport/curve.ts";
 import { CliError, ExitCode, defaultContext, reportError, toJson, type CliContext } from "./common.ts";
@@ -21,10 +21,10 @@ interface StatusOptions {
 
 export async function requestStatus(options: { connect: string; keys: Parameters<typeof curveClientOptions>[0]; commandKey: string; timeoutMs: number }): Promise<Record<string, unknown>> {
   const codec = new Codec();
-  const socket = new zmq.Dealer({ routingId: `op:${process.pid}`, linger: 0, receiveTimeout: options.timeoutMs, ...curveClientOptions(options.keys, options.commandKey) });
+  const socket = openSocket("client", codec.maxMessageBytes, { linger: 0, receiveTimeout: options.timeoutMs, ...curveClientOptions(options.keys, options.commandKey) });
   try {
     socket.connect(options.connect);
-    await socket.send(codec.encode(makeMessage("status_request", `op:${process.pid}`, null)));
+    await socket.send(codec.encode(makeMessage("status_request", `op:${process.pid}`, null))[0]!);
     for (;;) {
       const msg = codec.decodeSafe(await socket.receive());
       if (msg?.type === "status_report") return msg.value;

@@ -16,8 +16,8 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import * as zmq from "zeromq";
 import type { Logger } from "pino";
+import { clientSender, openSocket, readLoop, type Client } from "../transport/sockets.ts";
 import { Codec } from "../protocol/codec.ts";
 import { DropCounter } from "../protocol/drops.ts";
 import type { Resources, RunnerReport } from "../protocol/command-to-host.ts";
@@ -60,7 +60,7 @@ export class HostAgent {
   private readonly options: Required<Omit<HostAgentOptions, "labels" | "output">> & HostAgentOptions;
   private readonly log: Logger;
   private readonly codec: Codec;
-  private readonly socket: zmq.Dealer;
+  private readonly socket: Client;
   private readonly queue: SendQueue;
   private supervisor: RunnerSupervisor | undefined;
   private readonly runners = new Map<string, RunnerState>();
@@ -75,15 +75,14 @@ export class HostAgent {
     this.options = { modules: process.cwd(), graceMs: 3000, heartbeatMs: 500, ...options };
     this.log = options.logger.child({ component: "host-agent", host: options.name });
     this.codec = new Codec({ drops: new DropCounter(this.log) });
-    this.socket = new zmq.Dealer({
-      routingId: `host:${options.name}`,
+    this.socket = openSocket("client", this.codec.maxMessageBytes, {
       linger: 500,
       // Reconnect after 100 ms, backing off to 5 s while the command node is away.
       reconnectInterval: 100,
       reconnectMaxInterval: 5000,
       ...curveClientOptions(options.keys, options.commandKey),
     });
-    this.queue = new SendQueue(this.socket, (err) => this.log.warn({ err }, "send failed"));
+    this.queue = new SendQueue(clientSender(this.socket), (err) => this.log.warn({ err }, "send failed"));
   }
 
   /** Connects and serves until `close()`. */
@@ -135,22 +134,20 @@ export class HostAgent {
     else this.send(makeMessage("host_status", id, { resources, runners: this.report() }));
   }
 
-  private async read(): Promise<void> {
-    try {
-      for await (const frames of this.socket) {
-        const msg = this.codec.decodeSafe(frames);
-        if (!msg) continue;
-        this.lastCommandAt = Date.now();
-        if (!this.welcomed) {
-          this.welcomed = true;
-          this.log.info("joined the command node");
-        }
-        if (msg.type === "spawn") await this.onSpawn(msg);
-        else if (msg.type === "kill") await this.onKill(msg);
-      }
-    } catch (err) {
-      if (!this.closed) this.log.error({ err }, "connection to the command node failed");
+  private read(): Promise<void> {
+    return readLoop(this.socket, { maxFrames: 1, drops: this.codec.drops, log: this.log, name: "connection to the command node", onMessage: (frames) => this.onMessage(frames) });
+  }
+
+  private async onMessage(frames: Buffer[]): Promise<void> {
+    const msg = this.codec.decodeSafe(frames);
+    if (!msg) return;
+    this.lastCommandAt = Date.now();
+    if (!this.welcomed) {
+      this.welcomed = true;
+      this.log.info("joined the command node");
     }
+    if (msg.type === "spawn") await this.onSpawn(msg);
+    else if (msg.type === "kill") await this.onKill(msg);
   }
 
   private async onSpawn(msg: MessageOf<"spawn">): Promise<void> {

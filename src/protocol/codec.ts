@@ -23,7 +23,7 @@
  * same shape that allocates nothing (measured in bench/raw-pubsub.bench.ts, fields codec_*: the
  * zod parse of an event value costs more than its msgpack decode).
  */
-import { Packr, addExtension } from "msgpackr";
+import { Packr, Unpackr, addExtension } from "msgpackr";
 import { TubularError } from "../errors.ts";
 import { PROTOCOL_VERSION } from "./common.ts";
 import { DropCounter, type DropKind } from "./drops.ts";
@@ -46,6 +46,23 @@ export const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
  * copying the bytes into the payload.
  */
 export const BINARY_FRAME_THRESHOLD = 4096;
+
+/**
+ * At most this many binary frames per message; further typed arrays of the
+ * message are inlined. Bounds the frames a receiver accepts (see
+ * `MAX_FRAMES`): libzmq limits each frame's size but not their number.
+ */
+export const MAX_BINARY_FRAMES = 1024;
+
+/**
+ * The most frames a message has on each kind of socket: the payload and its
+ * binary frames, after the topic on PUB/SUB, after the routing id on a ROUTER.
+ */
+export const MAX_FRAMES = {
+  dealer: 1 + MAX_BINARY_FRAMES,
+  sub: 2 + MAX_BINARY_FRAMES,
+  router: 2 + MAX_BINARY_FRAMES,
+} as const;
 
 /** A message could not be decoded; `kind` says why (see DropKind). */
 export class ProtocolError extends TubularError {
@@ -118,7 +135,7 @@ addExtension({
   pack(value: ArrayBufferView): Buffer {
     const kind = kindOf(value);
     const bytes = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
-    if (encFrames !== null && value.byteLength >= encThreshold) {
+    if (encFrames !== null && value.byteLength >= encThreshold && encFrames.length < MAX_BINARY_FRAMES) {
       const out = Buffer.allocUnsafe(6);
       out[0] = kind;
       out[1] = MODE_FRAME;
@@ -153,10 +170,16 @@ addExtension({
  * process epoch. msgpackr writes objects of these shapes as a one-byte
  * record reference instead of their keys, which halves an event message and
  * makes decoding about 4x faster (measured while choosing, see docs). The list is fixed
- * per protocol version and never grows (`shouldShareStructure: () => false`):
- * objects of other shapes carry their record definition inline, so every
- * message decodes on its own, whatever the receiver saw before (PUB/SUB may
- * drop messages, and late joiners miss the first ones).
+ * per protocol version and never grows.
+ *
+ * Structures are never taken from the wire. msgpackr's format lets a message
+ * define a record inline (extension 0x72), and a definition overwrites the
+ * receiver's structure of the same id for later messages: one 20-byte
+ * message could redefine the event structure and make every later event
+ * undecodable. So the encoder writes records only for exactly these shapes
+ * (every other object is a plain map, so no message of ours carries a
+ * definition), and the decoder reads through a frozen structure list: a
+ * definition fails to write into it and the message is dropped.
  */
 const FIXED_STRUCTURES: readonly string[][] = [
   ["id", "timestamp", "node_id", "signal", "epoch", "value"],
@@ -165,14 +188,52 @@ const FIXED_STRUCTURES: readonly string[][] = [
   ["status"],
 ];
 
-function makePackr(): Packr {
+/** Fixed structures by their first key, to test a shape without allocating. */
+const FIXED_BY_FIRST_KEY = new Map<string, readonly string[][]>();
+for (const s of FIXED_STRUCTURES) FIXED_BY_FIRST_KEY.set(s[0]!, [...(FIXED_BY_FIRST_KEY.get(s[0]!) ?? []), s]);
+
+/** Whether an object's own keys are, in order, one of the fixed structures. */
+function isFixedShape(obj: object): boolean {
+  let first: string | undefined;
+  for (const key in obj) {
+    first = key;
+    break;
+  }
+  const candidates = first === undefined ? undefined : FIXED_BY_FIRST_KEY.get(first);
+  if (candidates === undefined) return false;
+  for (const c of candidates) if (keysAre(obj, c)) return true;
+  return false;
+}
+
+function keysAre(obj: object, keys: readonly string[]): boolean {
+  let i = 0;
+  for (const key in obj) {
+    if (keys[i] !== key || !Object.prototype.hasOwnProperty.call(obj, key)) return false;
+    i++;
+  }
+  return i === keys.length;
+}
+
+function makeEncoder(): Packr {
   return new Packr({
     structures: FIXED_STRUCTURES.map((s) => s.slice()),
     maxSharedStructures: FIXED_STRUCTURES.length,
     shouldShareStructure: () => false,
+    // Records only for the fixed shapes: nothing we send defines a structure.
+    useRecords: isFixedShape as unknown as boolean,
     // Map and Set etc. keep msgpackr's plain encodings; dates stay dates.
     moreTypes: false,
   });
+}
+
+/** Marks a msgpackr failure caused by a record definition on the wire. */
+const FROZEN_WRITE = /read.only|not extensible|Cannot (assign|add property)/;
+
+function makeDecoder(): Unpackr {
+  const unpackr = new Unpackr({ structures: FIXED_STRUCTURES.map((s) => s.slice()), maxSharedStructures: FIXED_STRUCTURES.length, mapsAsObjects: true, moreTypes: false, structuredClone: false });
+  // The constructor marked all of it shared (so msgpackr never truncates it); frozen, nothing can be defined into it.
+  Object.freeze((unpackr as unknown as { structures: string[][] }).structures);
+  return unpackr;
 }
 
 export interface CodecOptions {
@@ -204,7 +265,8 @@ export class Codec {
   readonly binaryThreshold: number;
   readonly drops: DropCounter;
   private readonly strictEvents: boolean;
-  private readonly packr = makePackr();
+  private readonly packr = makeEncoder();
+  private readonly unpackr = makeDecoder();
 
   constructor(options: CodecOptions = {}) {
     this.maxMessageBytes = options.maxMessageBytes ?? MAX_MESSAGE_BYTES;
@@ -252,6 +314,7 @@ export class Codec {
   decode(frames: readonly Buffer[]): Message {
     const n = frames.length;
     if (n === 0) throw new ProtocolError("garbage", "no frames");
+    if (n - 1 > MAX_BINARY_FRAMES) throw new ProtocolError("frames", `${n - 1} binary frames, at most ${MAX_BINARY_FRAMES}`);
     const payload = frames[0] as Buffer;
     let size = payload.length;
     for (let i = 1; i < n; i++) size += (frames[i] as Buffer).length;
@@ -261,9 +324,10 @@ export class Codec {
     decFrames = n > 1 ? (frames.slice(1) as Buffer[]) : EMPTY_FRAMES;
     decUsed = 0;
     try {
-      tuple = this.packr.unpack(payload);
+      tuple = this.unpackr.unpack(payload);
     } catch (err) {
       if (err instanceof FrameRefError) throw new ProtocolError("frames", err.message);
+      if (err instanceof TypeError && FROZEN_WRITE.test(err.message)) throw new ProtocolError("garbage", "defines a msgpack record: structures are fixed per protocol version, never taken from the wire");
       throw new ProtocolError("garbage", "not msgpack", {}, { cause: err });
     } finally {
       decFrames = null;

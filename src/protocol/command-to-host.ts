@@ -55,8 +55,8 @@ export const RunnerExit = messageSchema(
 export type RunnerExit = z.infer<typeof RunnerExit>;
 
 /**
- * Start a runner process. `config` is the runner's configuration without any
- * secret (src/runner/zmq/config.ts): the host adds its own key pair, and
+ * Start a runner process. `config` is the runner's configuration without key
+ * material, with the run token (src/runner/zmq/config.ts; this travels over CURVE): the host adds its own key pair, and
  * resolves node types from its own library and module paths.
  */
 export const Spawn = messageSchema(

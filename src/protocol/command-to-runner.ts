@@ -26,11 +26,13 @@ export const IdentifyValue = z.object({
   nodes: z
     .record(z.string(), z.object({ signals: z.array(z.string()).nullable(), slots: z.array(z.string()).nullable() }))
     .optional(),
+  /** The run's secret (from the runner's config), in an identify only; never announced. */
+  token: z.string().max(256).optional(),
 });
 export type IdentifyValue = z.infer<typeof IdentifyValue>;
 
 export const AnnounceValue = z.object({
-  /** The command inbox (ROUTER) address runners send to. */
+  /** The command inbox (SERVER) address runners send to. */
   inbox: z.string(),
   /** Every known runner, by runner id. */
   nodes: z.record(z.string(), IdentifyValue),

@@ -7,10 +7,12 @@
  * its data topics first and then to our probe topic, so the probe's answer
  * proves the data subscriptions arrived (subscription-probe.ts).
  */
-import { LoopTurn } from "./loop-turn.ts";
 import * as zmq from "zeromq";
 import type { Logger } from "pino";
 import { curveClientOptions, type CurveKeyPair } from "./curve.ts";
+import { openSocket, readLoop } from "./sockets.ts";
+import { MAX_FRAMES } from "../protocol/codec.ts";
+import type { DropCounter } from "../protocol/drops.ts";
 import { ProbeTracker, isProbeFrame, probeTopic } from "./subscription-probe.ts";
 
 export interface PeerSubscriptionsOptions {
@@ -20,6 +22,10 @@ export interface PeerSubscriptionsOptions {
   keys?: CurveKeyPair;
   onMessage: (peer: string, frames: Buffer[]) => void;
   log: Logger;
+  /** The frame size limit of every subscription socket. */
+  maxMessageBytes: number;
+  /** Where messages with too many frames are counted. */
+  drops: DropCounter;
 }
 
 export class PeerSubscriptions {
@@ -39,7 +45,7 @@ export class PeerSubscriptions {
     const current = this.sockets.get(peer);
     if (current?.address === address) return;
     if (current) this.disconnect(peer);
-    const socket = new zmq.Subscriber({
+    const socket = openSocket("sub", this.options.maxMessageBytes, {
       linger: 0,
       receiveHighWaterMark: 0,
       ...(this.options.keys && serverKey ? curveClientOptions(this.options.keys, serverKey) : {}),
@@ -73,16 +79,16 @@ export class PeerSubscriptions {
     for (const peer of [...this.sockets.keys()]) this.disconnect(peer);
   }
 
-  private async read(peer: string, socket: zmq.Subscriber): Promise<void> {
-    try {
-      const loop = new LoopTurn();
-      for await (const frames of socket) {
-        await loop.turn();
+  private read(peer: string, socket: zmq.Subscriber): Promise<void> {
+    return readLoop(socket, {
+      maxFrames: MAX_FRAMES.sub,
+      drops: this.options.drops,
+      log: this.options.log.child({ peer }),
+      name: "subscription",
+      onMessage: (frames) => {
         if (isProbeFrame(frames[0])) this.probes.record(frames);
         else this.options.onMessage(peer, frames);
-      }
-    } catch (err) {
-      if (!this.closed && !socket.closed) this.options.log.error({ err, peer }, "subscription failed");
-    }
+      },
+    });
   }
 }

@@ -7,6 +7,10 @@
  */
 import type { Logger } from "pino";
 import * as zmq from "zeromq";
+import { openSocket } from "./sockets.ts";
+
+/** ZAP requests come from libzmq itself (inproc): a few short frames. */
+const ZAP_MAX_BYTES = 64 * 1024;
 import { TubularError } from "../errors.ts";
 import { isZ85Key, z85Encode } from "./curve.ts";
 
@@ -43,7 +47,7 @@ export class ZapAuthenticator {
 
   /** Binds the handler; fails with TUBULAR_ERR_AUTH when another handler is already bound in this context. */
   static async start(options: ZapOptions = {}): Promise<ZapAuthenticator> {
-    const router = new zmq.Router({ linger: 0, ...(options.context ? { context: options.context } : {}) });
+    const router = openSocket("router", ZAP_MAX_BYTES, { linger: 0, ...(options.context ? { context: options.context } : {}) });
     try {
       await router.bind(ZAP_ENDPOINT);
     } catch (err) {

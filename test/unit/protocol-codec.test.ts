@@ -275,4 +275,30 @@ describe("protocol codec - event fast check", () => {
     const msg = makeMessage("event", "a", { events: [ev(1)], done: [] }, T);
     expect(new Codec({ strictEvents: true }).decode(new Codec().encode(msg))).toEqual(msg);
   });
+
+  it("protocol codec - a record definition from the wire is refused and changes nothing (issue: 20-byte message hung a run)", () => {
+    const codec = new Codec();
+    const event = makeMessage("event", "a", { events: [ev(1)], done: [["a", "1"]] }, T);
+    // [1, "ping", "x", 0, <record 0x40 defined as ["a","b"] with values 1, 2>]: redefined the event structure.
+    const hostile = Buffer.from("9501a470696e67a17800d4724092a161a1620102", "hex");
+    expect(() => codec.decode([hostile])).toThrow(/record/);
+    expect(codec.decodeSafe([hostile])).toBeUndefined();
+    expect(codec.drops.stats().garbage).toBe(1);
+    expect(codec.decode(codec.encode(event))).toEqual(event);
+    // Two-byte record ids and definitions nested in a value are refused the same way.
+    for (const hex of ["9501a470696e67a17800d572004092a161a1620102", "9501a470696e67a1780081a176d4724192a161a1620102"]) {
+      expect(() => codec.decode([Buffer.from(hex, "hex")])).toThrow(/record/);
+    }
+    expect(codec.decode(codec.encode(event))).toEqual(event);
+  });
+
+  it("protocol codec - nothing we encode defines a record: objects of other shapes are plain maps", () => {
+    const codec = new Codec();
+    const value = { x: 1, nested: { y: [1, { z: 2 }] }, epoch: 3, input: 4, extra: 5 };
+    const [payload] = codec.encode(makeMessage("event", "a", { events: [{ ...ev(1), value }], done: [] }, T));
+    // 0xd4 0x72 / 0xd5 0x72 would start a record definition.
+    expect(payload!.includes(Buffer.from([0xd4, 0x72]))).toBe(false);
+    expect(payload!.includes(Buffer.from([0xd5, 0x72]))).toBe(false);
+    expect((codec.decode([payload!]).value as { events: Array<{ value: unknown }> }).events[0]!.value).toEqual(value);
+  });
 });

@@ -1,13 +1,14 @@
 /**
  * CommandNode: the driver's sockets. A PUB outbox (XPUB, to see who has
- * subscribed) for commands to every runner, a ROUTER inbox for what runners
+ * subscribed) for commands to every runner, a SERVER inbox for what runners
  * say to it (identify, status, error, heartbeat), and a SUB on every runner's
  * outbox to learn what happened. It decodes and checks every frame, drops and
  * counts the bad ones, and hands the good ones to its handlers.
  */
 import * as zmq from "zeromq";
 import type { Logger } from "pino";
-import { Codec } from "../../protocol/codec.ts";
+import { Codec, MAX_FRAMES, ProtocolError } from "../../protocol/codec.ts";
+import { openSocket, readLoop, serverSender, type Server } from "../../transport/sockets.ts";
 import { DropCounter } from "../../protocol/drops.ts";
 import type { Message, MessageOf } from "../../protocol/message.ts";
 import { SendQueue } from "../../transport/send-queue.ts";
@@ -25,6 +26,13 @@ export interface CommandHandlers {
   event(msg: MessageOf<"event">): void;
   /** A runner's command subscription reached the outbox: broadcasts now reach it. */
   subscribed(runnerId: string): void;
+  /**
+   * A runner's own outbox sent something that does not decode. Only that
+   * runner publishes there, so this is not a stranger's noise but a broken
+   * peer (another version, a corrupt codec): the run cannot count on its
+   * events and must fail rather than wait for them.
+   */
+  corrupt(runnerId: string, err: ProtocolError): void;
 }
 
 export interface CommandEndpoints {
@@ -34,9 +42,8 @@ export interface CommandEndpoints {
 
 export class CommandNode {
   readonly codec: Codec;
-  private readonly outbox = new zmq.XPublisher({ verbosity: "allSubs", linger: 0, sendHighWaterMark: 0 });
-  // handover: a restarted runner or a reconnecting host takes its routing id back.
-  private readonly inbox = new zmq.Router({ linger: 0, mandatory: false, handover: true, receiveHighWaterMark: 0 });
+  private readonly outbox: zmq.XPublisher;
+  private readonly inbox: Server;
   private events!: PeerSubscriptions;
   private readonly outQueue: SendQueue;
   private readonly inQueue: SendQueue;
@@ -54,9 +61,12 @@ export class CommandNode {
   ) {
     this.log = log.child({ component: "command" });
     this.codec = new Codec({ ...(maxMessageBytes ? { maxMessageBytes } : {}), drops: new DropCounter(this.log) });
+    this.outbox = openSocket("xpub", this.codec.maxMessageBytes, { verbosity: "allSubs", linger: 0, sendHighWaterMark: 0 });
+    // A SERVER: one frame per message, connections named by libzmq (see transport/sockets.ts).
+    this.inbox = openSocket("server", this.codec.maxMessageBytes, { linger: 0, receiveHighWaterMark: 0 });
     const onErr = (err: unknown) => this.log.warn({ err }, "send failed");
     this.outQueue = new SendQueue(this.outbox, onErr);
-    this.inQueue = new SendQueue(this.inbox, onErr);
+    this.inQueue = new SendQueue(serverSender(this.inbox), onErr);
   }
 
   /**
@@ -69,7 +79,7 @@ export class CommandNode {
       Object.assign(this.inbox, curveServerOptions(keys));
       Object.assign(this.outbox, curveServerOptions(keys));
     }
-    this.events = new PeerSubscriptions({ selfId: COMMAND_ID, ...(keys ? { keys } : {}), log: this.log, onMessage: (_peer, frames) => this.onEventFrames(frames) });
+    this.events = new PeerSubscriptions({ selfId: COMMAND_ID, ...(keys ? { keys } : {}), log: this.log, maxMessageBytes: this.codec.maxMessageBytes, drops: this.codec.drops, onMessage: (peer, frames) => this.onEventFrames(peer, frames) });
     await this.inbox.bind(inbox);
     await this.outbox.bind(outbox);
     void this.readInbox();
@@ -133,8 +143,9 @@ export class CommandNode {
     if (!this.closed) this.outQueue.send(this.codec.encodePub(msg, msg.type === "process" ? PROCESS_TOPIC : COMMAND_TOPIC));
   }
 
-  sendTo(runnerId: string, msg: Message): void {
-    if (!this.closed) this.inQueue.send([Buffer.from(runnerId), ...this.codec.encode(msg)]);
+  /** Sends on the inbox to one connection (its id as `control` gave it). */
+  sendTo(connection: string, msg: Message): void {
+    if (!this.closed) this.inQueue.send([connection, ...this.codec.encode(msg)]);
   }
 
   async close(): Promise<void> {
@@ -146,34 +157,47 @@ export class CommandNode {
     this.events?.close();
   }
 
-  private async readInbox(): Promise<void> {
-    try {
-      for await (const frames of this.inbox) {
-        const got = this.codec.decodeRouterSafe(frames);
-        if (got) this.handlers.control(got.identity.toString("utf8"), got.message);
-      }
-    } catch (err) {
-      if (!this.closed) this.log.error({ err }, "inbox failed");
-    }
+  private readInbox(): Promise<void> {
+    return readLoop(this.inbox, {
+      maxFrames: 2,
+      drops: this.codec.drops,
+      log: this.log,
+      name: "command inbox",
+      onMessage: (frames) => {
+        const [payload, meta] = frames;
+        const msg = this.codec.decodeSafe([payload]);
+        if (msg) this.handlers.control(String(meta.routingId), msg);
+      },
+    });
   }
 
-  private async readOutbox(): Promise<void> {
-    try {
-      for await (const [frame] of this.outbox) {
+  private readOutbox(): Promise<void> {
+    return readLoop(this.outbox, {
+      // Subscriptions are one frame; anything else a peer sends upstream is not ours to read.
+      maxFrames: 1,
+      drops: this.codec.drops,
+      log: this.log,
+      name: "command outbox",
+      onMessage: ([frame]) => {
         const subscriber = frame && probeSubscriber(frame);
-        if (subscriber === undefined) continue;
+        if (subscriber === undefined) return;
         this.outQueue.send(probeReply(subscriber, COMMAND_ID));
         this.handlers.subscribed(subscriber);
-      }
-    } catch (err) {
-      if (!this.closed) this.log.error({ err }, "outbox failed");
-    }
+      },
+    });
   }
 
-  private onEventFrames(frames: Buffer[]): void {
-    const msg = this.codec.decodePubSafe(frames);
-    if (!msg) return;
-    if (msg.type === "event") this.handlers.event(msg);
-    else this.codec.drops.record("schema", `a ${msg.type} message on an event outbox`);
+  private onEventFrames(runnerId: string, frames: Buffer[]): void {
+    let msg: Message;
+    try {
+      msg = this.codec.decodePub(frames);
+      if (msg.type !== "event") throw new ProtocolError("schema", `a ${msg.type} message on an event outbox`);
+    } catch (err) {
+      const e = err instanceof ProtocolError ? err : new ProtocolError("garbage", String(err));
+      this.codec.drops.record(e.kind, e.message, { runner: runnerId });
+      this.handlers.corrupt(runnerId, e);
+      return;
+    }
+    this.handlers.event(msg);
   }
 }

@@ -14,13 +14,19 @@ export const RunnerPlanSchema = z.object({
 
 export const RunnerProcessConfig = z.object({
   runId: z.string(),
+  /**
+   * The run's secret: a runner's identify carries it, and only an identify
+   * with it binds a runner id to a connection (docs/architecture.md, trust).
+   * Travels in this file (mode 0600) and in the spawn message (CURVE).
+   */
+  runToken: z.string().min(16),
   /** The merged graph spec, its file (for messages) and the folder modules resolve from. */
   spec: z.record(z.string(), z.unknown()),
   file: z.string(),
   baseDir: z.string(),
   input: z.record(z.string(), z.unknown()),
   runners: z.record(z.string(), RunnerPlanSchema),
-  /** Command node endpoints: its inbox (ROUTER) and outbox (PUB). */
+  /** Command node endpoints: its inbox (SERVER) and outbox (PUB). */
   commandInbox: z.string(),
   commandOutbox: z.string(),
   /** Where the runner binds its outbox: an ipc directory, or a tcp host (port chosen by the OS). */

@@ -1,7 +1,7 @@
 /**
  * NodeRunner: the runner side of the ZeroMQ runtime, one per runner process.
  * Hosts one or more nodes, listens to the command node (SUB on its outbox,
- * DEALER to its inbox), publishes its nodes' events on its own outbox (XPUB)
+ * CLIENT to its inbox), publishes its nodes' events on its own outbox (XPUB)
  * and subscribes directly to the outboxes of the runners its nodes read from.
  * Edges between nodes of the same process are plain calls through the
  * process's scheduler; only edges that cross processes are serialized.
@@ -13,7 +13,8 @@ import { keyToEpoch } from "../../graph/epoch.ts";
 import { Scheduler, type Emitted, type Task } from "../../graph/scheduler.ts";
 import type { Tube } from "../../graph/tube.ts";
 import { loadTubeFromSpec } from "../../spec/load.ts";
-import { Codec } from "../../protocol/codec.ts";
+import { Codec, MAX_FRAMES } from "../../protocol/codec.ts";
+import { clientSender, openSocket, readLoop, type Client } from "../../transport/sockets.ts";
 import { DropCounter } from "../../protocol/drops.ts";
 import { makeMessage, type Message, type MessageOf } from "../../protocol/message.ts";
 import { processEpochs, type IdentifyValue } from "../../protocol/command-to-runner.ts";
@@ -28,7 +29,6 @@ import { ZapAuthenticator } from "../../transport/zap.ts";
 import { instantiate, release, type Instances } from "../execute.ts";
 import { LocalRunner } from "../local.ts";
 import { TaskPump } from "../task-pump.ts";
-import { LoopTurn } from "../../transport/loop-turn.ts";
 import type { TubeEvent } from "../runner.ts";
 import type { RunnerProcessConfig } from "./config.ts";
 import { completionKey, groupEvents } from "./event-groups.ts";
@@ -41,9 +41,9 @@ export class NodeRunner {
   private readonly codec: Codec;
   private readonly nodeIds: string[];
   private readonly upstreamRunners: string[];
-  private readonly outbox = new zmq.XPublisher({ verbosity: "allSubs", linger: 0, sendHighWaterMark: 0, maxMessageSize: -1 });
-  private readonly control: zmq.Dealer;
-  private readonly commands = new zmq.Subscriber({ linger: 0, receiveHighWaterMark: 0 });
+  private readonly outbox: zmq.XPublisher;
+  private readonly control: Client;
+  private readonly commands: zmq.Subscriber;
   private upstream!: PeerSubscriptions;
   private readonly outQueue: SendQueue;
   private readonly controlQueue: SendQueue;
@@ -77,10 +77,13 @@ export class NodeRunner {
     this.nodeIds = plan.nodes;
     this.upstreamRunners = plan.upstream;
     this.downstreamRunners = [COMMAND_ID, ...Object.values(config.runners).filter((r) => r.upstream.includes(id)).map((r) => r.id)];
-    this.control = new zmq.Dealer({ routingId: id, linger: 1000, maxMessageSize: -1 });
+    const limit = this.codec.maxMessageBytes;
+    this.outbox = openSocket("xpub", limit, { verbosity: "allSubs", linger: 0, sendHighWaterMark: 0 });
+    this.commands = openSocket("sub", limit, { linger: 0, receiveHighWaterMark: 0 });
+    this.control = openSocket("client", limit, { linger: 1000 });
     const onSendError = (err: unknown) => this.log.warn({ err }, "send failed");
     this.outQueue = new SendQueue(this.outbox, onSendError);
-    this.controlQueue = new SendQueue(this.control, onSendError);
+    this.controlQueue = new SendQueue(clientSender(this.control), onSendError);
     this.exited = new Promise((r) => (this.resolveExit = r));
   }
 
@@ -103,6 +106,8 @@ export class NodeRunner {
       selfId: this.id,
       ...(curve ? { keys: { publicKey: curve.publicKey, secretKey: curve.secretKey } } : {}),
       log: this.log,
+      maxMessageBytes: this.codec.maxMessageBytes,
+      drops: this.codec.drops,
       onMessage: (_peer, frames) => {
         const msg = this.codec.decodePubSafe(frames);
         if (msg?.type === "event") this.onEvent(msg);
@@ -126,7 +131,7 @@ export class NodeRunner {
     void this.readSubscriptions();
     void this.readCommands();
     void this.readControl();
-    this.sendControl(makeMessage("identify", this.id, this.identity()));
+    this.sendControl(makeMessage("identify", this.id, { ...this.identity(), token: this.config.runToken }));
     this.timers.push(
       setInterval(() => {
         this.sendControl(makeMessage("heartbeat", this.id, { status: this.status }));
@@ -171,52 +176,57 @@ export class NodeRunner {
     this.sendControl(makeMessage("status", this.id, { status, ...(detail ? { detail } : {}) }));
   }
 
-  private async readSubscriptions(): Promise<void> {
-    try {
-      const values = Buffer.from(`\u0001${eventTopic(this.id)}`);
-      const done = Buffer.from(`\u0001${doneTopic(this.id)}`);
-      for await (const [frame] of this.outbox) {
-        if (!frame) continue;
+  private readSubscriptions(): Promise<void> {
+    const values = Buffer.from(`\u0001${eventTopic(this.id)}`);
+    const done = Buffer.from(`\u0001${doneTopic(this.id)}`);
+    return readLoop(this.outbox, {
+      // Subscriptions are one frame; anything else a peer sends upstream is not ours to read.
+      maxFrames: 1,
+      drops: this.codec.drops,
+      log: this.log,
+      name: "runner outbox",
+      onMessage: ([frame]) => {
+        if (!frame) return;
         if (frame.equals(values)) this.publishValues = true;
         else if (frame.equals(done)) this.publishDone = true;
         const subscriber = probeSubscriber(frame);
-        if (subscriber === undefined) continue;
+        if (subscriber === undefined) return;
         this.outQueue.send(probeReply(subscriber, this.id));
         this.subscribers.add(subscriber);
         this.onSubscriber?.();
-      }
-    } catch (err) {
-      if (!this.closing) this.log.error({ err }, "outbox failed");
-    }
+      },
+    });
   }
 
-  private async readCommands(): Promise<void> {
-    try {
-      const loop = new LoopTurn();
-      for await (const frames of this.commands) {
-        await loop.turn();
+  private readCommands(): Promise<void> {
+    return readLoop(this.commands, {
+      maxFrames: MAX_FRAMES.sub,
+      drops: this.codec.drops,
+      log: this.log,
+      name: "command subscription",
+      onMessage: async (frames) => {
         this.lastCommandAt = Date.now();
         // The command's answer to our probe: its outbox has our subscription (the command knows it too).
-        if (isProbeFrame(frames[0])) continue;
+        if (isProbeFrame(frames[0])) return;
         const msg = this.codec.decodePubSafe(frames);
         if (msg) await this.onCommand(msg);
-      }
-    } catch (err) {
-      if (!this.closing) this.log.error({ err }, "command subscription failed");
-    }
+      },
+    });
   }
 
-  /** The DEALER only carries replies we do not expect; read it so a peer cannot fill its queue. */
-  private async readControl(): Promise<void> {
-    try {
-      for await (const frames of this.control) {
+  /** The CLIENT only carries replies we do not expect; read it so a peer cannot fill its queue. */
+  private readControl(): Promise<void> {
+    return readLoop(this.control, {
+      maxFrames: 1,
+      drops: this.codec.drops,
+      log: this.log,
+      name: "control socket",
+      onMessage: async (frames) => {
         this.lastCommandAt = Date.now();
         const msg = this.codec.decodeSafe(frames);
         if (msg) await this.onCommand(msg);
-      }
-    } catch (err) {
-      if (!this.closing) this.log.error({ err }, "control socket failed");
-    }
+      },
+    });
   }
 
   private async onCommand(msg: Message): Promise<void> {
@@ -247,7 +257,7 @@ export class NodeRunner {
         await this.onDeinit(msg.value?.stay ?? false);
         return;
       case "ping":
-        this.sendControl(makeMessage("identify", this.id, this.identity()));
+        this.sendControl(makeMessage("identify", this.id, { ...this.identity(), token: this.config.runToken }));
         return;
       default:
         return;

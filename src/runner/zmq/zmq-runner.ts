@@ -5,6 +5,7 @@
  * node, disabled nodes). Events flow between runners directly; the command
  * node hears all of them to learn return values and the end of each epoch.
  */
+import { randomBytes } from "node:crypto";
 import { writeFile } from "node:fs/promises";
 import { availableParallelism, networkInterfaces } from "node:os";
 import path from "node:path";
@@ -13,10 +14,12 @@ import { epochToKey, parentKey } from "../../graph/epoch.ts";
 import { resolveProcessInput } from "../../graph/process-input.ts";
 import { Scheduler, type Emitted } from "../../graph/scheduler.ts";
 import type { Tube } from "../../graph/tube.ts";
-import { rootLogger, type LogLevel, type Logger } from "../../log.ts";
+import { rootLogger, type Logger } from "../../log.ts";
+import { parseZmqRunnerOptions, type ResolvedZmqRunnerOptions, type ZmqRunnerOptions } from "./options.ts";
 import type { IdentifyValue } from "../../protocol/command-to-runner.ts";
 import type { NodeStatus } from "../../protocol/common.ts";
 import { makeMessage, type Message, type MessageOf } from "../../protocol/message.ts";
+import { ProtocolError } from "../../protocol/codec.ts";
 import { RunDir } from "../../transport/address.ts";
 import type { CurveKeyPair } from "../../transport/curve.ts";
 import { ZapAuthenticator } from "../../transport/zap.ts";
@@ -32,49 +35,12 @@ import { TaskPump } from "../task-pump.ts";
 import { CommandNode, COMMAND_ID } from "./command-node.ts";
 import type { RunnerProcessConfig } from "./config.ts";
 import { placeNodes, upstreamNodes, type Placement } from "./placement.ts";
-import { defaultProcessesPerHost, type ProcessesMode } from "./packing.ts";
 import { completionKey, groupEvents } from "./event-groups.ts";
 import { RunnerSupervisor, describeExit, type ExitInfo } from "./runner-supervisor.ts";
 import { runnerEntry } from "./runner-entry.ts";
+import { defaultProcessesPerHost } from "./packing.ts";
 
-export interface ZmqRunnerOptions {
-  /** ipc (default): sockets in a per-run directory; tcp: loopback or `host`. */
-  transport?: "ipc" | "tcp";
-  /** tcp: the address to bind and advertise. Default 127.0.0.1. */
-  host?: string;
-  /** Epochs in flight at once during free-run: sources wait for credit beyond it. Default 512, opened in batches of a quarter of it (bench/chain3-freerun.bench.ts: 256 in batches of 32 gave 35k epochs/s, 512 in batches of 128 gave 60k). */
-  maxInFlight?: number;
-  /** init() fails after this long, naming the nodes not ready. Default 20 s (process start-up on a loaded machine). */
-  initTimeoutMs?: number;
-  /** deinit() kills runners still alive after this long. Default 3 s. */
-  deinitTimeoutMs?: number;
-  /** Heartbeat period both ways. Default 250 ms; a runner silent for 4 periods is dead. */
-  heartbeatMs?: number;
-  /** A runner that hears nothing from the command node this long exits. Default 3 s. */
-  commandTimeoutMs?: number;
-  logLevel?: LogLevel;
-  /** Where the runners' output goes, prefixed with their id. Default: stderr. */
-  output?: NodeJS.WritableStream;
-  maxMessageBytes?: number;
-  /**
-   * Several machines: the address host agents connect to, e.g.
-   * "tcp://0.0.0.0:5555". Implies tcp everywhere, and needs `keys`.
-   */
-  listen?: string;
-  /** The address other machines reach this one at (default: the listen host, or this machine's first external IPv4). */
-  advertise?: string;
-  /** The command node's CurveZMQ key pair: every tcp socket of the run then uses CURVE. */
-  keys?: CurveKeyPair;
-  /** Public keys of the host agents allowed to join. */
-  trust?: Iterable<string>;
-  /**
-   * How nodes without `group` or `isolate` are put into processes: "packed"
-   * (default; see packing.ts) or "per-node", one process each (noob's way).
-   */
-  processes?: ProcessesMode;
-  /** Processes the packed nodes of one placement class fill. Default: this machine's cores minus one (the driver), at least 1. */
-  processesPerHost?: number;
-}
+export type { ZmqRunnerOptions } from "./options.ts";
 
 export interface NodeReport {
   runner: string;
@@ -103,7 +69,7 @@ export interface ZmqRunnerStats {
 
 export class ZmqRunner extends EpochRunner {
   readonly placement: Placement;
-  private readonly options: Required<Omit<ZmqRunnerOptions, "output" | "logLevel" | "maxMessageBytes" | "listen" | "advertise" | "keys" | "trust" | "processes" | "processesPerHost">> & ZmqRunnerOptions;
+  private readonly options: ResolvedZmqRunnerOptions;
   private readonly log: Logger;
   private command: CommandNode | undefined;
   private runDir: RunDir | undefined;
@@ -149,6 +115,11 @@ export class ZmqRunner extends EpochRunner {
   private zap: ZapAuthenticator | undefined;
   private endpoints: { inbox: string; outbox: string } | undefined;
   private runId = "";
+  /** The run's secret: only an identify carrying it binds a runner to a connection. */
+  private readonly runToken = randomBytes(16).toString("hex");
+  /** Inbox connection -> the runner it identified as, and back: a runner's messages count only from its own connection. */
+  private readonly runnerOnConnection = new Map<string, string>();
+  private readonly connectionOfRunner = new Map<string, string>();
   private baseConfig: RunnerProcessConfig | undefined;
   private readonly hostHeartbeats: HeartbeatMonitor;
   private initError: Error | undefined;
@@ -156,18 +127,10 @@ export class ZmqRunner extends EpochRunner {
 
   constructor(tube: Tube, options: ZmqRunnerOptions = {}) {
     super(tube);
-    this.options = {
-      transport: "ipc",
-      host: "127.0.0.1",
-      maxInFlight: 512,
-      initTimeoutMs: 20_000,
-      deinitTimeoutMs: 3_000,
-      heartbeatMs: 250,
-      commandTimeoutMs: 3_000,
-      ...options,
-    };
-    this.log = rootLogger(options.logLevel).child({ component: "zmq-runner", tube: tube.id });
-    this.placement = placeNodes(tube, { mode: options.processes ?? "packed", processesPerHost: options.processesPerHost ?? defaultProcessesPerHost(availableParallelism()) });
+    this.options = parseZmqRunnerOptions(options);
+    // A child logger with its own level: the process's root level is not this runner's to change.
+    this.log = rootLogger().child({ component: "zmq-runner", tube: tube.id }, this.options.logLevel ? { level: this.options.logLevel } : {});
+    this.placement = placeNodes(tube, { mode: this.options.processes, processesPerHost: this.options.processesPerHost ?? defaultProcessesPerHost(availableParallelism()) });
     for (const id of this.placement.driverNodes) for (const up of upstreamNodes(tube, id)) this.feedsDriver.add(this.placement.runnerOf.get(up)!);
     for (const id of this.placement.runners.keys()) if (![...this.placement.runners.values()].some((r) => r.upstream.includes(id))) this.sinks.add(id);
     this.scheduler = new Scheduler(tube, { local: this.placement.driverNodes, firstEpoch: 0 });
@@ -274,6 +237,11 @@ export class ZmqRunner extends EpochRunner {
           this.subscribed.add(runnerId);
           this.conditions.changed();
         },
+        corrupt: (runnerId, err) => {
+          this.log.error({ runner: runnerId, err }, "undecodable message from a runner's own outbox");
+          const nodes = this.placement.runners.get(runnerId)?.nodes ?? [runnerId];
+          this.failRun(new ProtocolError(err.kind, `the runner of ${nodes.join(", ")} sent a message that cannot be decoded (${err.message}); the run cannot count on its events`, { runner: runnerId, nodes }));
+        },
       },
       this.log,
       opts.maxMessageBytes,
@@ -297,6 +265,7 @@ export class ZmqRunner extends EpochRunner {
     for (const [id, plan] of this.placement.runners) runners[id] = { id, nodes: [...plan.nodes], upstream: [...plan.upstream] };
     this.baseConfig = {
       runId: this.runId,
+      runToken: this.runToken,
       spec: this.tube.spec as Record<string, unknown>,
       file: this.tube.file,
       baseDir: this.tube.baseDir,
@@ -383,31 +352,32 @@ export class ZmqRunner extends EpochRunner {
     this.command!.broadcast(makeMessage("announce", COMMAND_ID, { inbox: this.endpoints!.inbox, nodes: Object.fromEntries(this.identities) }));
   }
 
-  private onControl(from: string, msg: Message): void {
+  private onControl(connection: string, msg: Message): void {
     switch (msg.type) {
       case "host_hello":
       case "host_status":
       case "runner_exit":
-        this.onHost(from, msg);
+        this.onHost(connection, msg);
         return;
       case "status_request":
-        this.command!.sendTo(from, makeMessage("status_report", COMMAND_ID, this.status() as unknown as Record<string, unknown>));
+        // Operators ask over CURVE (a listening run). Elsewhere, a peer that asks and never reads would fill the inbox's send queue.
+        if (this.options.listen === undefined) this.command?.codec.drops.record("schema", "a status_request on a run that does not listen for operators");
+        else this.command!.sendTo(connection, makeMessage("status_report", COMMAND_ID, this.status() as unknown as Record<string, unknown>));
         return;
       default:
         break;
     }
-    if (!this.placement.runners.has(from)) {
-      this.command?.codec.drops.record("schema", `a ${msg.type} message from unknown peer "${from}"`);
-      return;
-    }
+    const from = this.runnerOn(connection, msg);
+    if (from === undefined) return;
     this.heartbeats.seen(from);
     switch (msg.type) {
       case "identify": {
+        const { token: _token, ...identity } = msg.value;
         const previous = this.identities.get(from);
-        if (previous && previous.outbox !== msg.value.outbox) this.command!.forget(from);
-        this.identities.set(from, msg.value);
-        this.statuses.set(from, msg.value.status);
-        this.command!.listenTo(from, msg.value.outbox, this.listenerCount("event") > 0 || this.feedsDriver.has(from) ? "values" : this.sinks.has(from) ? "done" : "probe", msg.value.curve_key);
+        if (previous && previous.outbox !== identity.outbox) this.command!.forget(from);
+        this.identities.set(from, identity);
+        this.statuses.set(from, identity.status);
+        this.command!.listenTo(from, identity.outbox, this.listenerCount("event") > 0 || this.feedsDriver.has(from) ? "values" : this.sinks.has(from) ? "done" : "probe", identity.curve_key);
         if (this.restarting.has(from)) void this.rejoin(from);
         break;
       }
@@ -427,8 +397,44 @@ export class ZmqRunner extends EpochRunner {
     this.conditions.changed();
   }
 
+  /**
+   * The runner a message on `connection` speaks for, or undefined (dropped,
+   * counted). A connection speaks for the runner it identified as, and only
+   * for it; an identify binds only with the run's token. A restarted runner
+   * identifies on its new connection, which replaces the old one.
+   */
+  private runnerOn(connection: string, msg: Message): string | undefined {
+    const bound = this.runnerOnConnection.get(connection);
+    if (bound !== undefined) {
+      if (msg.node_id === bound) return bound;
+      this.command?.codec.drops.record("schema", `a ${msg.type} message claiming "${msg.node_id}" on the connection of runner "${bound}"`);
+      return undefined;
+    }
+    if (msg.type !== "identify" || !this.placement.runners.has(msg.node_id) || msg.value.token !== this.runToken) {
+      this.command?.codec.drops.record("schema", `a ${msg.type} message claiming "${msg.node_id}" from a connection that did not identify with the run's token`);
+      return undefined;
+    }
+    this.unbind(msg.node_id);
+    this.runnerOnConnection.set(connection, msg.node_id);
+    this.connectionOfRunner.set(msg.node_id, connection);
+    return msg.node_id;
+  }
+
+  private unbind(runnerId: string): void {
+    const connection = this.connectionOfRunner.get(runnerId);
+    if (connection === undefined) return;
+    this.connectionOfRunner.delete(runnerId);
+    this.runnerOnConnection.delete(connection);
+  }
+
   private onHost(from: string, msg: MessageOf<"host_hello" | "host_status" | "runner_exit">): void {
     if (msg.type === "host_hello") {
+      // Host agents exist only where the run listens for them, and then every connection passed
+      // CURVE with a trusted key (ZAP). Elsewhere a hello is a stranger's.
+      if (this.options.listen === undefined || msg.value.name === "driver" || this.runnerOnConnection.has(from)) {
+        this.command?.codec.drops.record("schema", `a host_hello naming "${msg.value.name}" on a run that does not take that host`);
+        return;
+      }
       const host = this.hosts.hello(from, msg.value, Date.now());
       this.hostHeartbeats.seen(host.name);
       this.command!.sendTo(from, makeMessage("heartbeat", COMMAND_ID, null));
@@ -449,7 +455,11 @@ export class ZmqRunner extends EpochRunner {
       return;
     }
     const v = msg.value;
-    if (v.run_id !== this.runId || !this.placement.runners.has(v.runner_id)) return;
+    // A host speaks only for the runners placed on it.
+    if (v.run_id !== this.runId || this.hostOf.get(v.runner_id) !== host.name) {
+      this.command?.codec.drops.record("schema", `a runner_exit from host "${host.name}" for runner "${v.runner_id}" it does not run`);
+      return;
+    }
     this.restartCount.set(v.runner_id, v.restarts);
     this.runnerDown(v.runner_id, `on host "${host.name}" (pid ${v.pid}) ${describeExit({ code: v.code, signal: v.signal as NodeJS.Signals | null })}`, v.restarting);
   }
@@ -666,19 +676,9 @@ export class ZmqRunner extends EpochRunner {
     if (identity) this.command?.forget(runnerId);
     this.identities.delete(runnerId);
     this.subscribed.delete(runnerId);
+    this.unbind(runnerId);
     if (!restarting || this._state === "initializing") {
-      const err = failure();
-      this.fatal = err;
-      this.rejectWaiting(err);
-      if (this.freeRun) {
-        this.freeRun.error ??= err;
-        this.freeRun.remaining = 0;
-        this.inFlight = 0;
-        this.finishFreeRun();
-      }
-      if (this.listenerCount("error") > 0) this.emit("error", err);
-      if (this._state === "ready" || this._state === "running") this._state = "failed";
-      this.conditions.changed();
+      this.failRun(failure());
       return;
     }
     this.restarting.add(runnerId);
@@ -698,6 +698,22 @@ export class ZmqRunner extends EpochRunner {
       waiter?.reject(err);
     }
     this.advanceEnded();
+    this.conditions.changed();
+  }
+
+  /** The run cannot go on: every waiting call and later call fails with `err`. */
+  private failRun(err: Error): void {
+    if (this.closing || this.fatal || this._state === "created") return;
+    this.fatal = err;
+    this.rejectWaiting(err);
+    if (this.freeRun) {
+      this.freeRun.error ??= err;
+      this.freeRun.remaining = 0;
+      this.inFlight = 0;
+      this.finishFreeRun();
+    }
+    if (this.listenerCount("error") > 0) this.emit("error", err);
+    if (this._state === "ready" || this._state === "running") this._state = "failed";
     this.conditions.changed();
   }
 

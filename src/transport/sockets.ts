@@ -1,0 +1,120 @@
+/**
+ * The one place the runtime makes its ZeroMQ sockets and reads them.
+ *
+ * `openSocket` sets ZMQ_MAXMSGSIZE on every socket: libzmq then refuses an
+ * inbound frame larger than the limit while reading its length, and drops
+ * that connection, so the frame never reaches memory. Options given by the
+ * caller cannot lift it. XPUB sockets only ever receive subscriptions, so
+ * theirs is small.
+ *
+ * libzmq limits each frame, not the number of frames of a message, and
+ * hands a multi-part message over only when all of it arrived. `readLoop`
+ * drops a message with more frames than the protocol allows before anything
+ * looks at its frames, counted as a "frames" drop. That still lets zeromq.js
+ * build an array of every frame (a message of 1,000,000 one-byte frames
+ * blocks a process about 20 s on this machine), so the command node's
+ * control channel is CLIENT/SERVER: a SERVER takes single-frame messages
+ * only (libzmq drops multi-part ones before they reach the process), refuses
+ * DEALER and ROUTER peers at the handshake, and names each connection
+ * itself (no peer-chosen routing id to take over).
+ */
+import * as zmq from "zeromq";
+// The draft socket types, without the entry module's "experimental" process warning on every start.
+import { Client, Server } from "zeromq/lib/draft.js";
+import type { Logger } from "pino";
+import type { DropCounter } from "../protocol/drops.ts";
+import { LoopTurn } from "./loop-turn.ts";
+
+/** ZMQ_MAXMSGSIZE of XPUB sockets: a subscription is one short topic (prefix + an id of at most 255 bytes). */
+export const SUBSCRIPTION_MAX_BYTES = 4096;
+
+interface Kinds {
+  router: zmq.Router;
+  dealer: zmq.Dealer;
+  xpub: zmq.XPublisher;
+  sub: zmq.Subscriber;
+  server: Server;
+  client: Client;
+}
+const CONSTRUCTORS = { router: zmq.Router, dealer: zmq.Dealer, xpub: zmq.XPublisher, sub: zmq.Subscriber, server: Server, client: Client } as const;
+
+export type { Client, Server };
+
+export type SocketKind = keyof Kinds;
+export type SocketOf<K extends SocketKind> = Kinds[K];
+/** A socket's options, without the size limit (it is the factory's). */
+export type SocketOptionsOf<K extends SocketKind> = Omit<zmq.SocketOptions<Kinds[K]>, "maxMessageSize">;
+
+/** A socket of `kind` whose inbound frames are limited to `maxMessageBytes` (XPUB: SUBSCRIPTION_MAX_BYTES). */
+export function openSocket<K extends SocketKind>(kind: K, maxMessageBytes: number, options: SocketOptionsOf<K> = {} as SocketOptionsOf<K>): SocketOf<K> {
+  if (!Number.isInteger(maxMessageBytes) || maxMessageBytes <= 0) throw new RangeError(`maxMessageBytes must be a positive integer, got ${maxMessageBytes}`);
+  const maxMessageSize = kind === "xpub" ? Math.min(SUBSCRIPTION_MAX_BYTES, maxMessageBytes) : maxMessageBytes;
+  const Ctor = CONSTRUCTORS[kind] as unknown as new (o: object) => SocketOf<K>;
+  return new Ctor({ ...options, maxMessageSize });
+}
+
+export interface ReadLoopOptions<M extends unknown[]> {
+  /** Messages with more frames than this are dropped unread. */
+  maxFrames: number;
+  onMessage: (frames: M) => void | Promise<void>;
+  /** Where a message with too many frames is counted. */
+  drops: DropCounter;
+  log: Logger;
+  /** What the socket is, for the log ("command inbox"). */
+  name: string;
+}
+
+/**
+ * Reads `socket` until it is closed, one message at a time (an async
+ * handler is awaited before the next read). A read error on an open socket
+ * is logged; on a closed one it is the normal end.
+ */
+export async function readLoop<M extends object[]>(socket: zmq.Readable<M> & { readonly closed: boolean }, options: ReadLoopOptions<M>): Promise<void> {
+  // A busy socket hands messages over without ever reaching the timers (see loop-turn.ts).
+  const loop = new LoopTurn();
+  while (!socket.closed) {
+    await loop.turn();
+    let frames: M;
+    try {
+      frames = await socket.receive();
+    } catch (err) {
+      if (socket.closed) return;
+      // A SERVER that dropped a multi-part message has nothing to hand over
+      // although it polled readable: zeromq.js reports EAGAIN. Read on.
+      if ((err as { code?: string }).code === "EAGAIN") continue;
+      options.log.error({ err }, `${options.name} failed`);
+      return;
+    }
+    if (frames.length > options.maxFrames) {
+      options.drops.record("frames", `a message of ${frames.length} frames on the ${options.name} (at most ${options.maxFrames})`);
+      continue;
+    }
+    await options.onMessage(frames);
+  }
+}
+
+/** A SERVER as a SendQueue target: frames are `[routingId, payload]`. */
+export function serverSender(server: Server): { send(frames: Array<Buffer | string>): Promise<void>; readonly closed: boolean } {
+  return {
+    send: (frames) => {
+      if (frames.length !== 2) return Promise.reject(new RangeError(`a control message is one frame, not ${frames.length - 1}`));
+      return server.send(frames[1]!, { routingId: Number(frames[0]) });
+    },
+    get closed() {
+      return server.closed;
+    },
+  };
+}
+
+/** A CLIENT as a SendQueue target: a message must be one frame. */
+export function clientSender(client: Client): { send(frames: Array<Buffer | string>): Promise<void>; readonly closed: boolean } {
+  return {
+    send: (frames) => {
+      if (frames.length !== 1) return Promise.reject(new RangeError(`a control message is one frame, not ${frames.length}`));
+      return client.send(frames[0]!);
+    },
+    get closed() {
+      return client.closed;
+    },
+  };
+}
