@@ -160,7 +160,7 @@ describe("zmq runner - bad input", () => {
     // The inbox and the events are different sockets: the last garbage may be read after the last epoch's events.
     const drops = await until(() => {
       const d = runner.stats().drops;
-      return (d.unknown_type ?? 0) >= 20 && (d.version ?? 0) >= 20 && d;
+      return (d.unknown_type ?? 0) >= 20 && (d.version ?? 0) >= 20 ? d : undefined;
     }, 10_000, "20 unknown-type and 20 version drops");
     expect(drops.garbage).toBeGreaterThanOrEqual(20);
     expect(drops.unknown_type).toBe(20);
