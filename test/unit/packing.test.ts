@@ -4,6 +4,7 @@ import { loadTubeFromSpec } from "../../src/spec/load.ts";
 import { defaultProcessesPerHost, packNodes } from "../../src/runner/zmq/packing.ts";
 import { DRIVER } from "../../src/runner/zmq/placement.ts";
 import { projectRoot } from "../helpers/acceptance.ts";
+import { ZmqRunner } from "../../src/runner/zmq/zmq-runner.ts";
 
 const load = (nodes: Record<string, unknown>) => loadTubeFromSpec({ nodes }, { baseDir: projectRoot });
 
@@ -150,5 +151,14 @@ describe("packing - default placement of nodes into processes", () => {
     expect(err).toBeInstanceOf(SpecError);
     expect((err as SpecError).path).toBe("nodes.a.isolate");
     expect((err as SpecError).message).toMatch(/both isolate: true and group "g"/);
+  });
+
+  it("ZmqRunner packs by default, and refuses a bad processes option naming it", async () => {
+    const tube = await load(chain(3));
+    // Constructing spawns nothing: placement is decided, processes start at init().
+    expect([...new ZmqRunner(tube, { processesPerHost: 1 }).placement.runners.keys()]).toEqual(["+n0"]);
+    expect([...new ZmqRunner(tube, { processes: "per-node" }).placement.runners.keys()]).toEqual(["n0", "n1", "n2"]);
+    expect(() => new ZmqRunner(tube, { processes: "many" as "packed" })).toThrow(/ZmqRunner option processes/);
+    expect(() => new ZmqRunner(tube, { processesPerHost: 0 })).toThrow(/ZmqRunner option processesPerHost/);
   });
 });
