@@ -17,6 +17,9 @@
  *    keep neighbours together and the processes' graph acyclic.
  * A packed process is named "+FIRST" after its first node: node ids cannot
  * start with "+" (nor "@"), so the names of the three kinds never collide.
+ * Why packed by default: bench/scaling.bench.ts, chain10 in one run on a
+ * loaded 2-core machine: 10 processes 135 epochs/s, p50 13.6 ms, init 19.4 s;
+ * packed into 1, 467 epochs/s, p50 0.44 ms, init 3.6 s (docs/performance.md).
  */
 import type { Tube } from "../../graph/tube.ts";
 import { DRIVER, upstreamNodes } from "./placement.ts";
@@ -37,7 +40,10 @@ export interface PackingOptions {
 /**
  * About as many busy processes as cores: the driver is one of them (it runs
  * the scheduler, the command node and the return node), so the packed nodes
- * get the other cores, and at least one process.
+ * get the other cores, and at least one process. Fewer runnable threads than
+ * cores is what keeps the tail short: bench/latency-trace.ts found 99% of
+ * chain3's slow process() calls waiting on a run queue; 4 processes p99
+ * 193 ms, 2 processes 34.5 ms, same run (load 25).
  */
 export function defaultProcessesPerHost(cores: number): number {
   return Math.max(1, cores - 1);
