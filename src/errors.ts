@@ -117,3 +117,22 @@ export class NodeError extends TubularError {
     return new NodeError(code, { nodeId, epoch, errorType: err.name || "Error", errorMessage: err.message, stack: err.stack }, { cause: thrown });
   }
 }
+
+/**
+ * A runner process died (or became unreachable) while it held these nodes.
+ * A NodeError (code TUBULAR_ERR_RUNNER_DIED) whose `nodeId` is the first of
+ * `nodeIds`; `nodeIds` names every node the process held.
+ */
+export class RunnerDiedError extends NodeError {
+  readonly nodeIds: readonly string[];
+
+  constructor(info: { nodeIds: readonly string[]; epoch?: unknown; how: string }) {
+    super("TUBULAR_ERR_RUNNER_DIED", { nodeId: info.nodeIds[0] ?? "", ...(info.epoch !== undefined ? { epoch: info.epoch } : {}), errorType: "RunnerDied", errorMessage: info.how });
+    this.name = "RunnerDiedError";
+    this.nodeIds = [...info.nodeIds];
+    if (this.nodeIds.length > 1) {
+      const where = info.epoch === undefined ? "" : ` at epoch ${JSON.stringify(info.epoch)}`;
+      this.message = `nodes ${this.nodeIds.map((n) => `"${n}"`).join(", ")}${where}: RunnerDied: ${info.how}`;
+    }
+  }
+}

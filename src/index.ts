@@ -259,6 +259,15 @@ export { SpecError } from "./errors.ts";
 export { NodeError } from "./errors.ts";
 
 /**
+ * A runner process died or became unreachable (code TUBULAR_ERR_RUNNER_DIED):
+ * a NodeError whose `nodeIds` names every node that process held.
+ *
+ * @example
+ * catch (e) { if (e instanceof RunnerDiedError) console.error(e.nodeIds.join(", "), e.errorMessage); }
+ */
+export { RunnerDiedError } from "./errors.ts";
+
+/**
  * A process-scoped input is missing or of the wrong type (`input` names it).
  * Raised before any node runs; the epoch is not used.
  *

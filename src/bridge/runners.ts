@@ -11,9 +11,8 @@
 import { loadTubeFromSpec } from "../spec/load.ts";
 import type { Tube } from "../graph/tube.ts";
 import { z } from "zod";
-import { LocalRunner } from "../runner/local.ts";
+import { createRunner as makeRunner } from "../runner/factory.ts";
 import type { Runner } from "../runner/runner.ts";
-import { ZmqRunner } from "../runner/zmq/zmq-runner.ts";
 import { issuesData, RpcCodes, RpcError } from "./jsonrpc.ts";
 import { RPC_MODULE_TYPE } from "./rpc-node.ts";
 import type { LoadedTube, RunnerKind } from "./session.ts";
@@ -50,12 +49,7 @@ function parseOptions<K extends RunnerKind>(kind: K, options: Record<string, unk
 }
 
 export function createRunner(kind: RunnerKind, tube: Tube, options: Record<string, unknown>): Runner {
-  switch (kind) {
-    case "local":
-      return new LocalRunner(tube, parseOptions("local", options));
-    case "zmq":
-      return new ZmqRunner(tube, parseOptions("zmq", options));
-  }
+  return kind === "local" ? makeRunner("local", tube, parseOptions("local", options)) : makeRunner("zmq", tube, parseOptions("zmq", options));
 }
 
 /** The tube a runner of `kind` gets: the loaded one, or for out-of-process kinds a rebuild whose rpc nodes reach the client through the relay. */

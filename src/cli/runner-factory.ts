@@ -1,19 +1,18 @@
 /**
  * The one place the CLI turns `--runner NAME` (and the options of several
- * machines) into a Runner. Every command that runs a tube goes through here,
+ * machines) into runner options for the one runner factory (runner/factory.ts). Every command that runs a tube goes through here,
  * so a new runner is wired once.
  */
 import type { Logger } from "../log.ts";
 import type { Tube } from "../graph/tube.ts";
-import { LocalRunner } from "../runner/local.ts";
+import { createRunner as makeRunner, RUNNER_KINDS, type RunnerKind } from "../runner/factory.ts";
 import type { Runner } from "../runner/runner.ts";
-import { ZmqRunner, type ZmqRunnerOptions } from "../runner/zmq/zmq-runner.ts";
+import type { ZmqRunnerOptions } from "../runner/zmq/options.ts";
 import { CliError, ExitCode } from "./common.ts";
 import { keyPairFrom, trustFrom } from "./keys.ts";
 import type { ProcessesMode } from "../runner/zmq/packing.ts";
 
-export const RUNNER_KINDS = ["local", "zmq"] as const;
-export type RunnerKind = (typeof RUNNER_KINDS)[number];
+export { RUNNER_KINDS, type RunnerKind };
 
 export interface RunnerFactoryOptions {
   kind: RunnerKind;
@@ -36,7 +35,7 @@ export async function createRunner(tube: Tube, options: RunnerFactoryOptions): P
     case "local":
       if (options.processes) throw new CliError("--processes needs --runner zmq", ExitCode.CONFIG);
       if (distributed) throw new CliError("--listen, --keys and --trust need --runner zmq", ExitCode.CONFIG);
-      return new LocalRunner(tube, window);
+      return makeRunner("local", tube, window);
     case "zmq": {
       const zmq: ZmqRunnerOptions = { ...window, logLevel: options.logger.level as ZmqRunnerOptions["logLevel"], ...(options.processes ? { processes: options.processes } : {}) };
       if (distributed) {
@@ -47,7 +46,7 @@ export async function createRunner(tube: Tube, options: RunnerFactoryOptions): P
         if (options.trust) zmq.trust = await trustFrom(options.trust);
         if (options.advertise) zmq.advertise = options.advertise;
       }
-      return new ZmqRunner(tube, zmq);
+      return makeRunner("zmq", tube, zmq);
     }
   }
 }

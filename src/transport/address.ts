@@ -80,14 +80,22 @@ function runDirBase(): string {
  * A per-run directory for ipc socket files. `cleanup()` removes it with every
  * socket file in it; with `removeOnExit` it is also removed when the process exits.
  */
-export class RunDir {
-  private exitHook: (() => void) | undefined;
+/** Run directories to remove if the process exits first: one exit listener for all of them, however many runs a process holds. */
+const removeAtExit = new Set<string>();
+let exitListener: (() => void) | undefined;
 
-  private constructor(readonly path: string, removeOnExit: boolean) {
-    if (removeOnExit) {
-      this.exitHook = () => rmSync(this.path, { recursive: true, force: true });
-      process.once("exit", this.exitHook);
-    }
+function removeOnExit(path: string): void {
+  removeAtExit.add(path);
+  if (exitListener) return;
+  exitListener = () => {
+    for (const p of removeAtExit) rmSync(p, { recursive: true, force: true });
+  };
+  process.once("exit", exitListener);
+}
+
+export class RunDir {
+  private constructor(readonly path: string, removeAtProcessExit: boolean) {
+    if (removeAtProcessExit) removeOnExit(path);
   }
 
   static async create(options: { prefix?: string; removeOnExit?: boolean } = {}): Promise<RunDir> {
@@ -105,8 +113,7 @@ export class RunDir {
   }
 
   async cleanup(): Promise<void> {
-    if (this.exitHook) process.off("exit", this.exitHook);
-    this.exitHook = undefined;
+    removeAtExit.delete(this.path);
     await rm(this.path, { recursive: true, force: true });
   }
 }

@@ -161,8 +161,16 @@ describe("cli - run", () => {
     const r = await tubular(["run", "examples/basic.yaml", "--free-run", "--duration", "0.5", "--quiet"]);
     expect(r.code).toBe(0);
     expect(r.stdout).toBe("");
-    expect(r.stderr).toMatch(/^\d+ epochs in 0\.[45]\d s/);
-    expect(Date.now() - started).toBeLessThan(10_000);
+    // New epochs stop at 0.5 s; the epochs then in flight (up to the 512-epoch window) finish
+    // before the summary, which takes window / throughput: milliseconds on an idle machine,
+    // over half a second when other work holds both cores. So the time printed is at least the
+    // duration and at most the duration plus that drain, bounded here generously.
+    const m = /^(\d+) epochs in (\d+\.\d+) s/.exec(r.stderr);
+    expect(m).not.toBeNull();
+    expect(Number(m![1])).toBeGreaterThan(0);
+    expect(Number(m![2])).toBeGreaterThanOrEqual(0.5);
+    expect(Number(m![2])).toBeLessThan(3.5);
+    expect(Date.now() - started).toBeLessThan(15_000);
   });
 
   it("--free-run with a node error exits 1 after the epochs before it", async () => {

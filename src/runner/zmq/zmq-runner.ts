@@ -9,7 +9,7 @@ import { randomBytes } from "node:crypto";
 import { writeFile } from "node:fs/promises";
 import { availableParallelism, networkInterfaces } from "node:os";
 import path from "node:path";
-import { NodeError, TubularError } from "../../errors.ts";
+import { NodeError, RunnerDiedError, TubularError } from "../../errors.ts";
 import { epochToKey, parentKey } from "../../graph/epoch.ts";
 import { resolveProcessInput } from "../../graph/process-input.ts";
 import { Scheduler, type Emitted } from "../../graph/scheduler.ts";
@@ -668,7 +668,7 @@ export class ZmqRunner extends EpochRunner {
     if (this.closing || this.fatal || this._state === "created") return;
     const nodes = this.placement.runners.get(runnerId)?.nodes ?? [runnerId];
     const what = `the runner process of node${nodes.length > 1 ? "s" : ""} ${nodes.join(", ")} ${how}${restarting ? "; it is being restarted" : ""}`;
-    const failure = (epoch?: number) => new NodeError("TUBULAR_ERR_RUNNER_DIED", { nodeId: nodes.join(","), ...(epoch !== undefined ? { epoch } : {}), errorType: "RunnerDied", errorMessage: what });
+    const failure = (epoch?: number) => new RunnerDiedError({ nodeIds: nodes, ...(epoch !== undefined ? { epoch } : {}), how: what });
     this.log.error({ runner: runnerId, nodes, restarting }, what);
     this.heartbeats.forget(runnerId);
     this.statuses.set(runnerId, "closed");
