@@ -12,7 +12,7 @@ const runner = await zmqRunner(
       return: { type: "return", depends: "b.value" },
     },
   },
-  { maxInFlight: 16 },
+  { maxInFlight: 16, processes: "per-node" },
 );
 await runner.init();
 let wrong = 0;

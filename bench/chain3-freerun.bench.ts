@@ -1,9 +1,9 @@
-/** chain3 free-run, one process per node: epochs/s. `--grouped` puts the three nodes in one process. */
+/** chain3 free-run, one process per node (processes: "per-node"; the default now packs the chain into one): epochs/s. `--grouped` puts the three nodes in one process. */
 import { arg, chain3Spec, emit, freeRunFor, zmqRunner } from "./lib.ts";
 
 const grouped = process.argv.includes("--grouped");
 const seconds = arg("seconds", 5);
-const runner = await zmqRunner(chain3Spec(grouped ? "chain" : undefined));
+const runner = await zmqRunner(chain3Spec(grouped ? "chain" : undefined), { processes: "per-node" });
 await runner.init();
 const { epochs, elapsed } = await freeRunFor(runner, seconds, 2000);
 await runner.deinit();

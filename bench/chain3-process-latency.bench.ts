@@ -6,7 +6,7 @@ import { arg, chain3Spec, emit, percentile, zmqRunner } from "./lib.ts";
 import { rawRelayLatency } from "./raw-relay.ts";
 
 const n = arg("n", 5000);
-const runner = await zmqRunner(chain3Spec());
+const runner = await zmqRunner(chain3Spec(), { processes: "per-node" });
 await runner.init();
 for (let i = 0; i < 500; i++) await runner.process();
 const lat: number[] = [];

@@ -9,7 +9,7 @@ const runner = await zmqRunner({
     b: { type: "sleep", depends: [{ value: "a.index" }], params: { ms: 5 } },
     return: { type: "return", depends: "b.value" },
   },
-});
+}, { processes: "per-node" });
 await runner.init();
 let epochs = 0;
 runner.on("epoch", () => epochs++);

@@ -7,7 +7,7 @@ for (let i = 1; i < 10; i++) nodes[`n${i}`] = { type: "add", depends: [{ left: `
 nodes.return = { type: "return", depends: "n9.value" };
 const times: number[] = [];
 for (let r = 0; r < runs; r++) {
-  const runner = await zmqRunner({ noob_id: "init10", nodes });
+  const runner = await zmqRunner({ noob_id: "init10", nodes }, { processes: "per-node" });
   const t0 = performance.now();
   await runner.init();
   times.push((performance.now() - t0) / 1000);

@@ -37,6 +37,22 @@ export function chain3Spec(group?: string): Record<string, unknown> {
   };
 }
 
+/** count -> add -> ... -> return: `n` nodes before the return, joined one-to-one. */
+export function chainSpec(n: number): Record<string, unknown> {
+  const nodes: Record<string, unknown> = { n0: { type: "count" } };
+  for (let i = 1; i < n; i++) nodes[`n${i}`] = { type: "add", depends: [{ left: `n${i - 1}.${i === 1 ? "index" : "value"}` }], params: { right: 1 } };
+  nodes.return = { type: "return", depends: `n${n - 1}.value` };
+  return { noob_id: `chain${n}`, nodes };
+}
+
+/** count -> `k` adds reading it -> return of the `k` values. */
+export function fanOutSpec(k: number): Record<string, unknown> {
+  const nodes: Record<string, unknown> = { src: { type: "count" } };
+  for (let i = 0; i < k; i++) nodes[`f${i}`] = { type: "add", depends: [{ left: "src.index" }], params: { right: i } };
+  nodes.return = { type: "return", depends: Array.from({ length: k }, (_, i) => `f${i}.value`) };
+  return { noob_id: `fanout${k}`, nodes };
+}
+
 const quiet = { write: () => true } as unknown as NodeJS.WritableStream;
 
 export async function zmqRunner(spec: Record<string, unknown>, options: ZmqRunnerOptions = {}): Promise<ZmqRunner> {

@@ -8,6 +8,7 @@
  */
 import { readFile } from "node:fs/promises";
 import { Command, Option } from "commander";
+import { PROCESSES_MODES, type ProcessesMode } from "../runner/zmq/packing.ts";
 import { InputError } from "../errors.ts";
 import { loadTube } from "../spec/load.ts";
 import type { EpochResult, Runner } from "../runner/runner.ts";
@@ -48,6 +49,7 @@ export interface RunOptions {
   advertise?: string;
   /** Serve the dashboard of this run on loopback: true for a free port, or this port. */
   dashboard?: number | true;
+  processes?: ProcessesMode;
 }
 
 function parseDashboardPort(text: string): number {
@@ -96,6 +98,7 @@ export function runCommand(io: CliContext = defaultContext()): Command {
     .option("--free-run", "run epochs back to back without waiting for each (no process inputs); report epochs/s on stderr")
     .option("-d, --duration <seconds>", "with --free-run: stop after this many seconds", parsePositiveNumber("--duration"))
     .option("--max-in-flight <n>", "with --free-run: epochs in flight at once (backpressure window)", parsePositiveInt("--max-in-flight"))
+    .addOption(new Option("--processes <mode>", "zmq: packed, nodes packed into about as many processes as cores (default); per-node, one process per node").choices(PROCESSES_MODES))
     .option("--listen <endpoint>", "several machines: the address host agents connect to, e.g. tcp://0.0.0.0:5555 (needs --keys)")
     .option("--keys <dir>", "several machines: the command node's key pair directory (tubular keygen --out DIR)")
     .option("--trust <dir>", "several machines: a directory of the host agents' public key files")
@@ -149,6 +152,7 @@ export async function run(file: string, options: RunOptions, io: CliContext = de
       kind: options.runner,
       logger,
       ...(options.maxInFlight ? { maxInFlight: options.maxInFlight } : {}),
+      ...(options.processes ? { processes: options.processes } : {}),
       ...(options.listen ? { listen: options.listen } : {}),
       ...(options.keys ? { keys: options.keys } : {}),
       ...(options.trust ? { trust: options.trust } : {}),

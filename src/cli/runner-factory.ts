@@ -9,6 +9,7 @@ import { createRunner as makeRunner, RUNNER_KINDS, type RunnerKind } from "../ru
 import type { Runner } from "../runner/runner.ts";
 import type { ZmqRunnerOptions } from "../runner/zmq/options.ts";
 import { CliError, ExitCode } from "./common.ts";
+import type { ProcessesMode } from "../runner/zmq/packing.ts";
 
 export { RUNNER_KINDS, type RunnerKind };
 
@@ -22,6 +23,8 @@ export interface RunnerFactoryOptions {
   keys?: string;
   trust?: string;
   advertise?: string;
+  /** zmq only: how nodes are put into processes. */
+  processes?: ProcessesMode;
 }
 
 export async function createRunner(tube: Tube, options: RunnerFactoryOptions): Promise<Runner> {
@@ -29,10 +32,11 @@ export async function createRunner(tube: Tube, options: RunnerFactoryOptions): P
   const distributed = options.listen !== undefined || options.keys !== undefined || options.trust !== undefined;
   switch (options.kind) {
     case "local":
+      if (options.processes) throw new CliError("--processes needs --runner zmq", ExitCode.CONFIG);
       if (distributed) throw new CliError("--listen, --keys and --trust need --runner zmq", ExitCode.CONFIG);
       return makeRunner("local", tube, window);
     case "zmq": {
-      const zmq: ZmqRunnerOptions = { ...window, logLevel: options.logger.level as ZmqRunnerOptions["logLevel"] };
+      const zmq: ZmqRunnerOptions = { ...window, logLevel: options.logger.level as ZmqRunnerOptions["logLevel"], ...(options.processes ? { processes: options.processes } : {}) };
       if (distributed) {
         const { keyPairFrom, trustFrom } = await import("./keys.ts");
         if (!options.listen || !options.keys) throw new CliError("several machines need --listen tcp://HOST:PORT and --keys DIR (and --trust DIR for the hosts' public keys)", ExitCode.CONFIG);

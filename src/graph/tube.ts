@@ -21,6 +21,8 @@ export interface Edge {
 
 export interface Placement {
   readonly group?: string;
+  /** A process of its own, whatever the packing (spec `isolate: true`). */
+  readonly isolate?: boolean;
   readonly host?: string;
   readonly labels?: readonly string[];
   readonly restart: "never" | "on-failure" | "always";
@@ -340,6 +342,8 @@ export function buildTube(spec: TubeSpec, definitions: ReadonlyMap<string, NodeD
         throw new SpecError("TUBULAR_ERR_SPEC_MISSING_REF", file, `nodes.${id}`, `node "${id}" (${d.spec.type}) needs slot "${slot}": add it to depends or params`);
       }
     }
+    // A node cannot both share a group's process and have one of its own.
+    if (d.spec.isolate && d.spec.group) throw new SpecError("TUBULAR_ERR_SPEC_INVALID", file, `nodes.${id}.isolate`, `node "${id}" has both isolate: true and group "${d.spec.group}": choose one`);
     const enabled = resolveTubeInput(d.spec.enabled ?? true, inputs, input, file, `nodes.${id}.enabled`);
     nodes.set(id, Object.freeze({
       id,
@@ -358,6 +362,7 @@ export function buildTube(spec: TubeSpec, definitions: ReadonlyMap<string, NodeD
       waitsForPrevious: Object.freeze(assetInfo.waits.get(id) ?? []),
       placement: Object.freeze({
         ...(assetInfo.groups.get(id) ?? d.spec.group ? { group: (assetInfo.groups.get(id) ?? d.spec.group)! } : {}),
+        ...(d.spec.isolate ? { isolate: true } : {}),
         ...(d.spec.host ? { host: d.spec.host } : {}),
         ...(d.spec.labels ? { labels: d.spec.labels } : {}),
         restart: d.spec.restart ?? "never",

@@ -17,28 +17,74 @@ export interface PumpHooks {
   settled(): void;
 }
 
+export interface PumpOptions {
+  /**
+   * A runner process answers heartbeats from its event loop: a pump that runs
+   * longer than this stops, flushes what it has (`settled`), and resumes after
+   * one timer tick, so timers fire. Without it, one batch of 128 epochs of a
+   * 100-node chain packed into one process ran ~1 s without a break on a
+   * loaded machine, and the runner was declared dead (bench/scaling.bench.ts,
+   * chain100). Default: no limit (LocalRunner runs whole batches).
+   */
+  readonly sliceMs?: number;
+}
+
 export class TaskPump {
   private pumping = false;
   /** Tasks running asynchronously right now. */
   active = 0;
+  /** Ready tasks left over when a slice ran out, run first on the next pump. */
+  private backlog: Task[] = [];
+  private resume: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly scheduler: Scheduler,
     private readonly instances: Instances,
     private readonly hooks: PumpHooks,
+    private readonly options: PumpOptions = {},
   ) {}
 
   pump(): void {
     if (this.pumping) return;
     this.pumping = true;
+    const slice = this.options.sliceMs;
+    const until = slice === undefined ? Infinity : performance.now() + slice;
     try {
-      for (let tasks = this.scheduler.takeReady(); tasks.length > 0; tasks = this.scheduler.takeReady()) {
-        for (const task of tasks) this.run(task);
+      let tasks = this.backlog.length > 0 ? this.backlog : this.scheduler.takeReady();
+      this.backlog = [];
+      while (tasks.length > 0) {
+        for (let i = 0; i < tasks.length; i++) {
+          this.run(tasks[i]!);
+          // Reading the clock every 32 tasks keeps its cost out of the hot path.
+          if ((i & 31) === 31 && performance.now() > until && i + 1 < tasks.length) {
+            this.backlog = tasks.slice(i + 1);
+            break;
+          }
+        }
+        if (this.backlog.length > 0) break;
+        tasks = this.scheduler.takeReady();
+        if (tasks.length > 0 && performance.now() > until) {
+          this.backlog = tasks;
+          break;
+        }
       }
     } finally {
       this.pumping = false;
     }
+    if (this.backlog.length > 0 && this.resume === undefined) {
+      this.resume = setTimeout(() => {
+        this.resume = undefined;
+        this.pump();
+      }, 0);
+    }
     this.hooks.settled();
+  }
+
+  /** Stops a resumption still pending (the runner is being released). */
+  cancel(): void {
+    clearTimeout(this.resume);
+    this.resume = undefined;
+    this.backlog = [];
   }
 
   private run(task: Task): void {

@@ -29,6 +29,7 @@ export const NodeSpec = z
     enabled: z.union([z.boolean(), Reference]).optional().describe('false, or "input.name" of a tube input, disables the node'),
     stateful: z.boolean().optional().describe("overrides the node type's own statefulness"),
     group: z.string().min(1).optional().describe("nodes of one group run in one process"),
+    isolate: z.boolean().optional().describe("true: this node runs in a process of its own (by default the runtime packs nodes into processes)"),
     host: z.string().min(1).optional().describe("the host agent this node must run on"),
     labels: z.array(z.string()).optional().describe("a host carrying all these labels may run this node"),
     restart: RestartPolicy.optional(),

@@ -23,6 +23,7 @@ import * as zmq from "zeromq";
 import { Client, Server } from "zeromq/lib/draft.js";
 import type { Logger } from "pino";
 import type { DropCounter } from "../protocol/drops.ts";
+import { LoopTurn } from "./loop-turn.ts";
 
 /** ZMQ_MAXMSGSIZE of XPUB sockets: a subscription is one short topic (prefix + an id of at most 255 bytes). */
 export const SUBSCRIPTION_MAX_BYTES = 4096;
@@ -69,7 +70,10 @@ export interface ReadLoopOptions<M extends unknown[]> {
  * is logged; on a closed one it is the normal end.
  */
 export async function readLoop<M extends object[]>(socket: zmq.Readable<M> & { readonly closed: boolean }, options: ReadLoopOptions<M>): Promise<void> {
+  // A busy socket hands messages over without ever reaching the timers (see loop-turn.ts).
+  const loop = new LoopTurn();
   while (!socket.closed) {
+    await loop.turn();
     let frames: M;
     try {
       frames = await socket.receive();

@@ -96,6 +96,30 @@ describe("cli - run", () => {
     expect(r.stderr).toContain("division by zero");
   });
 
+  it("--processes per-node runs each node in its own process, packed (the default) shares one; both give the same values", async () => {
+    const chain = file("chain.yaml", "nodes:\n  a: { type: count }\n  b: { type: add, depends: [ { left: a.index } ], params: { right: 1 } }\n  return: { type: return, depends: b.value }\n");
+    const perNode = await tubular(["run", chain, "--epochs", "3", "--json", "--processes", "per-node", "--log-level", "debug"], { timeoutMs: 90_000 });
+    const packed = await tubular(["run", chain, "--epochs", "3", "--json", "--log-level", "debug"], { timeoutMs: 90_000 });
+    for (const r of [perNode, packed]) {
+      expect(r.code).toBe(0);
+      expect(jsonLines(r.stdout)).toEqual([1, 2, 3].map((value, epoch) => ({ epoch, value })));
+    }
+    // Runner processes' log lines are prefixed with their runner id.
+    expect(perNode.stderr).toMatch(/^\[a\] /m);
+    expect(perNode.stderr).toMatch(/^\[b\] /m);
+    expect(packed.stderr).toMatch(/^\[\+a\] /m);
+    expect(packed.stderr).not.toMatch(/^\[b\] /m);
+  }, 200_000);
+
+  it("--processes takes packed or per-node, and only with --runner zmq", async () => {
+    const bad = await tubular(["run", "examples/basic.yaml", "--processes", "many"], { timeoutMs: 90_000 });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--processes.*many.*packed, per-node/s);
+    const local = await tubular(["run", "examples/basic.yaml", "--runner", "local", "--processes", "per-node"], { timeoutMs: 90_000 });
+    expect(local.code).toBe(2);
+    expect(local.stderr).toContain("--processes needs --runner zmq");
+  }, 200_000);
+
   it("an invalid graph exits 2 with file: path: reason", async () => {
     const bad = file("bad.yaml", "nodes:\n  a: { type: count }\n  b: { type: exclaim, depends: a.nothing }\n");
     const r = await tubular(["run", bad, "--json"]);

@@ -7,7 +7,7 @@ import { projectRoot } from "../helpers/acceptance.ts";
 const resources = { cpus: 2, memory_total: 1, memory_free: 1, load: [0, 0, 0], gpus: [] };
 
 describe("placement - runners for a tube", () => {
-  it("gives each node its own runner, groups share one, the return and disabled nodes stay in the driver", async () => {
+  it("per-node: gives each node its own runner, groups share one, the return and disabled nodes stay in the driver", async () => {
     const tube = await loadTubeFromSpec(
       {
         nodes: {
@@ -20,13 +20,17 @@ describe("placement - runners for a tube", () => {
       },
       { baseDir: projectRoot },
     );
-    const p = placeNodes(tube);
+    const p = placeNodes(tube, { mode: "per-node" });
     expect([...p.runners.keys()].sort()).toEqual(["@front", "c"]);
     expect(p.runners.get("@front")).toMatchObject({ nodes: ["a", "b"], upstream: [], restart: "on-failure", maxRestarts: 5 });
     expect(p.runners.get("c")).toMatchObject({ nodes: ["c"], upstream: ["@front"], host: "gpu1", restart: "never" });
     expect(p.runnerOf.get("return")).toBe(DRIVER);
     expect(p.runnerOf.get("off")).toBe(DRIVER);
     expect([...p.driverNodes].sort()).toEqual(["off", "return"]);
+    // Packed (the default), c keeps its own process: its host differs from the group's.
+    const packed = placeNodes(tube);
+    expect([...packed.runners.keys()].sort()).toEqual(["+c", "@front"]);
+    expect(packed.runners.get("+c")).toMatchObject({ nodes: ["c"], upstream: ["@front"], host: "gpu1" });
   });
 
   it("a node inside a map also hears the map, whose item count it needs", async () => {

@@ -290,7 +290,7 @@ export class NodeRunner {
       completed: (task, emitted) => this.onCompleted(task, emitted),
       failed: (task, err) => this.onFailed(task, err),
       settled: () => this.afterPump(),
-    });
+    }, { sliceMs: 50 });
     this.setStatus("waiting");
     // Ready means: every upstream publisher has our subscription, and every subscriber has subscribed to us.
     await Promise.all([this.upstream.probes.waitFor(this.upstreamRunners), this.subscribersSeen()]);
@@ -310,6 +310,7 @@ export class NodeRunner {
   }
 
   private async onDeinit(stay: boolean): Promise<void> {
+    this.pump?.cancel();
     const errors = await release(this.instances);
     for (const e of errors) this.sendError(e as NodeError);
     this.pump = undefined;

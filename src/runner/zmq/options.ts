@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { TubularError } from "../../errors.ts";
+import { PROCESSES_MODES } from "./packing.ts";
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
@@ -23,6 +24,10 @@ export const ZmqRunnerOptionsSchema = z.strictObject({
   advertise: z.string().min(1).optional(),
   keys: z.object({ publicKey: z.string().length(40), secretKey: z.string().length(40) }).optional(),
   trust: z.custom<Iterable<string>>((v) => v !== null && typeof v === "object" && Symbol.iterator in (v as object), "expected an iterable of z85 keys").optional(),
+  /** How nodes without `group` or `isolate` are put into processes: "packed" (default; see packing.ts) or "per-node", one process each (noob's way). */
+  processes: z.enum(PROCESSES_MODES).default("packed"),
+  /** Processes the packed nodes of one placement class fill. Default: this machine's cores minus one (the driver), at least 1. */
+  processesPerHost: z.number().int().min(1).optional(),
 });
 
 export type ZmqRunnerOptions = z.input<typeof ZmqRunnerOptionsSchema>;

@@ -1,12 +1,12 @@
 /**
- * Placement: which node runs in which runner process. Pure.
- * - each node gets its own process, with the node id as runner id;
- * - nodes with `group: NAME` share one process, runner id "@NAME"
- *   (node ids cannot start with "@", so the two never collide);
- * - the return node, and disabled nodes, run in the driver: they need no process;
- * - a group takes its host, labels and restart policy from its first node.
+ * Placement: which node runs in which runner process, and what each process
+ * reads. Pure. Which process a node gets is packing's choice (packing.ts:
+ * packed by default, `group`, `isolate` and per-node where asked); the return
+ * node and disabled nodes run in the driver. A process takes its host, labels
+ * and restart policy from its first node.
  */
 import type { Tube } from "../../graph/tube.ts";
+import { packNodes, type PackingOptions } from "./packing.ts";
 
 export const DRIVER = "command";
 
@@ -28,15 +28,10 @@ export interface Placement {
   readonly driverNodes: readonly string[];
 }
 
-export function placeNodes(tube: Tube): Placement {
-  const runnerOf = new Map<string, string>();
+export function placeNodes(tube: Tube, packing: PackingOptions = {}): Placement {
+  const runnerOf = packNodes(tube, packing);
   const members = new Map<string, string[]>();
-  for (const id of tube.order) {
-    const node = tube.nodes.get(id)!;
-    const runner = node.definition.special === "return" || !node.enabled ? DRIVER : node.placement.group ? `@${node.placement.group}` : id;
-    runnerOf.set(id, runner);
-    if (runner !== DRIVER) members.set(runner, [...(members.get(runner) ?? []), id]);
-  }
+  for (const [id, runner] of runnerOf) if (runner !== DRIVER) members.set(runner, [...(members.get(runner) ?? []), id]);
   const runners = new Map<string, RunnerPlan>();
   for (const [id, nodes] of members) {
     const upstream = new Set<string>();

@@ -7,7 +7,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { writeFile } from "node:fs/promises";
-import { networkInterfaces } from "node:os";
+import { availableParallelism, networkInterfaces } from "node:os";
 import path from "node:path";
 import { NodeError, RunnerDiedError, TubularError } from "../../errors.ts";
 import { epochToKey, parentKey } from "../../graph/epoch.ts";
@@ -38,6 +38,7 @@ import { placeNodes, upstreamNodes, type Placement } from "./placement.ts";
 import { completionKey, groupEvents } from "./event-groups.ts";
 import { RunnerSupervisor, describeExit, type ExitInfo } from "./runner-supervisor.ts";
 import { runnerEntry } from "./runner-entry.ts";
+import { defaultProcessesPerHost } from "./packing.ts";
 
 export type { ZmqRunnerOptions } from "./options.ts";
 
@@ -129,7 +130,7 @@ export class ZmqRunner extends EpochRunner {
     this.options = parseZmqRunnerOptions(options);
     // A child logger with its own level: the process's root level is not this runner's to change.
     this.log = rootLogger().child({ component: "zmq-runner", tube: tube.id }, this.options.logLevel ? { level: this.options.logLevel } : {});
-    this.placement = placeNodes(tube);
+    this.placement = placeNodes(tube, { mode: this.options.processes, processesPerHost: this.options.processesPerHost ?? defaultProcessesPerHost(availableParallelism()) });
     for (const id of this.placement.driverNodes) for (const up of upstreamNodes(tube, id)) this.feedsDriver.add(this.placement.runnerOf.get(up)!);
     for (const id of this.placement.runners.keys()) if (![...this.placement.runners.values()].some((r) => r.upstream.includes(id))) this.sinks.add(id);
     this.scheduler = new Scheduler(tube, { local: this.placement.driverNodes, firstEpoch: 0 });

@@ -1,0 +1,101 @@
+/**
+ * Scaling: the same measures on graphs of growing size, with ZmqRunner's
+ * default options beside LocalRunner on the same graph, in the same run.
+ *
+ *   npx tsx bench/scaling.bench.ts --graph chain30 [--seconds 2] [--calls 1000]
+ *     [--init-runs 3] [--processes packed|per-node]
+ *
+ * Graphs: chainN (count -> add -> ... -> return, N nodes before the return)
+ * and fanoutK (count -> K adds reading it -> return of the K values).
+ * Prints one JSON line: free-run epochs/s of ZmqRunner (`value`) and of
+ * LocalRunner, their ratio, process() p50/p99 of both, and init() (median of
+ * `--init-runs`), with the number of runner processes.
+ */
+import { loadTubeFromSpec } from "../src/spec/load.ts";
+import { LocalRunner } from "../src/runner/local.ts";
+import type { Runner } from "../src/runner/runner.ts";
+import type { ZmqRunnerOptions } from "../src/runner/zmq/zmq-runner.ts";
+import { arg, benchDir, chainSpec, emit, fanOutSpec, freeRunFor, percentile, zmqRunner } from "./lib.ts";
+
+/** What epoch `e` (counting from 0) returns: the check that every runner ran the graph, not just answered. */
+function expected(graph: string, e: number): unknown {
+  const m = /^(chain|fanout)(\d+)$/.exec(graph)!;
+  const n = Number(m[2]);
+  return m[1] === "chain" ? e + n - 1 : Array.from({ length: n }, (_, i) => e + i);
+}
+
+function specOf(graph: string): Record<string, unknown> {
+  const m = /^(chain|fanout)(\d+)$/.exec(graph);
+  if (!m) throw new Error(`--graph ${graph}: expected chainN or fanoutK`);
+  return m[1] === "chain" ? chainSpec(Number(m[2])) : fanOutSpec(Number(m[2]));
+}
+
+/** process() round trips for up to `seconds` or `calls` calls (at least 30), after a warm-up: sorted ms. */
+async function latencies(runner: Runner, calls: number, seconds: number): Promise<number[]> {
+  for (let i = 0; i < 100; i++) await runner.process();
+  const lat: number[] = [];
+  const end = performance.now() + seconds * 1000;
+  while (lat.length < calls && (lat.length < 30 || performance.now() < end)) {
+    const t = performance.now();
+    await runner.process();
+    lat.push(performance.now() - t);
+  }
+  return lat.sort((a, b) => a - b);
+}
+
+const graph = process.argv[process.argv.indexOf("--graph") + 1] ?? "chain3";
+const seconds = arg("seconds", 2);
+const calls = arg("calls", 1000);
+const initRuns = arg("init-runs", 3);
+const pi = process.argv.indexOf("--processes");
+// Default options, but for the init deadline: 33 processes starting on a loaded 2-core machine can take longer than the default 20 s.
+const options: ZmqRunnerOptions = { initTimeoutMs: 120_000, ...(pi >= 0 ? { processes: process.argv[pi + 1] as ZmqRunnerOptions["processes"] } : {}) };
+const spec = specOf(graph);
+const round = (x: number, d = 3) => Math.round(x * 10 ** d) / 10 ** d;
+
+// LocalRunner: the in-process reference on the same graph.
+const local = new LocalRunner(await loadTubeFromSpec(spec, { baseDir: benchDir }));
+await local.init();
+if (JSON.stringify(await local.process()) !== JSON.stringify(expected(graph, 0))) throw new Error(`${graph}: LocalRunner returned a wrong value`);
+const localRun = await freeRunFor(local, seconds, 200);
+const localLat = await latencies(local, calls, seconds);
+await local.deinit();
+
+// ZmqRunner: init() timed `initRuns` times (each a fresh set of processes), the last one measured further.
+const inits: number[] = [];
+let zmq = await zmqRunner(spec, options);
+for (let r = 0; r < initRuns; r++) {
+  if (r > 0) zmq = await zmqRunner(spec, options);
+  const t0 = performance.now();
+  await zmq.init();
+  inits.push((performance.now() - t0) / 1000);
+  if (JSON.stringify(await zmq.process()) !== JSON.stringify(expected(graph, 0))) throw new Error(`${graph}: ZmqRunner returned a wrong value`);
+  if (r < initRuns - 1) await zmq.deinit();
+}
+const processes = Object.keys(zmq.pids()).length;
+const zmqRun = await freeRunFor(zmq, seconds, 200);
+const zmqLat = await latencies(zmq, calls, seconds);
+await zmq.deinit();
+
+inits.sort((a, b) => a - b);
+const zmqRate = zmqRun.epochs / zmqRun.elapsed;
+const localRate = localRun.epochs / localRun.elapsed;
+const nodes = Object.keys((spec as { nodes: object }).nodes).length - 1;
+emit({
+  bench: `scaling-${graph}`,
+  value: Math.round(zmqRate),
+  unit: "epochs/s",
+  nodes,
+  processes,
+  local_epochs_per_s: Math.round(localRate),
+  ratio_to_local: round(zmqRate / localRate),
+  epochs_x_nodes: Math.round(zmqRate * nodes),
+  p50_ms: round(percentile(zmqLat, 0.5)),
+  p99_ms: round(percentile(zmqLat, 0.99)),
+  local_p50_ms: round(percentile(localLat, 0.5)),
+  local_p99_ms: round(percentile(localLat, 0.99)),
+  calls: zmqLat.length,
+  init_s: round(inits[Math.floor(inits.length / 2)]!),
+  init_runs_s: inits.map((t) => round(t)),
+  ...(pi >= 0 ? { processes_option: process.argv[pi + 1] } : {}),
+});
