@@ -10,7 +10,7 @@ import { readFile } from "node:fs/promises";
 import { Command, Option } from "commander";
 import { InputError } from "../errors.ts";
 import { loadTube } from "../spec/load.ts";
-import { loadTypeMap, typeMapEntryFromPair, type TypeMap } from "../spec/type-map.ts";
+import { collectList, loadOptionsFrom, type LoadCliOptions } from "./load-options.ts";
 import type { EpochResult, Runner } from "../runner/runner.ts";
 import {
   CliError,
@@ -31,12 +31,8 @@ import { RUNNER_KINDS, createRunner, type RunnerKind } from "./runner-factory.ts
 
 export const DEFAULT_EPOCHS = 10;
 
-export interface RunOptions {
+export interface RunOptions extends LoadCliOptions {
   epochs?: number;
-  /** --type-map values: map files or name=type pairs. */
-  typeMap?: string[];
-  tubePath?: string[];
-  strictInputs?: boolean;
   input?: Record<string, unknown>;
   processInputs?: string;
   runner: RunnerKind;
@@ -87,7 +83,7 @@ export function runCommand(io: CliContext = defaultContext()): Command {
     .option("-i, --input <key=value>", "a tube-scoped input; the value is parsed as JSON when it is valid JSON, else taken as a string (repeatable)", collectInput)
     .option("-p, --process-inputs <file.jsonl>", "process-scoped inputs: one JSON object per line, line i for epoch i")
     .addOption(new Option("-r, --runner <kind>", "where the nodes run: zmq, node runner processes over ZeroMQ; local, all in this process").choices(RUNNER_KINDS).default("zmq"))
-    .option("--type-map <file|name=type>", 'maps node and asset type names to types, e.g. "noob.testing.*=./noob_testing.ts#*", or a YAML/JSON map file (repeatable)', collectTypeMap)
+    .option("--type-map <file|name=type>", 'maps node and asset type names to types, e.g. "noob.testing.*=./noob_testing.ts#*", or a YAML/JSON map file (repeatable)', collectList)
     .option("--tube-path <dir>", "a folder searched (recursively) for a tube: or extends: given as a noob_id, after the graph's own folder and before TUBULAR_TUBE_PATH (repeatable)", collectList)
     .option("--strict-inputs", "an input the graph does not declare is an error (default: a warning, as in noob)")
     .option("--json", "print one JSON line per epoch, {\"epoch\": i, \"value\": ...}, and nothing else on stdout")
@@ -139,13 +135,7 @@ export async function run(file: string, options: RunOptions, io: CliContext = de
     }
     if (options.duration !== undefined && !options.freeRun) throw new CliError("--duration needs --free-run");
     const processInputs = options.processInputs ? await readProcessInputs(options.processInputs) : undefined;
-    const tube = await loadTube(file, {
-      input: options.input ?? {},
-      typeMap: await resolveTypeMap(options.typeMap ?? []),
-      tubePath: options.tubePath ?? [],
-      strictInputs: options.strictInputs === true,
-      onWarning: (m) => io.stderr.write(`warning: ${m}\n`),
-    });
+    const tube = await loadTube(file, { ...(await loadOptionsFrom(options, io.stderr)), input: options.input ?? {} });
     logger.debug({ tube: tube.id, nodes: tube.nodes.size, runner: options.runner }, "graph loaded");
     runner = await createRunner(tube, {
       kind: options.runner,
@@ -268,20 +258,3 @@ async function freeRun(runner: Runner, options: RunOptions, io: CliContext, onSt
   }
 }
 
-function collectTypeMap(value: string, previous: string[] = []): string[] {
-  return [...previous, value];
-}
-
-function collectList(value: string, previous: string[] = []): string[] {
-  return [...previous, value];
-}
-
-/** --type-map values in order: "name=type" pairs (relative to the working directory) and map files; later entries win. */
-async function resolveTypeMap(values: readonly string[]): Promise<TypeMap> {
-  const out: TypeMap[number][] = [];
-  for (const v of values) {
-    if (v.includes("=")) out.push(typeMapEntryFromPair(v, process.cwd()));
-    else out.push(...(await loadTypeMap(v)));
-  }
-  return out.reverse();
-}
