@@ -14,7 +14,7 @@ afterEach(async () => {
 });
 /** A ZmqRunner for a loaded tube (its tube inputs applied), deinitialized after the test. */
 async function started(tube: Tube): Promise<ZmqRunner> {
-  const r = new ZmqRunner(tube, { output: devNull, initTimeoutMs: 60_000 });
+  const r = new ZmqRunner(tube, { output: devNull, initTimeoutMs: 60_000, commandTimeoutMs: 30_000 });
   runners.push(r);
   await r.init();
   return r;

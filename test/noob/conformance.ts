@@ -56,7 +56,7 @@ class Harness {
 
   async start(id: string | Tube, input?: Record<string, unknown>): Promise<Started> {
     const tube = typeof id === "string" ? await this.tube(id, input) : id;
-    const runner: EpochRunner = this.kind === "local" ? new LocalRunner(tube) : new ZmqRunner(tube, { output: process.env.CONFORMANCE_DEBUG ? process.stderr : devNull, initTimeoutMs: 90_000 });
+    const runner: EpochRunner = this.kind === "local" ? new LocalRunner(tube) : new ZmqRunner(tube, { output: process.env.CONFORMANCE_DEBUG ? process.stderr : devNull, initTimeoutMs: 90_000, commandTimeoutMs: 60_000 });
     this.open.push(runner);
     const all: TubeEvent[] = [];
     const store = new Map<string, unknown[]>();
