@@ -11,6 +11,7 @@ import { Command, Option } from "commander";
 import { PROCESSES_MODES, type ProcessesMode } from "../runner/zmq/packing.ts";
 import { InputError } from "../errors.ts";
 import { loadTube } from "../spec/load.ts";
+import { collectList, loadOptionsFrom, type LoadCliOptions } from "./load-options.ts";
 import type { EpochResult, Runner } from "../runner/runner.ts";
 import {
   CliError,
@@ -32,7 +33,7 @@ import { startDashboard, type Dashboard } from "../bridge/dashboard/start.ts";
 
 export const DEFAULT_EPOCHS = 10;
 
-export interface RunOptions {
+export interface RunOptions extends LoadCliOptions {
   epochs?: number;
   input?: Record<string, unknown>;
   processInputs?: string;
@@ -93,6 +94,9 @@ export function runCommand(io: CliContext = defaultContext()): Command {
     .option("-i, --input <key=value>", "a tube-scoped input; the value is parsed as JSON when it is valid JSON, else taken as a string (repeatable)", collectInput)
     .option("-p, --process-inputs <file.jsonl>", "process-scoped inputs: one JSON object per line, line i for epoch i")
     .addOption(new Option("-r, --runner <kind>", "where the nodes run: zmq, node runner processes over ZeroMQ; local, all in this process").choices(RUNNER_KINDS).default("zmq"))
+    .option("--type-map <file|name=type>", 'maps node and asset type names to types, e.g. "noob.testing.*=./noob_testing.ts#*", or a YAML/JSON map file (repeatable)', collectList)
+    .option("--tube-path <dir>", "a folder searched (recursively) for a tube: or extends: given as a noob_id, after the graph's own folder and before TUBULAR_TUBE_PATH (repeatable)", collectList)
+    .option("--strict-inputs", "an input the graph does not declare is an error (default: a warning, as in noob)")
     .option("--json", "print one JSON line per epoch, {\"epoch\": i, \"value\": ...}, and nothing else on stdout")
     .option("-q, --quiet", "print no epoch values (only errors and, for --free-run, the summary)")
     .option("--free-run", "run epochs back to back without waiting for each (no process inputs); report epochs/s on stderr")
@@ -146,7 +150,7 @@ export async function run(file: string, options: RunOptions, io: CliContext = de
     }
     if (options.duration !== undefined && !options.freeRun) throw new CliError("--duration needs --free-run");
     const processInputs = options.processInputs ? await readProcessInputs(options.processInputs) : undefined;
-    const tube = await loadTube(file, { input: options.input ?? {} });
+    const tube = await loadTube(file, { ...(await loadOptionsFrom(options, io.stderr)), input: options.input ?? {} });
     logger.debug({ tube: tube.id, nodes: tube.nodes.size, runner: options.runner }, "graph loaded");
     runner = await createRunner(tube, {
       kind: options.runner,
@@ -181,6 +185,10 @@ export async function run(file: string, options: RunOptions, io: CliContext = de
           value = await runner.process(processInputs?.[i]);
         } catch (err) {
           progress.clear();
+          if ((err as { code?: string }).code === "TUBULAR_ERR_SOURCE_ENDED") {
+            io.stderr.write(`source "${(err as { nodeId?: string }).nodeId}" ended: no more values after ${i} epoch(s)\n`);
+            return ExitCode.OK;
+          }
           if (err instanceof InputError) {
             const where = options.processInputs ? ` (${options.processInputs}, line ${i + 1} of the objects)` : "";
             throw new CliError(`epoch ${i}${where}: ${err.message}`);
@@ -258,6 +266,7 @@ async function freeRun(runner: Runner, options: RunOptions, io: CliContext, onSt
     await done;
     await stopping;
     flush();
+    if (runner.sourceEnded !== undefined) io.stderr.write(`source "${runner.sourceEnded}" ended: no more values\n`);
     return ExitCode.OK;
   } catch (err) {
     await stopping;
@@ -274,3 +283,4 @@ async function freeRun(runner: Runner, options: RunOptions, io: CliContext, onSt
     io.stderr.write(`${n} epochs in ${seconds.toFixed(2)} s (${formatRate(seconds > 0 ? n / seconds : 0)} epochs/s)\n`);
   }
 }
+

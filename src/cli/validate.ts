@@ -11,7 +11,8 @@ import path from "node:path";
 import { Command } from "commander";
 import { SpecError } from "../errors.ts";
 import type { Tube } from "../graph/tube.ts";
-import { loadTube } from "../spec/load.ts";
+import { loadTube, type LoadOptions } from "../spec/load.ts";
+import { collectList, loadOptionsFrom, type LoadCliOptions } from "./load-options.ts";
 import { ExitCode, collectInput, defaultContext, reportError, type CliContext } from "./common.ts";
 
 /** Values tried, in turn, for a required tube input that was not given, until one passes its declared type. */
@@ -24,14 +25,14 @@ export interface ValidateResult {
 }
 
 /** Loads the graph; with no inputs given, stands in for missing required tube inputs of this file. */
-export async function validateGraph(file: string, input: Record<string, unknown>): Promise<ValidateResult> {
+export async function validateGraph(file: string, input: Record<string, unknown>, options: LoadOptions = {}): Promise<ValidateResult> {
   const given = Object.keys(input).length > 0;
   const abs = path.resolve(file);
   const standIn: Record<string, unknown> = {};
   const tried = new Map<string, number>();
   for (;;) {
     try {
-      const tube = await loadTube(file, { input: { ...input, ...standIn } });
+      const tube = await loadTube(file, { ...options, input: { ...input, ...standIn } });
       return { tube, missing: Object.keys(standIn) };
     } catch (err) {
       if (given || !(err instanceof SpecError) || err.file !== abs || !err.path.startsWith("input.")) throw err;
@@ -52,6 +53,9 @@ export function validateCommand(ctx: CliContext = defaultContext()): Command {
     .description("check a graph file without running it: exit 0 when valid, 2 when not")
     .argument("<file>", "graph file (.yaml, .yml or .json)")
     .option("-i, --input <key=value>", "a tube-scoped input to check with the graph; the value is parsed as JSON when it is valid JSON, else taken as a string (repeatable)", collectInput)
+    .option("--type-map <file|name=type>", 'maps node and asset type names to types, e.g. "noob.testing.*=./noob_testing.ts#*", or a YAML/JSON map file (repeatable)', collectList)
+    .option("--tube-path <dir>", "a folder searched (recursively) for a tube: or extends: given as a noob_id (repeatable)", collectList)
+    .option("--strict-inputs", "an input the graph does not declare is an error (default: a warning)")
     .addHelpText(
       "after",
       `
@@ -67,9 +71,9 @@ Examples:
   $ tubular validate examples/basic.yaml
   $ tubular validate examples/basic.yaml --input factor=3`,
     )
-    .action(async (file: string, options: { input?: Record<string, unknown> }) => {
+    .action(async (file: string, options: { input?: Record<string, unknown> } & LoadCliOptions) => {
       try {
-        const { tube, missing } = await validateGraph(file, options.input ?? {});
+        const { tube, missing } = await validateGraph(file, options.input ?? {}, await loadOptionsFrom(options, ctx.stderr));
         const ret = tube.returnShape ? `returns a ${tube.returnShape.kind}` : "no return node";
         ctx.stdout.write(`${file}: valid (tube "${tube.id}", ${tube.nodes.size} nodes, ${ret})\n`);
         if (missing.length > 0) {

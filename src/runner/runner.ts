@@ -22,6 +22,8 @@ export interface RunnerEvents {
 
 export interface Runner {
   readonly state: RunnerState;
+  /** The source node whose generator returned, once one has (free-run then ends cleanly). */
+  readonly sourceEnded?: string | undefined;
   /** Instantiates every node; resolves when all are ready to process. */
   init(): Promise<void>;
   /** Runs one epoch with this process-scoped input; resolves with the return value (null when none). */

@@ -56,7 +56,7 @@ class Harness {
 
   async start(id: string | Tube, input?: Record<string, unknown>): Promise<Started> {
     const tube = typeof id === "string" ? await this.tube(id, input) : id;
-    const runner: EpochRunner = this.kind === "local" ? new LocalRunner(tube) : new ZmqRunner(tube, { output: process.env.CONFORMANCE_DEBUG ? process.stderr : devNull });
+    const runner: EpochRunner = this.kind === "local" ? new LocalRunner(tube) : new ZmqRunner(tube, { output: process.env.CONFORMANCE_DEBUG ? process.stderr : devNull, initTimeoutMs: 90_000, commandTimeoutMs: 60_000 });
     this.open.push(runner);
     const all: TubeEvent[] = [];
     const store = new Map<string, unknown[]>();
@@ -504,7 +504,7 @@ async function main(): Promise<void> {
       const h = new Harness(kind, pipelines, typeMap, finder);
       let line: string;
       try {
-        await Promise.race([run(h), new Promise((_, reject) => setTimeout(() => reject(new Error("timed out after 60 s")), 60_000).unref())]);
+        await Promise.race([run(h), new Promise((_, reject) => setTimeout(() => reject(new Error("timed out after 180 s")), 180_000).unref())]);
         line = `PASS  ${kind.padEnd(5)} ${name}`;
         totals[kind]![0]++;
       } catch (err) {

@@ -2,7 +2,7 @@ import { describe, expect, it, vi } from "vitest";
 import { z } from "zod";
 import { TubularError } from "../../src/errors.ts";
 import type { Tube } from "../../src/graph/tube.ts";
-import { defineNode, toNodeDefinition } from "../../src/node/define.ts";
+import { defineNode, SourceEnded, toNodeDefinition } from "../../src/node/define.ts";
 import { NoEvent, emissions, type NodeContext, type NodeDefinition, type NodeInstance } from "../../src/node/definition.ts";
 import { gatherNode } from "../../src/node/special/gather.ts";
 import { mapNode } from "../../src/node/special/map.ts";
@@ -23,7 +23,7 @@ async function runGraph(nodeTypes: Record<string, NodeDefinition>, nodes: Record
   await runner.init();
   try {
     const out: unknown[] = [];
-    for await (const v of runner.iter(epochs)) out.push(v);
+    for (let i = 0; i < epochs; i++) out.push(await runner.process());
     return out;
   } finally {
     await runner.deinit();
@@ -111,7 +111,7 @@ describe("node API - functions, generators, classes", () => {
     expect(toNodeDefinition(fn, "fn").signals).toEqual(["lo", "hi"]);
   });
 
-  it("a generator function is a source: called once with the params, one value per epoch, no event once exhausted", async () => {
+  it("a generator function is a source: called once with the params, one value per epoch, SourceEnded once it returned", async () => {
     function* gen({ from }: { from: number }) {
       yield from;
       yield from + 1;
@@ -120,7 +120,9 @@ describe("node API - functions, generators, classes", () => {
     expect(def.slots).toEqual({});
     expect(def.stateful).toBe(true);
     const inst = await instance(def, { from: 5 });
-    expect([inst.process({}, ctx()), inst.process({}, ctx()), inst.process({}, ctx())]).toEqual([5, 6, undefined]);
+    expect([inst.process({}, ctx()), inst.process({}, ctx())]).toEqual([5, 6]);
+    expect(() => inst.process({}, ctx())).toThrow(SourceEnded);
+    expect(() => inst.process({}, ctx())).toThrow(SourceEnded);
     await inst.deinit!();
   });
 
@@ -132,7 +134,7 @@ describe("node API - functions, generators, classes", () => {
     const inst = await instance(toNodeDefinition(gen, "gen"));
     expect(await inst.process({}, ctx())).toBe("a");
     expect(await inst.process({}, ctx())).toBe("b");
-    expect(await inst.process({}, ctx())).toBeUndefined();
+    await expect(inst.process({}, ctx())).rejects.toThrow(SourceEnded);
   });
 
   it("a class: constructed with the params, then init, process per epoch, deinit; statics declare slots and signals", async () => {
