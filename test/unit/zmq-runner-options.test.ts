@@ -49,8 +49,8 @@ describe("zmq runner - options", () => {
 
   it("the one runner factory makes both kinds", async () => {
     const t = await tube();
-    expect(createRunner("local", t, {})).toBeInstanceOf(LocalRunner);
-    expect(createRunner("zmq", t, { maxInFlight: 8 })).toBeInstanceOf(ZmqRunner);
+    expect(await createRunner("local", t, {})).toBeInstanceOf(LocalRunner);
+    expect(await createRunner("zmq", t, { maxInFlight: 8 })).toBeInstanceOf(ZmqRunner);
   });
 });
 
