@@ -9,6 +9,7 @@ import { keygenCommand } from "./keygen.ts";
 import { serveCommand } from "./serve.ts";
 import { statusCommand } from "./status.ts";
 import { runCommand } from "./run.ts";
+import { runsCommand } from "./runs.ts";
 import { schemaCommand } from "./schema.ts";
 import { validateCommand } from "./validate.ts";
 
@@ -41,7 +42,7 @@ Examples:
 
 Run "tubular <command> --help" for a command's options.`,
     );
-  const commands = [runCommand(ctx), validateCommand(ctx), schemaCommand(ctx), keygenCommand(ctx), hostCommand(ctx), statusCommand(ctx), serveCommand(ctx)];
+  const commands = [runCommand(ctx), validateCommand(ctx), schemaCommand(ctx), keygenCommand(ctx), hostCommand(ctx), statusCommand(ctx), serveCommand(ctx), runsCommand(ctx)];
   for (const command of commands) {
     command.exitOverride().configureOutput({ writeOut: (s) => ctx.stdout.write(s), writeErr: (s) => ctx.stderr.write(s) }).showHelpAfterError("(add --help for usage)");
     program.addCommand(command);
