@@ -6,7 +6,7 @@
 import { writeFile } from "node:fs/promises";
 import { Command } from "commander";
 import { TubularError } from "../errors.ts";
-import { DEFAULT_NAMESPACE, plotFormatOf, renderPlot, slugify, TrackingError } from "../bridge/tracking/index.ts";
+import { DEFAULT_NAMESPACE, slugify, TrackingError } from "../bridge/tracking/index.ts";
 import { openStore } from "../store/open.ts";
 import type { Store } from "../store/store.ts";
 import type { MetricRecord, ProjectRecord, TrackedRunRecord } from "../store/tracking-records.ts";
@@ -91,7 +91,9 @@ Examples:
     .action(async (name: string, _local: unknown, command: Command) => {
       const options = command.optsWithGlobals<RunsOptions & { plot?: string }>();
       try {
-        const format = options.plot ? plotFormatOf(options.plot) : undefined;
+        // The charting libraries load only when a plot is asked for: they take a while to import.
+        const plot = options.plot ? await import("../bridge/tracking/plot.ts") : undefined;
+        const format = options.plot ? plot!.plotFormatOf(options.plot) : undefined;
         if (options.plot && !format) throw new TubularError("TUBULAR_ERR_PLOT", `--plot ${options.plot}: the file must end in .png or .svg`);
         await withStore(options.db, async (store) => {
           const p = await projectFilter(store, options.namespace, options.project);
@@ -105,7 +107,7 @@ Examples:
           if (options.json) io.stdout.write(`${toJson({ ...run, project: project.slug, metrics })}\n`);
           else io.stdout.write(describe(run, project, metrics));
           if (options.plot && format) {
-            const bytes = await renderPlot(`${project.slug} / ${run.name}`, metrics, format);
+            const bytes = await plot!.renderPlot(`${project.slug} / ${run.name}`, metrics, format);
             try {
               await writeFile(options.plot, bytes);
             } catch (err) {
