@@ -20,6 +20,7 @@ const all: Array<[string, string[]]> = [
   ["bridge-rpc", []],
   // The same over ZmqRunner: every session has its own runner, 3 processes each, so 10 clients here.
   ["bridge-rpc", ["--runner", "zmq", "--clients", "10"]],
+  ["registry", []],
 ];
 const only = process.argv.slice(2).filter((a) => !a.startsWith("-"));
 const results: BenchResult[] = [];

@@ -299,3 +299,26 @@ export type { ErrorCode, ErrorContext } from "./errors.ts";
  */
 export { startBridge, BridgeServer, TubularClient, RpcError, RpcCodes, CallableError } from "./bridge/index.ts";
 export type { StartBridgeOptions, BridgeOptions, CallOptions, ConnectOptions } from "./bridge/index.ts";
+
+// ---------------------------------------------------------------- job registry
+
+/**
+ * The job registry of `tubular serve`: `openJobServer` opens its store (a
+ * SQLite file, or `postgres://...`) and gives `BridgeOptions.httpHandler`;
+ * `RegistryClient` calls its HTTP API (rejects with RegistryRequestError:
+ * `status` 400/401/404/413, or 0 with TUBULAR_ERR_REGISTRY_UNREACHABLE);
+ * `RegistryWorker` is a host agent working for it. Store failures are
+ * TUBULAR_ERR_STORE.
+ *
+ * @example
+ * const jobs = await openJobServer({ db: "jobs.db", graphsDir: "examples", log: pino() });
+ * const server = new BridgeServer({ apiKeys: ["k"], port: 8765, httpHandler: jobs.httpHandler });
+ * await server.start();
+ * const client = new RegistryClient({ url: "http://127.0.0.1:8765", apiKey: "k" });
+ * const run = await client.createRun({ image: "basic.yaml", inputs: { factor: 2, epochs: 3 } });
+ */
+export { openJobServer, RegistryClient } from "./bridge/registry/index.ts";
+export type { JobServer, JobServerOptions, RegistryClientOptions } from "./bridge/registry/index.ts";
+export { RegistryRequestError } from "./bridge/registry/client.ts";
+export { RegistryWorker, type RegistryWorkerOptions } from "./host/registry-worker.ts";
+export { openStore, type Store } from "./store/index.ts";

@@ -12,7 +12,7 @@ import { TubularError } from "../errors.ts";
 import { LATEST_VERSION, MIGRATIONS } from "./migrations.ts";
 import { PostgresTracking } from "./tracking-postgres.ts";
 import type { AttemptRecord, DefinitionRecord, EventRecord, NewEvent, RunChange, RunRecord, WorkerRecord } from "./records.ts";
-import { RUN_COLUMNS, rowToAttempt, rowToDefinition, rowToEvent, rowToRun, rowToWorker, runToRow, workerToRow } from "./rows.ts";
+import { RUN_COLUMNS, RUN_MUTABLE, runMutableRow, rowToAttempt, rowToDefinition, rowToEvent, rowToRun, rowToWorker, runToRow, workerToRow } from "./rows.ts";
 import { keyFirst, toJson, type ClaimPlanner, type RunQuery, type Store } from "./store.ts";
 
 type Row = Record<string, unknown>;
@@ -20,7 +20,7 @@ type Client = pg.PoolClient;
 
 const ph = (n: number, from = 1) => Array.from({ length: n }, (_, i) => `$${i + from}`).join(", ");
 const RUN_INSERT = `INSERT INTO runs (${RUN_COLUMNS.join(", ")}) VALUES (${ph(RUN_COLUMNS.length)})`;
-const RUN_UPDATE = `UPDATE runs SET ${RUN_COLUMNS.slice(1).map((c, i) => `${c} = $${i + 2}`).join(", ")} WHERE id = $1`;
+const RUN_UPDATE = `UPDATE runs SET ${RUN_MUTABLE.map((c, i) => `${c} = $${i + 2}`).join(", ")} WHERE id = $1`;
 const QUEUE_SCAN = 200;
 /** Every store's migrations run under this advisory lock, so servers starting together migrate once. */
 const MIGRATION_LOCK = 0x7475_6275;
@@ -235,7 +235,7 @@ async function write(c: Client, run: RunRecord, events: NewEvent[], attempts: At
     ]);
   }
   const out = { ...run, next_event_id: next };
-  await c.query(RUN_UPDATE, runToRow(out));
+  await c.query(RUN_UPDATE, [out.id, ...runMutableRow(out)]);
   for (const a of attempts ?? []) {
     await c.query(
       "INSERT INTO run_attempts (run_id, number, worker_id, state, started_at, ended_at, error_message) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (run_id, number) DO UPDATE SET worker_id = excluded.worker_id, state = excluded.state, started_at = COALESCE(excluded.started_at, run_attempts.started_at), ended_at = excluded.ended_at, error_message = excluded.error_message",

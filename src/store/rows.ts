@@ -13,6 +13,13 @@ export const RUN_COLUMNS = [
   "webhook_url", "webhook_cursor",
 ] as const;
 
+/** What a change may write: the rest of a run (its graph, inputs, constraints, ...) is fixed at creation, and the webhook cursor moves only through advanceWebhook. */
+export const RUN_MUTABLE = ["outputs", "priority", "state", "attempt", "max_attempts", "worker_id", "progress", "error_message", "updated_at", "next_event_id"] as const;
+
+export function runMutableRow(r: RunRecord): unknown[] {
+  return [toJson(r.outputs), r.priority, r.state, r.attempt, r.max_attempts, r.worker_id, r.progress, r.error_message, r.updated_at, r.next_event_id];
+}
+
 export function runToRow(r: RunRecord): unknown[] {
   return [
     r.id, r.definition?.name ?? null, r.definition?.version ?? null, r.image, toJson(r.graph), toJson(r.inputs), toJson(r.outputs),
@@ -21,13 +28,17 @@ export function runToRow(r: RunRecord): unknown[] {
   ];
 }
 
+/**
+ * A run from its row. The graph and inputs (the large columns) are parsed
+ * when first read: a claim scans up to 200 pending runs and reads only their
+ * priority and constraints (bench/registry.bench.ts: claims were a third of
+ * the server's time with every graph parsed).
+ */
 export function rowToRun(row: Row): RunRecord {
-  return {
+  const run = {
     id: String(row.id),
     definition: row.def_name === null || row.def_name === undefined ? null : { name: String(row.def_name), version: String(row.def_version) },
     image: String(row.image),
-    graph: fromJson(row.graph, {}),
-    inputs: fromJson(row.inputs, {}),
     outputs: fromJson(row.outputs, null),
     priority: Number(row.priority),
     state: row.state as RunState,
@@ -43,7 +54,20 @@ export function rowToRun(row: Row): RunRecord {
     next_event_id: Number(row.next_event_id),
     webhook_url: (row.webhook_url as string | null) ?? null,
     webhook_cursor: Number(row.webhook_cursor),
-  };
+  } as unknown as RunRecord;
+  lazyJson(run, "graph", row.graph);
+  lazyJson(run, "inputs", row.inputs);
+  return run;
+}
+
+function lazyJson(target: RunRecord, key: "graph" | "inputs", text: unknown): void {
+  let value: Record<string, unknown> | undefined;
+  Object.defineProperty(target, key, {
+    enumerable: true,
+    configurable: true,
+    get: () => (value ??= fromJson(text, {})),
+    set: (v: Record<string, unknown>) => (value = v),
+  });
 }
 
 export function rowToEvent(row: Row): EventRecord {

@@ -14,13 +14,13 @@ import { TubularError } from "../errors.ts";
 import { LATEST_VERSION, MIGRATIONS } from "./migrations.ts";
 import { SqliteTracking } from "./tracking-sqlite.ts";
 import type { AttemptRecord, DefinitionRecord, EventRecord, NewEvent, RunChange, RunRecord, WorkerRecord } from "./records.ts";
-import { RUN_COLUMNS, rowToAttempt, rowToDefinition, rowToEvent, rowToRun, rowToWorker, runToRow, workerToRow } from "./rows.ts";
+import { RUN_COLUMNS, RUN_MUTABLE, runMutableRow, rowToAttempt, rowToDefinition, rowToEvent, rowToRun, rowToWorker, runToRow, workerToRow } from "./rows.ts";
 import type { ClaimPlanner, RunQuery, Store } from "./store.ts";
 import { keyFirst, toJson } from "./store.ts";
 
 type Row = Record<string, unknown>;
 
-const RUN_UPDATE = `UPDATE runs SET ${RUN_COLUMNS.filter((c) => c !== "id").map((c) => `${c} = ?`).join(", ")} WHERE id = ?`;
+const RUN_UPDATE = `UPDATE runs SET ${RUN_MUTABLE.map((c) => `${c} = ?`).join(", ")} WHERE id = ?`;
 const RUN_INSERT = `INSERT INTO runs (${RUN_COLUMNS.join(", ")}) VALUES (${RUN_COLUMNS.map(() => "?").join(", ")})`;
 const QUEUE_SCAN = 200;
 
@@ -204,8 +204,7 @@ export class SqliteStore implements Store {
       this.stmts.eventInsert!.run(run.id, next++, e.type, e.t, JSON.stringify(e.msg), e.state, toJson(e.payload), e.key ?? null);
     }
     const out = { ...run, next_event_id: next };
-    const row = runToRow(out);
-    this.stmts.runUpdate!.run(...row.slice(1), out.id);
+    this.stmts.runUpdate!.run(...runMutableRow(out), out.id);
     for (const a of attempts ?? []) this.stmts.attemptUpsert!.run(run.id, a.number, a.worker_id, a.state, a.started_at, a.ended_at, a.error_message);
     return out;
   }

@@ -48,6 +48,12 @@ async function readSpec(file: string, seen: string[]): Promise<Record<string, un
   return mergeSpecs(merged, own);
 }
 
+/** Reads a graph file with its `extends` merged in, as a job's inline graph (e.g. for `tubular jobs submit FILE`). */
+export function readGraphFile(file: string): Promise<Record<string, unknown>> {
+  const abs = path.resolve(file);
+  return readSpec(abs, [abs]);
+}
+
 function specFailure(err: unknown, where: string): never {
   if (err instanceof SpecError) throw badRequest(`${where}: ${err.path || "(root)"}: ${err.reason}`, [{ path: err.path ? `graph.${err.path}` : "graph", message: err.reason }]);
   throw badRequest(`${where}: ${(err as Error).message}`, [{ path: "graph", message: (err as Error).message }]);

@@ -37,7 +37,7 @@ export const DefinitionBody = z.object({
   name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, "a name is letters, digits, '.', '_' or '-' (at most 128)"),
   version: z.union([z.string().min(1).max(64), z.number()]).transform(String).optional(),
   description: z.string().max(10_000).nullish(),
-  image: z.string().min(1).max(1000).nullish(),
+  image: z.string().max(1000).nullish(),
   graph: GraphBody.nullish(),
   inputs: z.record(z.string(), InputDeclBody).nullish(),
   constraints: ConstraintsBody,
@@ -56,7 +56,7 @@ export const DefinitionRunBody = z.object({
 });
 
 export const AdHocRunBody = z.object({
-  image: z.string().min(1).max(1000).nullish(),
+  image: z.string().max(1000).nullish(),
   graph: GraphBody.nullish(),
   inputs: RunInputs.nullish(),
   priority: z.number().int().nullish(),
