@@ -1,7 +1,5 @@
-/** The store: one interface, SQLite and PostgreSQL implementations. */
+/** The store: one interface, SQLite and PostgreSQL implementations (loaded when opened). */
 export { openStore } from "./open.ts";
-export { PostgresStore, type PostgresStoreOptions } from "./postgres.ts";
-export { SqliteStore } from "./sqlite.ts";
 export type { ClaimPlanner, RunQuery, Store } from "./store.ts";
 export * from "./records.ts";
 export type { TrackedRunQuery, TrackingStore } from "./tracking-store.ts";

@@ -2,9 +2,12 @@
  * `tubular jobs` and `tubular workers` against a real server (SQLite).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { tubular } from "../helpers/cli.ts";
+import { tubular as run } from "../helpers/cli.ts";
 import { sqliteTarget, type StoreTarget } from "./registry-stores.ts";
 import { KEY, RESOURCES, call, startServer, type RunningServer } from "./registry-server.ts";
+
+/** Each command starts a process under the TypeScript loader: allow for a loaded machine. */
+const tubular = (args: string[]) => run(args, { timeoutMs: 60_000 });
 
 describe("registry cli - tubular jobs and tubular workers", () => {
   let target: StoreTarget;
@@ -50,7 +53,7 @@ describe("registry cli - tubular jobs and tubular workers", () => {
     const workers = await tubular(["workers", ...opts()]);
     expect(workers.stdout).toMatch(/^WORKER\s+STATUS\s+CPU/);
     expect(workers.stdout).toMatch(/\nw\s+online\s+4\s+8192\s+0\s+t\s+0\s/);
-  }, 120_000);
+  }, 300_000);
 
   it("a wrong key and an unreachable server are reported, with exit code 1", async () => {
     const wrong = await tubular(["jobs", "show", "nope", "--server", srv.base, "--api-key", "wrong"]);
@@ -59,5 +62,5 @@ describe("registry cli - tubular jobs and tubular workers", () => {
     const down = await tubular(["workers", "--server", "http://127.0.0.1:1", "--api-key", KEY]);
     expect(down.code).toBe(1);
     expect(down.stderr).toContain("TUBULAR_ERR_REGISTRY_UNREACHABLE");
-  }, 60_000);
+  }, 150_000);
 });

@@ -23,7 +23,8 @@ async function serveProcess(db: string): Promise<{ child: ChildProcess; base: st
   });
   let err = "";
   const base = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`tubular serve did not start:\n${err}`)), 20_000);
+    // Start-up of a process under the TypeScript loader takes seconds on a loaded machine.
+    const timer = setTimeout(() => reject(new Error(`tubular serve did not start:\n${err}`)), 60_000);
     child.stderr!.setEncoding("utf8").on("data", (d: string) => {
       err += d;
       const m = /job registry at (http:\/\/\S+)/.exec(err);
@@ -69,7 +70,7 @@ for (const k of STORE_KINDS) {
       } finally {
         clearInterval(beat);
       }
-    });
+    }, 60_000);
 
     it("the server killed with -9 mid-run and restarted: nothing acknowledged is lost, and it resumes", async () => {
       const target = await k.target();
@@ -104,7 +105,7 @@ for (const k of STORE_KINDS) {
       for (const id of claimed) expect((await c2("POST", `/runs/${id}/events`, { type: "COMPLETED", msg: "", payload: { outputs: { values: [1] } } })).body.state).toBe("COMPLETED");
       const next = (await call(second.base, "POST", "/workers/w/claim", undefined, { params: { limit: 100 } })).body.ops.map((o: any) => o.run_id);
       expect(new Set([...claimed, ...next])).toEqual(new Set(ids));
-    });
+    }, 180_000);
   });
 }
 

@@ -20,7 +20,7 @@ function start(args: string[], ready: RegExp): Promise<{ child: ChildProcess; ma
   const child = spawn(process.execPath, [bin, ...args], { env: { ...process.env, TUBULAR_API_KEYS: KEY }, stdio: ["ignore", "ignore", "pipe"] });
   let err = "";
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`tubular ${args[0]} did not start:\n${err}`)), 30_000);
+    const timer = setTimeout(() => reject(new Error(`tubular ${args[0]} did not start:\n${err}`)), 60_000);
     child.stderr!.setEncoding("utf8").on("data", (d: string) => {
       err += d;
       const m = ready.exec(err);
@@ -47,7 +47,7 @@ describe("registry end to end - tubular serve and two host agents", () => {
       const agent = await start(["host", "--registry", base, "--api-key", KEY, "--worker-id", id, "--runner", runner, "--max-runs", max, ...(tags ? ["--tags", tags] : []), "--state-dir", dir, "--log-level", "warn"], /working for/);
       children.push(agent.child);
     }
-  }, 90_000);
+  }, 180_000);
 
   afterAll(async () => {
     // Agents first (they stop their runners), then the server.
