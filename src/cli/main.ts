@@ -22,6 +22,7 @@ const COMMANDS: ReadonlyArray<readonly [string, () => Promise<CommandFactory>]> 
   ["serve", async () => (await import("./serve.ts")).serveCommand],
   ["jobs", async () => (await import("./jobs.ts")).jobsCommand],
   ["workers", async () => (await import("./workers.ts")).workersCommand],
+  ["runs", async () => (await import("./runs.ts")).runsCommand],
 ];
 
 /** The subcommands a command line needs: the one it names; none for the version; else all. */

@@ -30,6 +30,7 @@ import { rootLogger } from "../log.ts";
 import { Progress, formatRate } from "./progress.ts";
 import { RUNNER_KINDS, createRunner, type RunnerKind } from "./runner-factory.ts";
 import { startDashboard, type Dashboard } from "../bridge/dashboard/start.ts";
+import { CliRunTracking } from "./run-tracking.ts";
 
 export const DEFAULT_EPOCHS = 10;
 
@@ -51,6 +52,10 @@ export interface RunOptions extends LoadCliOptions {
   /** Serve the dashboard of this run on loopback: true for a free port, or this port. */
   dashboard?: number | true;
   processes?: ProcessesMode;
+  /** Track the run in the store: a project name, or true for the graph's id. */
+  track?: string | boolean;
+  runName?: string;
+  db?: string;
 }
 
 function parseDashboardPort(text: string): number {
@@ -109,6 +114,9 @@ export function runCommand(io: CliContext = defaultContext()): Command {
     .option("--advertise <host>", "several machines: the address the other machines reach this one at")
     .option("--dashboard [port]", "serve a live dashboard of this run on 127.0.0.1 (no key; a free port unless given) and print its URL on stderr", parseDashboardPort)
     .addOption(new Option("--log-level <level>", "log level of the runtime's logs on stderr").choices(LOG_LEVELS).default("warn"))
+    .option("--track [project]", "track the run and its metrics in the store (project: the graph's id when not given); see tubular runs")
+    .option("--run-name <name>", "with --track: the run's name (default: generated, like brave_pasta_123)")
+    .option("--db <file|url>", "with --track: the store, a SQLite file or postgres://... (as tubular serve --db)", "tubular.db")
     .addHelpText(
       "after",
       `
@@ -136,6 +144,8 @@ export async function run(file: string, options: RunOptions, io: CliContext = de
   const logger = rootLogger(options.logLevel);
   let runner: Runner | undefined;
   let dashboard: Dashboard | undefined;
+  let tracking: CliRunTracking | undefined;
+  let outcome: "COMPLETED" | "CRASHED" | "FAILED" = "FAILED";
   let interrupted = false;
   let stopFreeRun: (() => void) | undefined;
   const onSigint = () => {
@@ -171,9 +181,15 @@ export async function run(file: string, options: RunOptions, io: CliContext = de
       });
       io.stderr.write(`dashboard: ${dashboard.url}\n`);
     }
+    if (options.track) {
+      tracking = await CliRunTracking.open({ db: options.db ?? "tubular.db", project: options.track, name: options.runName, file, tubeId: tube.id });
+      io.stderr.write(`tubular: tracking run ${tracking.run.name} in project ${tracking.project} (tubular runs show ${tracking.run.name})\n`);
+    }
     await runner.init();
     if (options.freeRun) {
-      return await freeRun(runner, options, io, (stop) => (stopFreeRun = stop));
+      const code = await freeRun(runner, options, io, (stop) => (stopFreeRun = stop), tracking);
+      outcome = interrupted ? "FAILED" : "COMPLETED";
+      return code;
     }
     const epochs = options.epochs ?? processInputs?.length ?? DEFAULT_EPOCHS;
     const progress = new Progress({ total: epochs, stream: io.stderr });
@@ -181,12 +197,15 @@ export async function run(file: string, options: RunOptions, io: CliContext = de
       for (let i = 0; i < epochs; i++) {
         if (interrupted) return ExitCode.INTERRUPTED;
         let value: unknown;
+        const asked = performance.now();
         try {
           value = await runner.process(processInputs?.[i]);
+          tracking?.epoch(i, performance.now() - asked);
         } catch (err) {
           progress.clear();
           if ((err as { code?: string }).code === "TUBULAR_ERR_SOURCE_ENDED") {
             io.stderr.write(`source "${(err as { nodeId?: string }).nodeId}" ended: no more values after ${i} epoch(s)\n`);
+            outcome = "COMPLETED";
             return ExitCode.OK;
           }
           if (err instanceof InputError) {
@@ -204,11 +223,21 @@ export async function run(file: string, options: RunOptions, io: CliContext = de
     } finally {
       progress.clear();
     }
+    outcome = "COMPLETED";
     return ExitCode.OK;
   } catch (err) {
+    // A node's unhandled error crashes the run; anything else (bad input, interrupted) leaves it unfinished.
+    outcome = /^TUBULAR_ERR_(NODE_FAILED|NODE_INIT|RUNNER_DIED)$/.test(String((err as { code?: string }).code)) ? "CRASHED" : "FAILED";
     return reportError(err, io.stderr, verbose);
   } finally {
     process.off("SIGINT", onSigint);
+    if (tracking) {
+      try {
+        await tracking.finish(interrupted ? "FAILED" : outcome);
+      } catch (err) {
+        reportError(err, io.stderr, verbose);
+      }
+    }
     if (runner) {
       try {
         await runner.deinit();
@@ -225,7 +254,7 @@ export async function run(file: string, options: RunOptions, io: CliContext = de
  * Epochs are printed in order even when they complete out of order; a node
  * error prints the epochs before the failed one, then fails.
  */
-async function freeRun(runner: Runner, options: RunOptions, io: CliContext, onStop: (stop: () => void) => void): Promise<number> {
+async function freeRun(runner: Runner, options: RunOptions, io: CliContext, onStop: (stop: () => void) => void, tracking?: CliRunTracking): Promise<number> {
   const progress = new Progress({ ...(options.epochs !== undefined ? { total: options.epochs } : {}), stream: io.stderr });
   const pending = new Map<number, unknown>();
   // A fresh runner's epochs start at 0; they are printed in that order.
@@ -242,8 +271,14 @@ async function freeRun(runner: Runner, options: RunOptions, io: CliContext, onSt
     }
   };
   let firstError: Error | undefined;
+  let last = performance.now();
   const onEpoch = (r: EpochResult) => {
     progress.tick();
+    if (tracking) {
+      const now = performance.now();
+      tracking.epoch(r.epoch, now - last);
+      last = now;
+    }
     if (options.quiet) return;
     pending.set(r.epoch, r.value);
     flush();

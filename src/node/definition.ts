@@ -24,6 +24,8 @@ export interface NodeContext {
   readonly epoch: Epoch;
   /** Slots whose value is the list of a deeper map scope's values (see gather). */
   readonly collapsed: ReadonlySet<string>;
+  /** Logs a metric of the tracked run (step: the epoch when not given); call it as `ctx.log(...)`. */
+  readonly log?: (name: string, value: unknown, step?: number) => void;
 }
 
 /** A graph run inside a node (the `tube` node): what the runner hands out for it. */

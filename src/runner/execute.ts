@@ -8,6 +8,7 @@ import type { Emitted, Task } from "../graph/scheduler.ts";
 import type { Tube, TubeNode } from "../graph/tube.ts";
 import { emissions, type ChildRun, type NodeInstance } from "../node/definition.ts";
 import { AssetStore, ASSET_STORE } from "../node/assets.ts";
+import { logMetric } from "../node/metrics.ts";
 
 export type Instances = Map<string, NodeInstance>;
 
@@ -76,7 +77,7 @@ export function execute(instance: NodeInstance, task: Task): Emitted[] | Promise
   const { node, key } = task;
   let result: unknown;
   try {
-    result = instance.process(task.inputs!, { nodeId: node.id, epoch: task.epoch, collapsed: node.collapsed });
+    result = instance.process(task.inputs!, { nodeId: node.id, epoch: task.epoch, collapsed: node.collapsed, log: logMetric });
   } catch (err) {
     throw NodeError.from(node.id, task.epoch, err);
   }

@@ -9,6 +9,9 @@ import { STORE_KINDS, type StoreTarget } from "./registry-stores.ts";
 import { ReferenceWorker } from "./agents-worker.ts";
 import { KEY, startTestServer, type TestServer } from "./tracking-server.ts";
 
+/** Long enough that a worker reconnects within it even on a loaded machine. */
+const GRACE_MS = 3000;
+
 const GRAPH = { noob_id: "g", nodes: { count: { type: "count" }, return: { type: "return", depends: "count.index" } } };
 
 async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 10_000): Promise<T> {
@@ -22,7 +25,7 @@ async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>
 }
 
 for (const k of STORE_KINDS) {
-  describe.skipIf(k.skip)(`agents - WebSocket worker registry (${k.title})`, () => {
+  describe.skipIf(k.skip)(`agents - WebSocket worker registry (${k.title})`, { timeout: 60_000 }, () => {
     let target: StoreTarget;
     let srv: TestServer;
     const workers: ReferenceWorker[] = [];
@@ -41,7 +44,7 @@ for (const k of STORE_KINDS) {
 
     beforeEach(async () => {
       target = await k.target();
-      srv = await startTestServer(target, { agents: { availabilityTimeoutMs: 600, graceMs: 500, pollMs: 50, declineMs: 60_000 } });
+      srv = await startTestServer(target, { agents: { availabilityTimeoutMs: 600, graceMs: GRACE_MS, pollMs: 50, declineMs: 60_000 } });
     });
     afterEach(async () => {
       for (const w of workers.splice(0)) {
@@ -168,10 +171,11 @@ for (const k of STORE_KINDS) {
       await new Promise((r) => setTimeout(r, 400));
       expect(w.frames.filter((f) => f.type === "availability_request").map((f) => f.job_id)).toEqual([first]);
       expect(srv.agents.connected[0]).toMatchObject({ load_threshold: 0.5, max_processes: 2 });
-      // The first finishes; the worker reports itself draining: still nothing.
+      // The worker reports itself draining, then the first finishes: still nothing.
+      w.status("draining", 0.5, 1);
       w.update(first, "completed");
-      w.status("draining", 0, 0);
       await waitFor("draining stored", async () => (await srv.jobs.store.tracking.getAgentWorker(w.workerId))?.status === "draining");
+      await waitFor("first completed", async () => (await state(first)) === "COMPLETED");
       await new Promise((r) => setTimeout(r, 300));
       expect(w.frames.filter((f) => f.type === "availability_request")).toHaveLength(1);
       // Idle again with load 0: the second is offered.
@@ -215,8 +219,8 @@ for (const k of STORE_KINDS) {
       const b = worker("b");
       await b.open();
       await b.register();
-      const ask2 = b.next((f) => f.type === "availability_request" && f.job_id === id, 10_000);
-      await waitFor("retried", async () => (await srv.jobs.store.getRun(id))!.attempt === 2);
+      const ask2 = b.next((f) => f.type === "availability_request" && f.job_id === id, 20_000);
+      await waitFor("retried", async () => (await srv.jobs.store.getRun(id))!.attempt === 2, 20_000);
       await ask2;
       const assigned2 = b.next((f) => f.type === "job_assignment");
       b.answer(id, true);
@@ -242,7 +246,9 @@ for (const k of STORE_KINDS) {
       back.workerId = wid;
       await back.open();
       expect(await back.register()).toMatchObject({ success: true, worker_id: wid });
-      await new Promise((r) => setTimeout(r, 700));
+      // Past the grace period: the run is still this worker's.
+      await new Promise((r) => setTimeout(r, GRACE_MS + 300));
+      expect((await srv.jobs.store.getRun(id))!).toMatchObject({ worker_id: wid, state: "ASSIGNED", attempt: 1 });
       back.update(id, "running");
       back.update(id, "completed");
       await waitFor("COMPLETED", async () => (await state(id)) === "COMPLETED");

@@ -9,7 +9,7 @@ export { Tracker, DEFAULT_NAMESPACE, processAlive, type StartRun } from "./track
 export { TrackingRouter, TRACKING_PREFIX } from "./router.ts";
 export { TrackingError } from "./tracking-error.ts";
 export { randomRunName, slugify, uniqueRunName } from "./names.ts";
-export { renderPlot, plotFormatOf, type PlotFormat } from "./plot.ts";
+// plot.ts (vega, resvg) is not re-exported: it is loaded only when a plot is drawn, to keep start-up fast.
 
 export interface TrackingServer {
   tracker: Tracker;
