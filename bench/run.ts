@@ -22,6 +22,7 @@ const all: Array<[string, string[]]> = [
   ["bridge-rpc", ["--runner", "zmq", "--clients", "10"]],
   // chain3 free-run without a dashboard, with one nobody watches, and with one open in headless Chromium.
   ["dashboard", []],
+  ["registry", []],
 ];
 const only = process.argv.slice(2).filter((a) => !a.startsWith("-"));
 const results: BenchResult[] = [];

@@ -29,6 +29,10 @@ export const ErrorCodes = {
   TUBULAR_ERR_HOST: "a host agent could not be reached or refused work",
   TUBULAR_ERR_AUTH: "a peer's key or API key was refused",
   TUBULAR_ERR_RPC: "a JSON-RPC call failed",
+  TUBULAR_ERR_STORE: "the registry's database could not be opened, migrated or used",
+  TUBULAR_ERR_REGISTRY_BAD_REQUEST: "a job registry request was refused: bad body, bad inputs or a transition the run's state does not allow",
+  TUBULAR_ERR_REGISTRY_NOT_FOUND: "a job registry request named a definition, run or worker that does not exist",
+  TUBULAR_ERR_REGISTRY_UNREACHABLE: "the job registry server did not answer, or answered with an error",
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;

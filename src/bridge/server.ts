@@ -26,6 +26,7 @@ import { JsonRpcPeer, type BadFrameKind } from "./peer.ts";
 import { Session } from "./session.ts";
 import { DashboardEndpoint } from "./dashboard/endpoint.ts";
 import { DashboardFeed } from "./dashboard/feed.ts";
+import type { JobsSource } from "./dashboard/jobs-feed.ts";
 import { sessionRuns } from "./dashboard/session-runs.ts";
 
 export const RPC_PATH = "/ws/v0/rpc/";
@@ -62,6 +63,10 @@ export interface BridgeOptions extends Partial<BridgeLimits> {
   /** How long a client has to answer each create_node / create_edge, ms. Default 10 s. */
   mirrorTimeoutMs?: number;
   logger?: Logger;
+  /** The job registry's store: the dashboard shows its runs and their events. */
+  dashboardJobs?: JobsSource;
+  /** Plain HTTP requests go here first (the job registry); it returns false for paths it leaves to the bridge. */
+  httpHandler?: (req: http.IncomingMessage, res: http.ServerResponse, keys: ApiKeys) => boolean;
 }
 
 const DEFAULT_LIMITS: BridgeLimits = {
@@ -153,10 +158,11 @@ export class BridgeServer {
     });
 
     // The dashboard (its page at `/`, its feed at /ws/v0/dashboard) behind the same keys.
-    const dashboard = new DashboardEndpoint({ feed: new DashboardFeed({ runs: () => sessionRuns(this.sessions.values()), log: this.log }), mode: "serve", keys: this.keys, log: this.log });
+    const dashboard = new DashboardEndpoint({ feed: new DashboardFeed({ runs: () => sessionRuns(this.sessions.values()), log: this.log, ...(o.dashboardJobs ? { jobs: o.dashboardJobs } : {}) }), mode: "serve", keys: this.keys, log: this.log });
     this.dashboard = dashboard;
     const server = http.createServer((req, res) => {
       if (dashboard.handleRequest(req, res)) return;
+      if (o.httpHandler?.(req, res, this.keys)) return;
       const status = req.url === "/health" ? 200 : 404;
       res.writeHead(status, { "Content-Type": "application/json" }).end(JSON.stringify(status === 200 ? { ok: true } : { error: "not found" }));
     });

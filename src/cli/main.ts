@@ -5,6 +5,8 @@ import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
 import { ExitCode, defaultContext, reportError, type CliContext } from "./common.ts";
 import { hostCommand } from "./host.ts";
+import { jobsCommand } from "./jobs.ts";
+import { workersCommand } from "./workers.ts";
 import { keygenCommand } from "./keygen.ts";
 import { serveCommand } from "./serve.ts";
 import { statusCommand } from "./status.ts";
@@ -42,6 +44,7 @@ Examples:
 Run "tubular <command> --help" for a command's options.`,
     );
   const commands = [runCommand(ctx), validateCommand(ctx), schemaCommand(ctx), keygenCommand(ctx), hostCommand(ctx), statusCommand(ctx), serveCommand(ctx)];
+  commands.push(jobsCommand(ctx), workersCommand(ctx));
   for (const command of commands) {
     command.exitOverride().configureOutput({ writeOut: (s) => ctx.stdout.write(s), writeErr: (s) => ctx.stderr.write(s) }).showHelpAfterError("(add --help for usage)");
     program.addCommand(command);

@@ -4,24 +4,29 @@
  */
 import { Command, Option } from "commander";
 import { startBridge } from "../bridge/index.ts";
+import { DEFAULT_WORKER_TIMEOUT_MS, openJobServer } from "../bridge/registry/index.ts";
 import { rootLogger } from "../log.ts";
-import { ExitCode, LOG_LEVELS, defaultContext, parsePositiveInt, reportError, type CliContext, type LogLevel } from "./common.ts";
+import { ExitCode, LOG_LEVELS, defaultContext, parsePositiveInt, parsePositiveNumber, reportError, type CliContext, type LogLevel } from "./common.ts";
 
 interface ServeOptions {
   host: string;
   port: number;
   apiKeys?: string;
   graphs?: string;
+  db: string;
+  workerTimeout: number;
   logLevel: LogLevel;
 }
 
 export function serveCommand(ctx: CliContext = defaultContext()): Command {
   return new Command("serve")
-    .description("serve the JSON-RPC 2.0 over WebSocket bridge at ws://HOST:PORT/ws/v0/rpc/")
+    .description("serve the JSON-RPC 2.0 over WebSocket bridge at ws://HOST:PORT/ws/v0/rpc/ and the job registry over HTTP at http://HOST:PORT/")
     .option("--host <host>", "address to listen on", "127.0.0.1")
     .option("-p, --port <port>", "port to listen on (0: any free port)", parsePositiveInt("--port"), 8765)
     .option("--api-keys <file>", "a file of API keys, one a line; keys also come from TUBULAR_API_KEYS (comma-separated)")
-    .option("--graphs <dir>", "the folder tube.load's `path` may name graph files in")
+    .option("--graphs <dir>", "the folder tube.load's `path` and jobs' `image` may name graph files in")
+    .option("--db <file|url>", "the job registry's store: a SQLite file, or postgres://USER:PASS@HOST/DB to share it between servers", "tubular.db")
+    .option("--worker-timeout <seconds>", "a job worker silent this long is offline and its runs are retried", parsePositiveNumber("--worker-timeout"), DEFAULT_WORKER_TIMEOUT_MS / 1000)
     .addOption(new Option("--log-level <level>", "log level").choices(LOG_LEVELS).default("info"))
     .addHelpText(
       "after",
@@ -35,18 +40,25 @@ Example:
     .action(async (options: ServeOptions) => {
       try {
         const logger = rootLogger(options.logLevel);
+        const jobs = await openJobServer({ db: options.db, graphsDir: options.graphs, workerTimeoutMs: options.workerTimeout * 1000, log: logger });
         const { server, url } = await startBridge({
+          httpHandler: jobs.httpHandler,
           host: options.host,
           port: options.port,
           ...(options.apiKeys ? { apiKeysFile: options.apiKeys } : {}),
           ...(options.graphs ? { graphsDir: options.graphs } : {}),
+        }).catch(async (err: unknown) => {
+          await jobs.close();
+          throw err;
         });
         logger.info({ url }, "bridge listening");
         ctx.stderr.write(`tubular: serving ${url}\n`);
+        ctx.stderr.write(`tubular: job registry at ${url.replace(/^ws/, "http").replace(/\/ws\/v0\/rpc\/$/, "")} (store: ${jobs.store.kind})\n`);
         await new Promise<void>((resolve) => {
           for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => resolve());
         });
         await server.close();
+        await jobs.close();
         ctx.exitCode = ExitCode.OK;
       } catch (err) {
         ctx.exitCode = reportError(err, ctx.stderr);

@@ -1,0 +1,281 @@
+/**
+ * A host agent as a worker of the job registry (`tubular host --registry
+ * http://SERVER:PORT`). It heartbeats this machine's resources and the runs
+ * it runs, claims runs while it has free slots (`--max-runs`), runs each
+ * graph here (ZeroMQ runner by default), and reports STARTED, PROGRESS as
+ * epochs complete, then COMPLETED with each epoch's return value or FAILED
+ * with the node's error. A run the server reports cancelled (or given to
+ * another worker) is stopped.
+ *
+ * Events go through a per-run outbox: sent in order, each with a key unique
+ * to the run's attempt, retried with back-off while the server does not
+ * answer, so a run keeps going through an outage and no event is stored
+ * twice when an answer was lost.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import type { Logger } from "pino";
+import { RegistryClient, RegistryRequestError } from "../bridge/registry/client.ts";
+import { loadTubeFromSpec } from "../spec/load.ts";
+import { LocalRunner } from "../runner/local.ts";
+import type { Runner } from "../runner/runner.ts";
+import { ZmqRunner } from "../runner/zmq/zmq-runner.ts";
+import { readGpus } from "./resources.ts";
+
+export interface RegistryWorkerOptions {
+  /** http://SERVER:PORT */
+  url: string;
+  apiKey: string;
+  /** Default: this machine's name plus a suffix kept in `stateDir`. */
+  workerId?: string;
+  /** Where the default worker id is kept across restarts; default ~/.tubular/host-agent. */
+  stateDir?: string;
+  tags?: string[];
+  /** Runs at once; default 1. */
+  maxRuns?: number;
+  /** Where graphs run: "zmq" (node runner processes, default) or "local" (in this process). */
+  runner?: "zmq" | "local";
+  /** Folder relative module node types resolve from; default the working directory. */
+  modulesDir?: string;
+  heartbeatMs?: number;
+  pollMs?: number;
+  logger: Logger;
+}
+
+interface Op {
+  run_id: string;
+  attempt: number;
+  graph: Record<string, unknown>;
+  inputs: Record<string, unknown>;
+}
+
+interface Active {
+  op: Op;
+  cancelled: boolean;
+  runner: Runner | undefined;
+  done: Promise<void>;
+}
+
+const MAX_BACKOFF_MS = 10_000;
+
+/** JSON for return values JSON.stringify mishandles (bigint, typed arrays, Map, Set). */
+function jsonSafe(value: unknown): unknown {
+  return JSON.parse(
+    JSON.stringify(value ?? null, (_k, v: unknown) => {
+      if (typeof v === "bigint") return v.toString();
+      if (v instanceof Map) return Object.fromEntries(v);
+      if (v instanceof Set) return [...v];
+      if (ArrayBuffer.isView(v) && !(v instanceof DataView)) return Array.from(v as unknown as ArrayLike<number>);
+      return v;
+    }),
+  );
+}
+
+/** Resolves the worker id: given, or kept in stateDir (host name plus a random suffix, made once). */
+export async function workerIdentity(given: string | undefined, stateDir: string): Promise<string> {
+  if (given) return given;
+  const file = path.join(stateDir, "worker-id");
+  try {
+    const id = (await readFile(file, "utf8")).trim();
+    if (id) return id;
+  } catch {
+    // first start: made below
+  }
+  const id = `${os.hostname().replace(/[^A-Za-z0-9._-]/g, "-")}-${randomBytes(3).toString("hex")}`;
+  await mkdir(stateDir, { recursive: true });
+  await writeFile(file, `${id}\n`);
+  return id;
+}
+
+/** One run's events, in order, each sent until the server takes or refuses it. */
+class EventOutbox {
+  private readonly queue: Array<Record<string, unknown>> = [];
+  private seq = 0;
+  private sending: Promise<void> | undefined;
+  private closed = false;
+  /** The server refused an event (e.g. the run was cancelled): nothing more is sent. */
+  refused = false;
+
+  constructor(private readonly client: RegistryClient, private readonly op: Op, private readonly log: Logger) {}
+
+  push(type: string, msg: string | number, payload?: Record<string, unknown>): void {
+    if (this.refused) return;
+    this.queue.push({ type, msg, ...(payload ? { payload } : {}), attempt: this.op.attempt, key: String(this.seq++) });
+    this.sending ??= this.drain().finally(() => (this.sending = undefined));
+  }
+
+  /** Resolves once every event was sent or refused (or the agent closes). */
+  async flushed(): Promise<void> {
+    while (this.sending) await this.sending;
+  }
+
+  close(): void {
+    this.closed = true;
+  }
+
+  private async drain(): Promise<void> {
+    let backoff = 250;
+    while (this.queue.length > 0 && !this.closed) {
+      const e = this.queue[0]!;
+      try {
+        await this.client.addEvent(this.op.run_id, e);
+        this.queue.shift();
+        backoff = 250;
+      } catch (err) {
+        const status = err instanceof RegistryRequestError ? err.status : 0;
+        if (status === 400 || status === 404 || status === 401) {
+          this.log.warn({ run: this.op.run_id, event: e.type, err: (err as Error).message }, "the registry refused an event; this run reports nothing more");
+          this.refused = true;
+          this.queue.length = 0;
+          return;
+        }
+        this.log.info({ run: this.op.run_id, retryInMs: backoff, err: (err as Error).message }, "registry unreachable; the event is kept and retried");
+        await new Promise((r) => setTimeout(r, backoff));
+        backoff = Math.min(MAX_BACKOFF_MS, backoff * 2);
+      }
+    }
+  }
+}
+
+export class RegistryWorker {
+  private readonly client: RegistryClient;
+  private readonly log: Logger;
+  private readonly active = new Map<string, Active>();
+  private readonly outboxes = new Set<EventOutbox>();
+  private id = "";
+  private gpus: Array<{ id: number; vram_mb: number; tags: string[] }> = [];
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private pollTimer: NodeJS.Timeout | undefined;
+  private claiming = false;
+  private closed = false;
+  private claimBackoffUntil = 0;
+  private claimBackoff = 0;
+
+  constructor(private readonly o: RegistryWorkerOptions) {
+    this.client = new RegistryClient({ url: o.url, apiKey: o.apiKey, timeoutMs: 10_000 });
+    this.log = o.logger.child({ component: "registry-worker" });
+  }
+
+  get workerId(): string {
+    return this.id;
+  }
+
+  /** Registers with the registry (retrying while it is unreachable is the caller's choice: this rejects) and starts working. */
+  async start(): Promise<string> {
+    this.id = await workerIdentity(this.o.workerId, this.o.stateDir ?? path.join(os.homedir(), ".tubular", "host-agent"));
+    this.gpus = (await readGpus()).map((g, i) => ({ id: i, vram_mb: g.vram_mb ?? 0, tags: g.model ? [g.model] : [] }));
+    await this.heartbeat(true);
+    this.heartbeatTimer = setInterval(() => void this.heartbeat(false), this.o.heartbeatMs ?? 2000);
+    this.pollTimer = setInterval(() => void this.claim(), this.o.pollMs ?? 500);
+    void this.claim();
+    this.log.info({ worker: this.id, registry: this.o.url }, "registry worker started");
+    return this.id;
+  }
+
+  /** Stops claiming, stops the runs in progress (they are retried by the server's policy), sends what is queued (bounded). */
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.heartbeatTimer);
+    clearInterval(this.pollTimer);
+    for (const a of this.active.values()) a.cancelled = true;
+    await Promise.allSettled([...this.active.values()].map((a) => a.runner?.deinit()));
+    await Promise.race([Promise.allSettled([...this.active.values()].map((a) => a.done)), new Promise((r) => setTimeout(r, 5000))]);
+    for (const o of this.outboxes) o.close();
+  }
+
+  private resources(): Record<string, unknown> {
+    return { cpu_cores: os.availableParallelism?.() ?? os.cpus().length, ram_mb: Math.floor(os.totalmem() / 1024 / 1024), gpus: this.gpus };
+  }
+
+  private async heartbeat(first: boolean): Promise<void> {
+    try {
+      const reply = await this.client.heartbeat({
+        worker_id: this.id,
+        resources: this.resources(),
+        tags: this.o.tags ?? [],
+        running_ops: [...this.active.values()].map((a) => ({ run_id: a.op.run_id, attempt: a.op.attempt })),
+      });
+      for (const id of reply.cancelled ?? []) {
+        const a = this.active.get(id);
+        if (a && !a.cancelled) {
+          this.log.info({ run: id }, "the registry no longer gives this run to this worker (cancelled or reassigned); stopping it");
+          a.cancelled = true;
+          void a.runner?.deinit().catch(() => undefined);
+        }
+      }
+    } catch (err) {
+      if (first) throw err;
+      this.log.warn({ err: (err as Error).message }, "heartbeat failed; runs go on");
+    }
+  }
+
+  private async claim(): Promise<void> {
+    const free = (this.o.maxRuns ?? 1) - this.active.size;
+    if (this.closed || this.claiming || free <= 0 || Date.now() < this.claimBackoffUntil) return;
+    this.claiming = true;
+    try {
+      const ops = (await this.client.claim(this.id, free)) as unknown as Op[];
+      this.claimBackoff = 0;
+      for (const op of ops) this.begin(op);
+      // More may be waiting: ask again right away while slots are free.
+      if (ops.length > 0 && ops.length === free) setImmediate(() => void this.claim());
+    } catch (err) {
+      this.claimBackoff = Math.min(MAX_BACKOFF_MS, this.claimBackoff ? this.claimBackoff * 2 : 250);
+      this.claimBackoffUntil = Date.now() + this.claimBackoff;
+      this.log.warn({ err: (err as Error).message, retryInMs: this.claimBackoff }, "claim failed");
+    } finally {
+      this.claiming = false;
+    }
+  }
+
+  private begin(op: Op): void {
+    const a: Active = { op, cancelled: false, runner: undefined, done: Promise.resolve() };
+    this.active.set(op.run_id, a);
+    a.done = this.execute(a).finally(() => {
+      this.active.delete(op.run_id);
+      if (!this.closed) void this.claim();
+    });
+  }
+
+  private async execute(a: Active): Promise<void> {
+    const { op } = a;
+    const outbox = new EventOutbox(this.client, op, this.log);
+    this.outboxes.add(outbox);
+    const { epochs: rawEpochs, process_inputs: rawProcess, ...tubeInputs } = op.inputs;
+    const epochs = typeof rawEpochs === "number" ? rawEpochs : 1;
+    const processInputs = Array.isArray(rawProcess) ? (rawProcess as Array<Record<string, unknown>>) : [];
+    try {
+      const tube = await loadTubeFromSpec(op.graph, { baseDir: this.o.modulesDir ?? process.cwd(), input: tubeInputs, file: `<run ${op.run_id}>` });
+      a.runner = this.o.runner === "local" ? new LocalRunner(tube) : new ZmqRunner(tube, { logLevel: (this.o.logger.level as "warn") ?? "warn" });
+      await a.runner.init();
+      if (a.cancelled) return;
+      outbox.push("STARTED", `worker ${this.id}`);
+      const values: unknown[] = [];
+      let lastPct = -1;
+      let lastAt = 0;
+      for (let i = 0; i < epochs; i++) {
+        if (a.cancelled) return;
+        values.push(jsonSafe(await a.runner.process(processInputs[i])));
+        const pct = Math.floor(((i + 1) / epochs) * 100);
+        // One PROGRESS per percent at most, and not more than 10 a second: the last epoch is reported by COMPLETED.
+        if (i + 1 < epochs && pct !== lastPct && Date.now() - lastAt >= 100) {
+          outbox.push("PROGRESS", pct);
+          lastPct = pct;
+          lastAt = Date.now();
+        }
+      }
+      outbox.push("COMPLETED", `${epochs} epochs`, { outputs: { values } });
+    } catch (err) {
+      if (a.cancelled) return;
+      const message = (err as Error).message;
+      this.log.info({ run: op.run_id, err: message }, "run failed");
+      outbox.push("FAILED", message, { error_message: message });
+    } finally {
+      await a.runner?.deinit().catch(() => undefined);
+      await outbox.flushed();
+      this.outboxes.delete(outbox);
+    }
+  }
+}

@@ -1,0 +1,224 @@
+/**
+ * The SQLite store: one file, WAL, through better-sqlite3. Every write is a
+ * transaction committed before the HTTP answer goes out; with WAL and
+ * synchronous=NORMAL a committed transaction is in the file's WAL before the
+ * call returns, so it survives the process being killed (-9). (It may be
+ * lost in an operating-system crash or power cut; FULL would fsync each
+ * commit, at several times the cost: see docs/architecture.md.)
+ *
+ * One process owns the file's writes at a time: SQLite serializes writers,
+ * and a claim is one IMMEDIATE transaction, so no run is claimed twice.
+ */
+import Database from "better-sqlite3";
+import { TubularError } from "../errors.ts";
+import { LATEST_VERSION, MIGRATIONS } from "./migrations.ts";
+import type { AttemptRecord, DefinitionRecord, EventRecord, NewEvent, RunChange, RunRecord, WorkerRecord } from "./records.ts";
+import { RUN_COLUMNS, rowToAttempt, rowToDefinition, rowToEvent, rowToRun, rowToWorker, runToRow, workerToRow } from "./rows.ts";
+import type { ClaimPlanner, RunQuery, Store } from "./store.ts";
+import { keyFirst, toJson } from "./store.ts";
+
+type Row = Record<string, unknown>;
+
+const RUN_UPDATE = `UPDATE runs SET ${RUN_COLUMNS.filter((c) => c !== "id").map((c) => `${c} = ?`).join(", ")} WHERE id = ?`;
+const RUN_INSERT = `INSERT INTO runs (${RUN_COLUMNS.join(", ")}) VALUES (${RUN_COLUMNS.map(() => "?").join(", ")})`;
+const QUEUE_SCAN = 200;
+
+export class SqliteStore implements Store {
+  readonly kind = "sqlite" as const;
+  private readonly db: Database.Database;
+  private readonly stmts: Record<string, Database.Statement>;
+
+  private constructor(db: Database.Database) {
+    this.db = db;
+    const p = (sql: string) => db.prepare(sql);
+    this.stmts = {
+      runInsert: p(RUN_INSERT),
+      runUpdate: p(RUN_UPDATE),
+      runGet: p("SELECT * FROM runs WHERE id = ?"),
+      eventInsert: p("INSERT INTO run_events (run_id, id, type, t, msg, state, payload, client_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"),
+      eventByKey: p("SELECT 1 FROM run_events WHERE run_id = ? AND client_key = ?"),
+      events: p("SELECT * FROM run_events WHERE run_id = ? AND id > ? ORDER BY id"),
+      attemptUpsert: p(
+        "INSERT INTO run_attempts (run_id, number, worker_id, state, started_at, ended_at, error_message) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, number) DO UPDATE SET worker_id = excluded.worker_id, state = excluded.state, started_at = COALESCE(excluded.started_at, run_attempts.started_at), ended_at = excluded.ended_at, error_message = excluded.error_message",
+      ),
+      attempts: p("SELECT * FROM run_attempts WHERE run_id = ? ORDER BY number"),
+      defUpsert: p("INSERT INTO definitions (name, version, body, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (name, version) DO UPDATE SET body = excluded.body, created_at = excluded.created_at"),
+      defGet: p("SELECT body FROM definitions WHERE name = ? AND version = ?"),
+      defLatest: p("SELECT body FROM definitions WHERE name = ? ORDER BY created_at DESC, rowid DESC LIMIT 1"),
+      defList: p("SELECT body FROM definitions ORDER BY name, created_at"),
+      workerUpsert: p(
+        "INSERT INTO workers (worker_id, resources, tags, running_ops, status, last_heartbeat, protocol) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (worker_id) DO UPDATE SET resources = excluded.resources, tags = excluded.tags, running_ops = excluded.running_ops, status = excluded.status, last_heartbeat = excluded.last_heartbeat, protocol = excluded.protocol",
+      ),
+      workerGet: p("SELECT * FROM workers WHERE worker_id = ?"),
+      workerList: p("SELECT * FROM workers ORDER BY worker_id"),
+      workerSeen: p("UPDATE workers SET status = 'online', last_heartbeat = ? WHERE worker_id = ?"),
+      workerStale: p("SELECT * FROM workers WHERE status = 'online' AND last_heartbeat < ?"),
+      workerOffline: p("UPDATE workers SET status = 'offline' WHERE worker_id = ?"),
+      held: p("SELECT * FROM runs WHERE worker_id = ? AND state IN ('ASSIGNED', 'RUNNING')"),
+      pending: p(`SELECT * FROM runs WHERE state = 'PENDING' ORDER BY priority DESC, seq LIMIT ${QUEUE_SCAN}`),
+      backlog: p("SELECT * FROM runs WHERE webhook_url IS NOT NULL AND webhook_cursor < next_event_id - 1 ORDER BY seq LIMIT ?"),
+      advance: p("UPDATE runs SET webhook_cursor = ? WHERE id = ? AND webhook_cursor < ?"),
+      lease: p("UPDATE runs SET webhook_owner = ?, webhook_lease_until = ? WHERE id = ? AND (webhook_owner IS NULL OR webhook_owner = ? OR webhook_lease_until < ?)"),
+    };
+  }
+
+  /** Opens (creating when missing) the database file and brings its schema up to date. */
+  static open(file: string): SqliteStore {
+    let db: Database.Database;
+    try {
+      db = new Database(file);
+      db.pragma("journal_mode = WAL");
+      db.pragma("synchronous = NORMAL");
+      db.pragma("busy_timeout = 5000");
+      db.pragma("foreign_keys = ON");
+      migrate(db, file);
+    } catch (err) {
+      if (err instanceof TubularError) throw err;
+      throw new TubularError("TUBULAR_ERR_STORE", `the database ${file} could not be opened: ${(err as Error).message}`, { file }, { cause: err });
+    }
+    return new SqliteStore(db);
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+
+  async putDefinition(def: DefinitionRecord): Promise<DefinitionRecord> {
+    this.stmts.defUpsert!.run(def.name, def.version, JSON.stringify(def), def.created_at);
+    return def;
+  }
+
+  async getDefinition(name: string, version?: string): Promise<DefinitionRecord | undefined> {
+    const row = (version === undefined ? this.stmts.defLatest!.get(name) : this.stmts.defGet!.get(name, version)) as Row | undefined;
+    return row ? rowToDefinition(row) : undefined;
+  }
+
+  async listDefinitions(): Promise<DefinitionRecord[]> {
+    return (this.stmts.defList!.all() as Row[]).map(rowToDefinition);
+  }
+
+  async createRun(change: RunChange): Promise<RunRecord> {
+    return this.db.transaction(() => {
+      const run = { ...change.run, next_event_id: 0 };
+      this.stmts.runInsert!.run(...runToRow(run));
+      return this.write(run, change.events, change.attempts);
+    }).immediate();
+  }
+
+  async getRun(id: string): Promise<RunRecord | undefined> {
+    const row = this.stmts.runGet!.get(id) as Row | undefined;
+    return row ? rowToRun(row) : undefined;
+  }
+
+  async listRuns(query: RunQuery = {}): Promise<RunRecord[]> {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (query.states?.length) {
+      where.push(`state IN (${query.states.map(() => "?").join(", ")})`);
+      args.push(...query.states);
+    }
+    if (query.workerId !== undefined) {
+      where.push("worker_id = ?");
+      args.push(query.workerId);
+    }
+    const sql = `SELECT * FROM runs ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY seq DESC LIMIT ?`;
+    return (this.db.prepare(sql).all(...args, query.limit ?? 100) as Row[]).map(rowToRun);
+  }
+
+  async updateRun(id: string, change: (run: RunRecord) => RunChange, options: { key?: string } = {}): Promise<RunRecord | undefined> {
+    return this.db.transaction(() => {
+      const row = this.stmts.runGet!.get(id) as Row | undefined;
+      if (!row) return undefined;
+      const run = rowToRun(row);
+      if (options.key !== undefined && this.stmts.eventByKey!.get(id, options.key)) return run;
+      const c = change(run);
+      return this.write(c.run, keyFirst(c.events, options.key), c.attempts);
+    }).immediate();
+  }
+
+  async listEvents(runId: string, after = -1): Promise<EventRecord[]> {
+    return (this.stmts.events!.all(runId, after) as Row[]).map(rowToEvent);
+  }
+
+  async listAttempts(runId: string): Promise<AttemptRecord[]> {
+    return (this.stmts.attempts!.all(runId) as Row[]).map(rowToAttempt);
+  }
+
+  async putWorker(worker: WorkerRecord): Promise<WorkerRecord> {
+    this.stmts.workerUpsert!.run(...workerToRow(worker));
+    return worker;
+  }
+
+  async getWorker(id: string): Promise<WorkerRecord | undefined> {
+    const row = this.stmts.workerGet!.get(id) as Row | undefined;
+    return row ? rowToWorker(row) : undefined;
+  }
+
+  async listWorkers(): Promise<WorkerRecord[]> {
+    return (this.stmts.workerList!.all() as Row[]).map(rowToWorker);
+  }
+
+  async claim(workerId: string, now: number, plan: ClaimPlanner): Promise<RunRecord[] | undefined> {
+    return this.db.transaction(() => {
+      if (this.stmts.workerSeen!.run(now, workerId).changes === 0) return undefined;
+      const worker = rowToWorker(this.stmts.workerGet!.get(workerId) as Row);
+      const held = (this.stmts.held!.all(workerId) as Row[]).map(rowToRun);
+      const pending = (this.stmts.pending!.all() as Row[]).map(rowToRun);
+      return plan(worker, held, pending).map((c) => this.write(c.run, c.events, c.attempts));
+    }).immediate();
+  }
+
+  async expireWorkers(cutoff: number, lose: (run: RunRecord) => RunChange): Promise<string[]> {
+    return this.db.transaction(() => {
+      const stale = (this.stmts.workerStale!.all(cutoff) as Row[]).map(rowToWorker);
+      for (const w of stale) {
+        this.stmts.workerOffline!.run(w.worker_id);
+        for (const row of this.stmts.held!.all(w.worker_id) as Row[]) {
+          const c = lose(rowToRun(row));
+          this.write(c.run, c.events, c.attempts);
+        }
+      }
+      return stale.map((w) => w.worker_id);
+    }).immediate();
+  }
+
+  async webhookBacklog(limit: number): Promise<RunRecord[]> {
+    return (this.stmts.backlog!.all(limit) as Row[]).map(rowToRun);
+  }
+
+  async advanceWebhook(runId: string, cursor: number): Promise<void> {
+    this.stmts.advance!.run(cursor, runId, cursor);
+  }
+
+  async leaseWebhook(runId: string, owner: string, now: number, ms: number): Promise<boolean> {
+    return this.stmts.lease!.run(owner, now + ms, runId, owner, now).changes > 0;
+  }
+
+  /** Writes a changed run, numbers and inserts its events, upserts its attempt; inside a transaction. */
+  private write(run: RunRecord, events: NewEvent[], attempts: AttemptRecord[] | undefined): RunRecord {
+    let next = run.next_event_id;
+    for (const e of events) {
+      this.stmts.eventInsert!.run(run.id, next++, e.type, e.t, JSON.stringify(e.msg), e.state, toJson(e.payload), e.key ?? null);
+    }
+    const out = { ...run, next_event_id: next };
+    const row = runToRow(out);
+    this.stmts.runUpdate!.run(...row.slice(1), out.id);
+    for (const a of attempts ?? []) this.stmts.attemptUpsert!.run(run.id, a.number, a.worker_id, a.state, a.started_at, a.ended_at, a.error_message);
+    return out;
+  }
+}
+
+function migrate(db: Database.Database, file: string): void {
+  db.exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at REAL NOT NULL)");
+  db.transaction(() => {
+    const current = (db.prepare("SELECT MAX(version) AS v FROM schema_migrations").get() as { v: number | null }).v ?? 0;
+    if (current > LATEST_VERSION) {
+      throw new TubularError("TUBULAR_ERR_STORE", `the database ${file} has schema version ${current}, newer than this tubular knows (${LATEST_VERSION}); upgrade tubular`, { file });
+    }
+    for (const m of MIGRATIONS) {
+      if (m.version <= current) continue;
+      db.exec(m.sqlite);
+      db.prepare("INSERT INTO schema_migrations (version, description, applied_at) VALUES (?, ?, ?)").run(m.version, m.description, Date.now());
+    }
+  }).immediate();
+}
