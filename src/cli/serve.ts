@@ -43,6 +43,7 @@ Example:
         const jobs = await openJobServer({ db: options.db, graphsDir: options.graphs, workerTimeoutMs: options.workerTimeout * 1000, log: logger });
         const { server, url } = await startBridge({
           httpHandler: jobs.httpHandler,
+          dashboardJobs: jobs.store,
           host: options.host,
           port: options.port,
           ...(options.apiKeys ? { apiKeysFile: options.apiKeys } : {}),
