@@ -55,6 +55,7 @@ Example:
         logger.info({ url }, "bridge listening");
         ctx.stderr.write(`tubular: serving ${url}\n`);
         ctx.stderr.write(`tubular: job registry at ${url.replace(/^ws/, "http").replace(/\/ws\/v0\/rpc\/$/, "")} (store: ${jobs.store.kind})\n`);
+        ctx.stderr.write(`tubular: dashboard at ${url.replace(/^ws/, "http").replace(/ws\/v0\/rpc\/$/, "")}\n`);
         await new Promise<void>((resolve) => {
           for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => resolve());
         });
