@@ -72,7 +72,7 @@ describe("dashboard - feed", () => {
     const dash = await dashboardOf(runner, { apiKeys: ["k1"] });
 
     const wrong = await feed(dash);
-    expect(await wrong.next("hello")).toEqual({ type: "hello", version: 1, mode: "serve", auth: true });
+    expect(await wrong.next("hello")).toEqual({ type: "hello", version: 1, mode: "serve", auth: true, jobs: false });
     wrong.ws.send(JSON.stringify({ type: "auth", key: "nope" }));
     expect((await wrong.closed).code).toBe(4401);
     expect(wrong.messages.map((m) => m.type)).toEqual(["hello"]);
