@@ -34,7 +34,8 @@ beforeAll(async () => {
   agent = child;
   let err = "";
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the host agent did not start:\n${err}`)), 30_000);
+    // A loaded machine may take a while to start a TypeScript process.
+    const timer = setTimeout(() => reject(new Error(`the host agent did not start:\n${err}`)), 75_000);
     child.stderr!.setEncoding("utf8").on("data", (d: string) => {
       err += d;
       if (/working for/.test(err)) {
@@ -44,7 +45,7 @@ beforeAll(async () => {
     });
     child.once("exit", (code) => reject(new Error(`the host agent exited with ${code}:\n${err}`)));
   });
-}, 60_000);
+}, 90_000);
 
 afterAll(async () => {
   await browser?.close();
