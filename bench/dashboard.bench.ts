@@ -12,8 +12,8 @@ import { arg, chain3Spec, emit, freeRunFor, zmqRunner } from "./lib.ts";
 
 const seconds = arg("seconds", 4);
 const rounds = arg("rounds", 4);
-// Heartbeats of 1 s (default 250 ms): on a shared, loaded machine a starved runner must not be declared dead mid-bench.
-const runner = await zmqRunner(chain3Spec(), { heartbeatMs: 1000 });
+// Heartbeats of 1 s (default 250 ms) and a command timeout of 15 s (default 3): on a shared, loaded machine a starved process must not be declared dead mid-bench.
+const runner = await zmqRunner(chain3Spec(), { heartbeatMs: 1000, commandTimeoutMs: 15_000 });
 await runner.init();
 await runner.run(2000);
 const browser = await openBrowser();

@@ -331,3 +331,19 @@ export type { JobServer, JobServerOptions, RegistryClientOptions } from "./bridg
 export { RegistryRequestError } from "./bridge/registry/client.ts";
 export { RegistryWorker, type RegistryWorkerOptions } from "./host/registry-worker.ts";
 export { openStore, type Store } from "./store/index.ts";
+
+// ---------------------------------------------------------------- dashboard
+
+/**
+ * Serves the live dashboard of the given runs (graph, statuses, rates, errors,
+ * hosts, runner processes) at `http://127.0.0.1:PORT/`. Rejects with
+ * TUBULAR_ERR_AUTH beyond loopback without `apiKeys`, and with the listen
+ * error when the port is taken.
+ *
+ * @example
+ * const dashboard = await startDashboard({ runs: [{ id: "main", label: tube.id, kind: "zmq", tube, runner }] });
+ * console.log(dashboard.url);
+ */
+export { startDashboard } from "./bridge/dashboard/start.ts";
+export type { Dashboard, DashboardOptions } from "./bridge/dashboard/start.ts";
+export type { WatchedRun } from "./bridge/dashboard/feed.ts";

@@ -32,6 +32,7 @@ import { JsonRpcPeer, type BadFrameKind } from "./peer.ts";
 import { Session } from "./session.ts";
 import { DashboardEndpoint } from "./dashboard/endpoint.ts";
 import { DashboardFeed } from "./dashboard/feed.ts";
+import type { JobsSource } from "./dashboard/jobs-feed.ts";
 import { sessionRuns } from "./dashboard/session-runs.ts";
 
 export const RPC_PATH = "/ws/v0/rpc/";
@@ -81,6 +82,8 @@ export interface BridgeOptions extends Partial<BridgeLimits> {
   /** How long a client has to answer each create_node / create_edge, ms. Default 10 s. */
   mirrorTimeoutMs?: number;
   logger?: Logger;
+  /** The job registry's store: the dashboard shows its runs and their events. */
+  dashboardJobs?: JobsSource;
   /** Plain HTTP requests go here first (the job registry); it returns false for paths it leaves to the bridge. */
   httpHandler?: (req: http.IncomingMessage, res: http.ServerResponse, keys: ApiKeys) => boolean;
   /** WebSocket upgrades go here first (the worker registry's `/agent`); it returns false for paths it leaves to the bridge. */
@@ -176,14 +179,15 @@ export class BridgeServer {
     });
 
     // The dashboard (its page at `/`, its feed at /ws/v0/dashboard) behind the same keys.
-    const dashboard = new DashboardEndpoint({ feed: new DashboardFeed({ runs: () => sessionRuns(this.sessions.values()), log: this.log }), mode: "serve", keys: this.keys, log: this.log });
+    const dashboard = new DashboardEndpoint({ feed: new DashboardFeed({ runs: () => sessionRuns(this.sessions.values()), log: this.log, ...(o.dashboardJobs ? { jobs: o.dashboardJobs } : {}) }), mode: "serve", keys: this.keys, log: this.log });
     this.dashboard = dashboard;
     const server = http.createServer((req, res) => {
       // A target that does not parse is refused before any handler reads it.
       if (!parseRequestTarget(req.url)) return sendJson(res, 400, { error: "bad request target" });
       try {
-        if (o.httpHandler?.(req, res, this.keys)) return;
+        // The dashboard's own paths first: the registry answers every other path (401 without a key).
         if (dashboard.handleRequest(req, res)) return;
+        if (o.httpHandler?.(req, res, this.keys)) return;
       } catch (err) {
         this.log.error({ err, url: String(req.url).slice(0, 200) }, "HTTP handler failed");
         if (!res.headersSent) sendJson(res, 500, { error: "internal error" });

@@ -49,6 +49,7 @@ Example:
         const { server, url } = await startBridge({
           httpHandler: (req, res, keys) => agents.handleHttp(req, res, keys) || tracking.httpHandler(req, res, keys) || jobs.httpHandler(req, res, keys),
           upgradeHandler: (req, socket, head, keys) => agents.handleUpgrade(req, socket, head, keys),
+          dashboardJobs: jobs.store,
           host: options.host,
           port: options.port,
           ...(options.apiKeys ? { apiKeysFile: options.apiKeys } : {}),
@@ -61,6 +62,7 @@ Example:
         logger.info({ url }, "bridge listening");
         ctx.stderr.write(`tubular: serving ${url}\n`);
         ctx.stderr.write(`tubular: job registry at ${url.replace(/^ws/, "http").replace(/\/ws\/v0\/rpc\/$/, "")} (store: ${jobs.store.kind})\n`);
+        ctx.stderr.write(`tubular: dashboard at ${url.replace(/^ws/, "http").replace(/ws\/v0\/rpc\/$/, "")}\n`);
         await new Promise<void>((resolve) => {
           for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => resolve());
         });

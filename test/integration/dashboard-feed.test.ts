@@ -12,7 +12,9 @@ import { DASHBOARD_WS_PATH, type ServerMessage } from "../../src/bridge/dashboar
 import type { ZmqRunner } from "../../src/runner/zmq/zmq-runner.ts";
 import { useZmqRunners } from "../helpers/zmq-runners.ts";
 
-const started = useZmqRunners();
+const startRunner = useZmqRunners();
+// Heartbeats of 1 s rather than 250 ms: a machine loaded by other work must not make a runner look dead.
+const started = (spec: unknown) => startRunner(spec, { heartbeatMs: 1000 });
 const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
@@ -70,7 +72,7 @@ describe("dashboard - feed", () => {
     const dash = await dashboardOf(runner, { apiKeys: ["k1"] });
 
     const wrong = await feed(dash);
-    expect(await wrong.next("hello")).toEqual({ type: "hello", version: 1, mode: "serve", auth: true });
+    expect(await wrong.next("hello")).toEqual({ type: "hello", version: 1, mode: "serve", auth: true, jobs: false });
     wrong.ws.send(JSON.stringify({ type: "auth", key: "nope" }));
     expect((await wrong.closed).code).toBe(4401);
     expect(wrong.messages.map((m) => m.type)).toEqual(["hello"]);

@@ -1,10 +1,11 @@
 /** The dashboard: login when a key is needed, else the runs, each as graph or hosts & runners. */
 import { useEffect, useMemo, useState } from "preact/hooks";
-import type { GraphView, RunState, ServerMessage } from "../../src/bridge/dashboard/messages.ts";
+import type { GraphView, JobEventView, JobRunView, RunState, ServerMessage } from "../../src/bridge/dashboard/messages.ts";
 import { Connection, storedKey, type LinkState } from "./connection.ts";
 import { rate, time } from "./format.ts";
 import { Graph } from "./graph.tsx";
 import { Hosts } from "./hosts.tsx";
+import { Jobs } from "./jobs.tsx";
 import { Login } from "./login.tsx";
 import { NodePanel } from "./node-panel.tsx";
 
@@ -17,13 +18,27 @@ export function App() {
   const [runId, setRunId] = useState<string | undefined>();
   const [nodeId, setNodeId] = useState<string | undefined>();
   const [tab, setTab] = useState<Tab>("graph");
+  const [view, setView] = useState<"runs" | "jobs">("runs");
+  const [hasJobs, setHasJobs] = useState(false);
+  const [jobRuns, setJobRuns] = useState<readonly JobRunView[]>([]);
+  const [jobEvents, setJobEvents] = useState<ReadonlyMap<string, readonly JobEventView[]>>(new Map());
+  const [jobId, setJobId] = useState<string | undefined>();
 
   const conn = useMemo(
     () =>
       new Connection({
         onLink: setLink,
         onMessage: (m: ServerMessage) => {
-          if (m.type === "graphs") setGraphs(m.graphs);
+          if (m.type === "hello") setHasJobs(m.jobs);
+          else if (m.type === "jobs") setJobRuns(m.runs);
+          else if (m.type === "jobEvents")
+            setJobEvents((old) => {
+              const next = new Map(old);
+              const first = m.events[0]?.id ?? Infinity;
+              next.set(m.runId, [...(old.get(m.runId) ?? []).filter((e) => e.id < first), ...m.events]);
+              return next;
+            });
+          else if (m.type === "graphs") setGraphs(m.graphs);
           else if (m.type === "state") setStates({ at: m.at, runs: new Map(m.runs.map((r) => [r.runId, r])) });
         },
       }),
@@ -53,8 +68,18 @@ export function App() {
     <div class="app">
       <header class="top">
         <h1>tubular</h1>
+        {hasJobs ? (
+          <nav class="views">
+            <button class={view === "runs" ? "active" : ""} onClick={() => setView("runs")} data-testid="view-runs">
+              Graphs
+            </button>
+            <button class={view === "jobs" ? "active" : ""} onClick={() => setView("jobs")} data-testid="view-jobs">
+              Jobs
+            </button>
+          </nav>
+        ) : null}
         <nav class="runs">
-          {graphs.map((g) => (
+          {view === "runs" && graphs.map((g) => (
             <button key={g.runId} class={g === run ? "active" : ""} onClick={() => setRunId(g.runId)} data-run={g.runId}>
               {g.label}
             </button>
@@ -76,7 +101,11 @@ export function App() {
           </button>
         ) : null}
       </header>
-      {!run ? (
+      {view === "jobs" ? (
+        <main>
+          <Jobs runs={jobRuns} events={jobEvents} selected={jobId} onSelect={setJobId} />
+        </main>
+      ) : !run ? (
         <p class="muted empty" data-testid="no-runs">
           No runs yet. Runners started through this server appear here.
         </p>

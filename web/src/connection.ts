@@ -52,6 +52,7 @@ export class Connection {
           ws.send(JSON.stringify({ type: "auth", key }));
         }
         this.delay = 1000;
+        this.events.onMessage(m);
         return;
       }
       this.events.onLink("open");

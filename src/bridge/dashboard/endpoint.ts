@@ -94,7 +94,7 @@ export class DashboardEndpoint {
     this.sockets.add(ws);
     const send = (m: ServerMessage) => ws.send(JSON.stringify(m));
     const keys = this.options.keys;
-    send({ type: "hello", version: FEED_VERSION, mode: this.options.mode, auth: keys !== undefined });
+    send({ type: "hello", version: FEED_VERSION, mode: this.options.mode, auth: keys !== undefined, jobs: this.options.feed.hasJobs });
     let remove: (() => void) | undefined;
     const watch = (principal: string | undefined) => {
       remove = this.options.feed.addViewer({ principal, send: (text) => ws.send(text), buffered: () => ws.bufferedAmount });

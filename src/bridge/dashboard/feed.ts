@@ -20,6 +20,7 @@ import { snapshot } from "../../host/resources.ts";
 import type { EpochResult, Runner } from "../../runner/runner.ts";
 import type { RunStatus } from "../../runner/zmq/zmq-runner.ts";
 import { graphView } from "./graph-view.ts";
+import { JobsFeed, type JobsSource } from "./jobs-feed.ts";
 import type { ErrorView, GraphView, HostState, NodeState, NodeStatusView, RunnerProcessState, RunState, ServerMessage } from "./messages.ts";
 
 export interface WatchedRun {
@@ -48,6 +49,8 @@ export interface DashboardFeedOptions {
   /** Sampling period while someone watches. Default 1000 ms. */
   intervalMs?: number;
   log?: Logger;
+  /** The job registry's store, for the jobs view (tubular serve). */
+  jobs?: JobsSource;
 }
 
 const MAX_BUFFERED = 1 << 20;
@@ -219,11 +222,20 @@ export class DashboardFeed {
   private timer: NodeJS.Timeout | undefined;
   private soon: NodeJS.Timeout | undefined;
   private closed = false;
+  private readonly jobs: JobsFeed | undefined;
+  /** Viewers that have not had the jobs part yet. */
+  private readonly jobsFresh = new Set<Viewer>();
 
   constructor(options: DashboardFeedOptions) {
     this.source = options.runs;
+    this.jobs = options.jobs ? new JobsFeed(options.jobs, options.log) : undefined;
     this.intervalMs = options.intervalMs ?? 1000;
     this.log = options.log;
+  }
+
+  /** Whether the feed shows the job registry. */
+  get hasJobs(): boolean {
+    return this.jobs !== undefined;
   }
 
   get viewerCount(): number {
@@ -248,6 +260,7 @@ export class DashboardFeed {
   addViewer(viewer: Viewer): () => void {
     if (this.closed) throw new Error("the dashboard feed is closed");
     this.viewers.add(viewer);
+    if (this.jobs) this.jobsFresh.add(viewer);
     if (!this.timer) {
       this.timer = setInterval(() => this.sample(), this.intervalMs);
       this.timer.unref();
@@ -255,6 +268,7 @@ export class DashboardFeed {
     this.sample(viewer);
     return () => {
       this.viewers.delete(viewer);
+      this.jobsFresh.delete(viewer);
       if (this.viewers.size === 0) this.stopTimers();
     };
   }
@@ -297,6 +311,22 @@ export class DashboardFeed {
           if ((isFresh || last?.state !== stateBody) && (isFresh || v.buffered() < MAX_BUFFERED)) v.send(state);
         }
         this.lastSent.set(principal, { graphs, state: stateBody });
+      }
+      if (this.jobs) {
+        // Registry runs belong to no session: every viewer with a key sees them, as the registry's HTTP API shows them to every key.
+        const fresh = [...this.jobsFresh];
+        this.jobsFresh.clear();
+        const settled = [...this.viewers].filter((v) => !fresh.includes(v));
+        void this.jobs.sample(
+          (text) => {
+            for (const v of settled) if (this.viewers.has(v) && v.buffered() < MAX_BUFFERED) v.send(text);
+          },
+          fresh.map((v) => (text: string) => {
+            if (this.viewers.has(v)) v.send(text);
+          }),
+        ).then((done) => {
+          if (!done) for (const v of fresh) if (this.viewers.has(v)) this.jobsFresh.add(v);
+        });
       }
     } catch (err) {
       this.log?.warn({ err }, "dashboard sample failed");

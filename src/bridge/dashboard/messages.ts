@@ -108,7 +108,34 @@ export interface RunState {
   readonly lastError?: ErrorView;
 }
 
+/** A run of the job registry, as its table shows it. */
+export interface JobRunView {
+  readonly id: string;
+  /** The definition's name@version, the graph file, or "inline graph". */
+  readonly name: string;
+  readonly state: string;
+  /** 0..100 */
+  readonly progress: number;
+  readonly worker: string | null;
+  readonly attempt: number;
+  readonly maxAttempts: number;
+  readonly error: string | null;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+}
+
+export interface JobEventView {
+  readonly id: number;
+  readonly type: string;
+  readonly t: number;
+  readonly msg: string | number;
+  readonly state: string;
+}
+
 export type ServerMessage =
-  | { readonly type: "hello"; readonly version: number; readonly mode: "serve" | "run"; readonly auth: boolean }
+  | { readonly type: "hello"; readonly version: number; readonly mode: "serve" | "run"; readonly auth: boolean; readonly jobs: boolean }
+  | { readonly type: "jobs"; readonly runs: readonly JobRunView[] }
+  /** New events of one registry run (all those kept, for a viewer that just came). */
+  | { readonly type: "jobEvents"; readonly runId: string; readonly events: readonly JobEventView[] }
   | { readonly type: "graphs"; readonly graphs: readonly GraphView[] }
   | { readonly type: "state"; readonly at: number; readonly runs: readonly RunState[] };
