@@ -44,6 +44,35 @@ export { loadTube } from "./spec/load.ts";
 export { loadTubeFromSpec } from "./spec/load.ts";
 
 /**
+ * A graph file and its `extends`, merged and validated, without resolving
+ * types or building the graph. Fails with a `SpecError`, as `loadTube`.
+ *
+ * @example
+ * const spec = await loadSpec("graph.yaml", { tubePath: ["./pipelines"] });
+ */
+export { loadSpec } from "./spec/load.ts";
+
+/**
+ * The node-type map (`LoadOptions.typeMap`): names such as noob's
+ * `mypkg.nodes.*` mapped to tubular types. `loadTypeMap` reads a YAML/JSON
+ * file (relative modules resolve from its folder); `typeMapFromObject` builds
+ * one in code. A malformed entry fails with a `SpecError`.
+ *
+ * @example
+ * const tube = await loadTube("graph.yaml", { typeMap: await loadTypeMap("types.yaml") });
+ */
+export { loadTypeMap, typeMapFromObject, type TypeMap } from "./spec/type-map.ts";
+
+/**
+ * Thrown by a generator source once it returned; a runner ends free-run there
+ * cleanly and `process()` rejects with `TUBULAR_ERR_SOURCE_ENDED`.
+ *
+ * @example
+ * if (err.code === "TUBULAR_ERR_SOURCE_ENDED") console.log(`${err.nodeId} ended`);
+ */
+export { SourceEnded } from "./node/define.ts";
+
+/**
  * Options of `loadTube` (`input`: tube-scoped input values; `nodeTypes`: more
  * node types by name) and of `loadTubeFromSpec` (plus `baseDir`, `file`).
  *
