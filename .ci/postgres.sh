@@ -1,4 +1,4 @@
-# Sourced by .ci/run: PostgreSQL for the job registry's tests, and better-sqlite3's native module.
+# Sourced by .ci/run: PostgreSQL for the store's tests.
 #
 # Installs Debian's `postgresql` when missing (root and apt-get needed), starts its cluster,
 # creates the role and database the tests use, and exports TUBULAR_TEST_PG. Under CI
@@ -34,10 +34,4 @@ if command -v pg_lsclusters >/dev/null 2>&1; then
     export TUBULAR_TEST_PG="${TUBULAR_TEST_PG:-$pg_url}"
     echo "PostgreSQL ready for the tests: TUBULAR_TEST_PG=${TUBULAR_TEST_PG}"
   fi
-fi
-
-# npm 11 skips install scripts: build better-sqlite3 when its prebuilt module is not loadable.
-if ! node -e "new (require('better-sqlite3'))(':memory:').close()" >/dev/null 2>&1; then
-  echo "building better-sqlite3"
-  npm rebuild better-sqlite3
 fi

@@ -6,10 +6,13 @@
 import { createReadStream, existsSync, statSync } from "node:fs";
 import type http from "node:http";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { createRequire } from "node:module";
 
-/** Where the built dashboard lives in the package. */
-export const WEB_DIST = fileURLToPath(new URL("../../../web/dist/", import.meta.url));
+/**
+ * Where the built dashboard lives in the package: beside its package.json, found by the
+ * package's own name, so the same line works from src/ and from the compiled dist/src/.
+ */
+export const WEB_DIST = path.join(path.dirname(createRequire(import.meta.url).resolve("tubular/package.json")), "web", "dist") + path.sep;
 
 const TYPES: Record<string, string> = {
   ".html": "text/html; charset=utf-8",
