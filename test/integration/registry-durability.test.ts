@@ -51,7 +51,9 @@ for (const k of STORE_KINDS) {
       expect((await c("POST", "/workers/gone/claim")).body.ops.map((o: any) => o.run_id)).toEqual([run.id]);
       await c("POST", `/runs/${run.id}/events`, { type: "STARTED", msg: "" });
       // "alive" keeps heartbeating; "gone" says nothing more.
-      const beat = setInterval(() => void c("POST", "/workers/heartbeat", { worker_id: "alive", resources: RESOURCES, tags: [] }), 100);
+      // One heartbeat at a time, each awaited before the server closes: none may fail unseen.
+      let beats: Promise<unknown> = Promise.resolve();
+      const beat = setInterval(() => (beats = beats.then(() => c("POST", "/workers/heartbeat", { worker_id: "alive", resources: RESOURCES, tags: [] }))), 100);
       try {
         const retried = await until("the run back in the queue", async () => {
           const r = (await c("GET", `/runs/${run.id}`)).body;
@@ -69,6 +71,7 @@ for (const k of STORE_KINDS) {
         ]);
       } finally {
         clearInterval(beat);
+        await beats;
       }
     }, 60_000);
 

@@ -52,7 +52,7 @@ async function epochs(runner: ZmqRunner, n: number): Promise<unknown[]> {
 
 describe("zmq runner - hostile input on a live run", { timeout: 90_000 }, () => {
   it("the 20-byte record definition sent to the command inbox is dropped; the run goes on with the right values", async () => {
-    const runner = await started(chain);
+    const runner = await started(chain, { processes: "per-node" });
     expect(await epochs(runner, 2)).toEqual([0, 2]);
     await withClient(inboxOf(runner), async (d) => {
       await d.send(Buffer.from("9501a470696e67a17800d4724092a161a1620102", "hex"));
@@ -94,7 +94,7 @@ afterEach(async () => {
 
 describe("zmq runner - size limits on every socket", { timeout: 90_000 }, () => {
   it("a 200 MB message to a runner's outbox is refused at the wire: the runner stays small and the run right", async () => {
-    const runner = await started(chain);
+    const runner = await started(chain, { processes: "per-node" });
     const pid = runner.pids().scale!;
     expect(await epochs(runner, 1)).toEqual([0]);
     await sendFrames(`ipc://${path.join(runner.runDirectory!, "runner-scale.sock")}`, "xsub", 1, 200 * 1024 * 1024, 1);
@@ -104,7 +104,7 @@ describe("zmq runner - size limits on every socket", { timeout: 90_000 }, () => 
   });
 
   it("three messages of 1,000,000 one-byte frames to the command inbox are dropped unread; the run goes on", async () => {
-    const runner = await started(chain);
+    const runner = await started(chain, { processes: "per-node" });
     expect(await epochs(runner, 1)).toEqual([0]);
     const before = process.memoryUsage().rss;
     // Hand-made ZMTP, as CLIENT (the inbox's own peer type): libzmq's SERVER drops multi-part messages.
@@ -121,7 +121,7 @@ describe("zmq runner - size limits on every socket", { timeout: 90_000 }, () => 
   });
 
   it("a 200 MB frame to the command inbox is refused before it is read into memory", async () => {
-    const runner = await started(chain);
+    const runner = await started(chain, { processes: "per-node" });
     expect(await epochs(runner, 1)).toEqual([0]);
     const before = process.memoryUsage().rss;
     await sendFrames(inboxOf(runner), "client", 1, 200 * 1024 * 1024, 1);
@@ -146,7 +146,7 @@ describe("zmq runner - identities cannot be taken over", { timeout: 90_000 }, ()
   const doubled = (values: unknown[], from: number) => values.every((v, i) => v === 2 * (from + i));
 
   it("a DEALER with routing id 'scale' cannot connect to the command inbox; the real runner 'scale' is not cut off", async () => {
-    const runner = await started(chain);
+    const runner = await started(chain, { processes: "per-node" });
     expect(await epochs(runner, 1)).toEqual([0]);
     const out = await runScript("test/fixtures/drivers/zmtp-flood.mjs", [inboxPath(runner), "DEALER", "1", "1"]);
     expect(out).not.toContain("handshake");
@@ -160,7 +160,7 @@ describe("zmq runner - identities cannot be taken over", { timeout: 90_000 }, ()
   });
 
   it("a forged identify, status and error for 'scale' from another connection are dropped; the run goes on right", async () => {
-    const runner = await started(chain);
+    const runner = await started(chain, { processes: "per-node" });
     expect(await epochs(runner, 1)).toEqual([0]);
     const before = runner.stats().drops.schema;
     await withClient(inboxOf(runner), async (c) => {
@@ -178,7 +178,7 @@ describe("zmq runner - identities cannot be taken over", { timeout: 90_000 }, ()
   });
 
   it("host_hello naming 'driver' and a forged runner_exit are refused on a run without host agents", async () => {
-    const runner = await started(chain);
+    const runner = await started(chain, { processes: "per-node" });
     expect(await epochs(runner, 1)).toEqual([0]);
     const before = runner.stats().drops.schema;
     await withClient(inboxOf(runner), async (c) => {

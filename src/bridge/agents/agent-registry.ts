@@ -24,6 +24,7 @@ import { fits } from "../registry/placement.ts";
 import { applyEvent, assigned, lost } from "../registry/state-machine.ts";
 import type { Tracker } from "../tracking/tracker.ts";
 import { OFFERABLE_STATUSES, toWorker, WorkerMessage, type ServerToWorker } from "./messages.ts";
+import { parseRequestTarget } from "../http-routes.ts";
 
 export const AGENT_PATH = "/agent";
 export const INIT_CONFIG_PATH = "/v2/agent/init-config";
@@ -108,7 +109,8 @@ export class AgentRegistry {
 
   /** `/agent` upgrades: Bearer token (an API key of the server) or 401. False for other paths. */
   handleUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer, keys: ApiKeys): boolean {
-    const url = new URL(req.url ?? "/", "http://agents");
+    const url = parseRequestTarget(req.url);
+    if (!url) return false;
     if (url.pathname !== AGENT_PATH && url.pathname !== `${AGENT_PATH}/`) return false;
     if (!keys.check(keyFromHeader(req.headers.authorization))) {
       this.refused.auth++;
@@ -122,7 +124,8 @@ export class AgentRegistry {
 
   /** `POST /v2/agent/init-config`: where the registry is. False for other paths. */
   handleHttp(req: http.IncomingMessage, res: http.ServerResponse, keys: ApiKeys): boolean {
-    const url = new URL(req.url ?? "/", "http://agents");
+    const url = parseRequestTarget(req.url);
+    if (!url) return false;
     if (url.pathname !== INIT_CONFIG_PATH && url.pathname !== `${INIT_CONFIG_PATH}/`) return false;
     req.resume();
     const send = (status: number, body: unknown) => {

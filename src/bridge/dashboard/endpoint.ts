@@ -18,6 +18,7 @@ import type { ApiKeys } from "../auth.ts";
 import type { DashboardFeed } from "./feed.ts";
 import { ClientMessage, CLOSE_BAD_KEY, CLOSE_BAD_MESSAGE, DASHBOARD_WS_PATH, FEED_VERSION, type ServerMessage } from "./messages.ts";
 import { StaticFiles } from "./static-files.ts";
+import { parseRequestTarget } from "../http-routes.ts";
 
 export interface DashboardEndpointOptions {
   feed: DashboardFeed;
@@ -73,7 +74,8 @@ export class DashboardEndpoint {
 
   /** Takes the feed's WebSocket upgrade; false when the path is not the dashboard's. */
   handleUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): boolean {
-    const pathname = new URL(req.url ?? "/", "http://dashboard").pathname;
+    const pathname = parseRequestTarget(req.url)?.pathname;
+    if (pathname === undefined) return false;
     if (pathname !== DASHBOARD_WS_PATH) return false;
     socket.on("error", () => undefined);
     if (!sameOrigin(req)) {

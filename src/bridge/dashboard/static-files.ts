@@ -7,6 +7,7 @@ import { createReadStream, existsSync, statSync } from "node:fs";
 import type http from "node:http";
 import path from "node:path";
 import { createRequire } from "node:module";
+import { parseRequestTarget } from "../http-routes.ts";
 
 /**
  * Where the built dashboard lives in the package: beside its package.json, found by the
@@ -43,7 +44,8 @@ export class StaticFiles {
   /** Serves GET/HEAD of `/`, `/index.html` and `/assets/*`; returns false for any other request, which is not ours. */
   handle(req: http.IncomingMessage, res: http.ServerResponse): boolean {
     if (req.method !== "GET" && req.method !== "HEAD") return false;
-    const pathname = new URL(req.url ?? "/", "http://dashboard").pathname;
+    const pathname = parseRequestTarget(req.url)?.pathname;
+    if (pathname === undefined) return false;
     let rel: string;
     if (pathname === "/" || pathname === "/index.html") rel = "index.html";
     else if (pathname.startsWith("/assets/") || pathname === "/favicon.svg") rel = decodeURIComponent(pathname.slice(1));

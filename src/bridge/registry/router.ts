@@ -18,6 +18,7 @@ import type { JobRegistry } from "./job-registry.ts";
 import { RegistryError, badRequest } from "./registry-error.ts";
 import { AdHocRunBody, DefinitionBody, DefinitionRunBody, EventBody, HeartbeatBody, PatchRunBody } from "./schemas.ts";
 import { attemptView, definitionView, eventView, opView, runView, workerView } from "./views.ts";
+import { parseRequestTarget } from "../http-routes.ts";
 
 export interface RouterOptions {
   registry: JobRegistry;
@@ -118,7 +119,8 @@ export class RegistryRouter {
 
   /** Answers a request; false for the paths it leaves to others (`/health`). */
   handle(req: http.IncomingMessage, res: http.ServerResponse, keys: ApiKeys): boolean {
-    const url = new URL(req.url ?? "/", "http://registry");
+    const url = parseRequestTarget(req.url);
+    if (!url) return false;
     if (url.pathname === "/health") return false;
     void this.serve(req, res, url, keys);
     return true;

@@ -12,6 +12,7 @@ import { CreateProjectBody, CreateRunBody, MetricBody, PatchRunBody } from "./sc
 import { TrackingError } from "./tracking-error.ts";
 import type { Tracker } from "./tracker.ts";
 import { metricView, projectView, runView, userOf, type TrackUser } from "./views.ts";
+import { parseRequestTarget } from "../http-routes.ts";
 
 export const TRACKING_PREFIX = "/api/v0/";
 const MAX_BODY = 1024 * 1024;
@@ -93,7 +94,8 @@ export class TrackingRouter {
 
   /** Answers requests under /api/v0/; false for any other path. */
   handle(req: http.IncomingMessage, res: http.ServerResponse, keys: ApiKeys): boolean {
-    const url = new URL(req.url ?? "/", "http://tracking");
+    const url = parseRequestTarget(req.url);
+    if (!url) return false;
     if (!url.pathname.startsWith(TRACKING_PREFIX)) return false;
     void this.serve(req, res, url, keys);
     return true;

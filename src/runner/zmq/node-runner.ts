@@ -62,6 +62,8 @@ export class NodeRunner {
   private pendingEvents: TubeEvent[] = [];
   private pendingDone: EventValue["done"] = [];
   private lastCommandAt = Date.now();
+  /** The init in progress, if any: it runs beside the read loop, not inside it. */
+  private initializing: Promise<void> | undefined;
   private timers: NodeJS.Timeout[] = [];
   private closing = false;
   private zap: ZapAuthenticator | undefined;
@@ -236,7 +238,11 @@ export class NodeRunner {
         this.onAnnounce(msg);
         return;
       case "init":
-        await this.onInit(msg.value?.first_epoch ?? 0);
+        // Not awaited: a node's init may take long (or never end), and meanwhile the read loop must
+        // go on hearing the driver, or the runner takes the silence for a driver gone and exits.
+        this.initializing ??= this.onInit(msg.value?.first_epoch ?? 0)
+          .catch((err: unknown) => this.log.error({ err }, "init failed"))
+          .finally(() => (this.initializing = undefined));
         return;
       case "process":
         for (const { epoch, input } of processEpochs(msg.value)) this.scheduler.openEpoch(epoch, input ?? {});
