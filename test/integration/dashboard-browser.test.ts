@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it, onTestFailed } from "vitest";
 import { BridgeServer, TubularClient } from "../../src/bridge/index.ts";
 import { startDashboard, type Dashboard } from "../../src/bridge/dashboard/start.ts";
 import type { ZmqRunner } from "../../src/runner/zmq/zmq-runner.ts";
+import type { ZmqRunnerOptions } from "../../src/runner/zmq/options.ts";
 import { THREE_NODES } from "../fixtures/bridge-graphs.ts";
 import { projectRoot } from "../helpers/acceptance.ts";
 import { openBrowser, screenshot, type OpenBrowser } from "../helpers/browser.ts";
@@ -15,7 +16,7 @@ import { useZmqRunners } from "../helpers/zmq-runners.ts";
 
 const startRunner = useZmqRunners();
 // Heartbeats of 1 s rather than 250 ms: a machine loaded by other work must not make a runner look dead.
-const started = (spec: unknown) => startRunner(spec, { heartbeatMs: 1000 });
+const started = (spec: unknown, options: ZmqRunnerOptions = {}) => startRunner(spec, { heartbeatMs: 1000, ...options });
 const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
@@ -149,13 +150,17 @@ describe("dashboard - in Chromium", () => {
   }, 90_000);
 
   it("a runner killed with -9 shows restarting, then running again, with its new pid and one restart", async () => {
-    const runner = await started({
-      nodes: {
-        a: { type: "count" },
-        b: { type: "multiply", depends: [{ left: "a.index" }], params: { right: 2 }, restart: "on-failure" },
-        return: { type: "return", depends: "b.value" },
+    // One process per node: the test kills node b's own runner process.
+    const runner = await started(
+      {
+        nodes: {
+          a: { type: "count" },
+          b: { type: "multiply", depends: [{ left: "a.index" }], params: { right: 2 }, restart: "on-failure" },
+          return: { type: "return", depends: "b.value" },
+        },
       },
-    });
+      { processes: "per-node" },
+    );
     const dash = await dashboardOf(runner);
     const b = await browser();
     await b.page.goto(dash.url);
