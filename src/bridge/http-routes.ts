@@ -83,3 +83,27 @@ export class HttpRoutes {
     }
   };
 }
+
+/**
+ * Routes with parameters (`/runs/:id/events`), for the bridge's REST APIs (job registry, run
+ * tracking). Paths are matched after percent-decoding; a trailing slash is optional.
+ */
+export class PatternRoutes<H> {
+  private readonly routes: Array<{ method: string; re: RegExp; handler: H }> = [];
+
+  add(method: string, path: string, handler: H): void {
+    this.routes.push({ method, re: new RegExp(`^${path.replace(/:\w+/g, "([^/]+)")}/?$`), handler });
+  }
+
+  /** The handler and its captured parameters; "method" when the path exists under other methods only; undefined when no route has it. */
+  match(method: string | undefined, path: string): { handler: H; params: string[] } | "method" | undefined {
+    let pathKnown = false;
+    for (const r of this.routes) {
+      const m = r.re.exec(path);
+      if (!m) continue;
+      if (r.method === method) return { handler: r.handler, params: m.slice(1) };
+      pathKnown = true;
+    }
+    return pathKnown ? "method" : undefined;
+  }
+}

@@ -18,7 +18,7 @@ import type { JobRegistry } from "./job-registry.ts";
 import { RegistryError, badRequest } from "./registry-error.ts";
 import { AdHocRunBody, DefinitionBody, DefinitionRunBody, EventBody, HeartbeatBody, PatchRunBody } from "./schemas.ts";
 import { attemptView, definitionView, eventView, opView, runView, workerView } from "./views.ts";
-import { parseRequestTarget } from "../http-routes.ts";
+import { parseRequestTarget, PatternRoutes } from "../http-routes.ts";
 
 export interface RouterOptions {
   registry: JobRegistry;
@@ -55,7 +55,7 @@ function intParam(q: URLSearchParams, name: string, min: number): number | undef
 }
 
 export class RegistryRouter {
-  private readonly routes: Array<{ method: string; re: RegExp; handler: Handler }> = [];
+  private readonly routes = new PatternRoutes<Handler>();
   private readonly maxBody: number;
   /** Requests refused, by reason; for logs and tests. */
   readonly refused = { auth: 0, body: 0, tooLarge: 0 };
@@ -64,8 +64,7 @@ export class RegistryRouter {
     this.maxBody = o.maxBodyBytes ?? 1024 * 1024;
     const reg = o.registry;
     const timeout = reg.workerTimeoutMs;
-    const seg = "([^/]+)";
-    const add = (method: string, path: string, handler: Handler) => this.routes.push({ method, re: new RegExp(`^${path.replace(/:\w+/g, seg)}/?$`), handler });
+    const add = (method: string, path: string, handler: Handler) => this.routes.add(method, path, handler);
     const fullRun = async (id: string, status = 200): Promise<[number, unknown]> => {
       const run = await reg.getRun(id);
       return [status, runView(run, await reg.store.listEvents(id), await reg.store.listAttempts(id))];
@@ -147,21 +146,17 @@ export class RegistryRouter {
       req.resume();
       return send(400, { detail: "the path is not valid percent-encoding", code: "TUBULAR_ERR_REGISTRY_BAD_REQUEST" });
     }
-    let matched = false;
-    for (const r of this.routes) {
-      const m = r.re.exec(path);
-      if (!m) continue;
-      matched = true;
-      if (r.method !== req.method) continue;
+    const route = this.routes.match(req.method, path);
+    if (typeof route === "object") {
       try {
-        const [status, body] = await r.handler({ params: m.slice(1), query: url.searchParams, body: () => this.readBody(req) });
+        const [status, body] = await route.handler({ params: route.params, query: url.searchParams, body: () => this.readBody(req) });
         return send(status, body);
       } catch (err) {
         return this.fail(err, send, req);
       }
     }
     req.resume();
-    if (matched) return send(405, { detail: `${req.method} is not allowed on ${path}` });
+    if (route === "method") return send(405, { detail: `${req.method} is not allowed on ${path}` });
     send(404, { detail: `no such path: ${path}`, code: "TUBULAR_ERR_REGISTRY_NOT_FOUND" });
   }
 

@@ -12,7 +12,7 @@ import { CreateProjectBody, CreateRunBody, MetricBody, PatchRunBody } from "./sc
 import { TrackingError } from "./tracking-error.ts";
 import type { Tracker } from "./tracker.ts";
 import { metricView, projectView, runView, userOf, type TrackUser } from "./views.ts";
-import { parseRequestTarget } from "../http-routes.ts";
+import { parseRequestTarget, PatternRoutes } from "../http-routes.ts";
 
 export const TRACKING_PREFIX = "/api/v0/";
 const MAX_BODY = 1024 * 1024;
@@ -34,13 +34,12 @@ function parse<T extends z.ZodType>(schema: T, data: unknown): z.infer<T> {
 }
 
 export class TrackingRouter {
-  private readonly routes: Array<{ method: string; re: RegExp; handler: Handler }> = [];
+  private readonly routes = new PatternRoutes<Handler>();
   /** Requests refused, by reason; for logs and tests. */
   readonly refused = { auth: 0, body: 0 };
 
   constructor(private readonly tracker: Tracker, private readonly log: Logger) {
-    const seg = "([^/]+)";
-    const add = (method: string, path: string, handler: Handler) => this.routes.push({ method, re: new RegExp(`^${path.replace(/:\w+/g, seg)}/?$`), handler });
+    const add = (method: string, path: string, handler: Handler) => this.routes.add(method, path, handler);
     const t = tracker;
     const runIn = async (ns: string, slug: string, uuid: string) => {
       const p = await t.project(ns, slug);
@@ -121,14 +120,10 @@ export class TrackingRouter {
       req.resume();
       return send(400, { detail: "the path is not valid percent-encoding", code: "TUBULAR_ERR_TRACKING_BAD_REQUEST" });
     }
-    let matched = false;
-    for (const r of this.routes) {
-      const m = r.re.exec(path);
-      if (!m) continue;
-      matched = true;
-      if (r.method !== req.method) continue;
+    const route = this.routes.match(req.method, path);
+    if (typeof route === "object") {
       try {
-        const [status, body] = await r.handler({ params: m.slice(1), user: userOf(digest), body: () => readJson(req) });
+        const [status, body] = await route.handler({ params: route.params, user: userOf(digest), body: () => readJson(req) });
         return send(status, body);
       } catch (err) {
         if (err instanceof TrackingError) {
@@ -140,7 +135,8 @@ export class TrackingRouter {
       }
     }
     req.resume();
-    send(matched ? 405 : 404, { detail: matched ? `${req.method} is not allowed on ${path}` : `no such path: ${path}`, code: "TUBULAR_ERR_TRACKING_NOT_FOUND" });
+    const known = route === "method";
+    send(known ? 405 : 404, { detail: known ? `${req.method} is not allowed on ${path}` : `no such path: ${path}`, code: "TUBULAR_ERR_TRACKING_NOT_FOUND" });
   }
 }
 
