@@ -17,6 +17,11 @@
  * only (libzmq drops multi-part ones before they reach the process), refuses
  * DEALER and ROUTER peers at the handshake, and names each connection
  * itself (no peer-chosen routing id to take over).
+ *
+ * zeromq.js cannot wait for a SERVER or CLIENT without spinning (see
+ * idle-poll.ts): `openSocket` gives them a zero receive timeout, and
+ * `readLoop` reads them when told to (`IdlePoll`), never leaving a read
+ * pending. The senders below wake their socket's reader, as a reply may follow.
  */
 import * as zmq from "zeromq";
 // The draft socket types, without the entry module's "experimental" process warning on every start.
@@ -24,6 +29,7 @@ import { Client, Server } from "zeromq/lib/draft.js";
 import type { Logger } from "pino";
 import type { DropCounter } from "../protocol/drops.ts";
 import { LoopTurn } from "./loop-turn.ts";
+import { IdlePoll } from "./idle-poll.ts";
 
 /** ZMQ_MAXMSGSIZE of XPUB sockets: a subscription is one short topic (prefix + an id of at most 255 bytes). */
 export const SUBSCRIPTION_MAX_BYTES = 4096;
@@ -50,8 +56,15 @@ export function openSocket<K extends SocketKind>(kind: K, maxMessageBytes: numbe
   if (!Number.isInteger(maxMessageBytes) || maxMessageBytes <= 0) throw new RangeError(`maxMessageBytes must be a positive integer, got ${maxMessageBytes}`);
   const maxMessageSize = kind === "xpub" ? Math.min(SUBSCRIPTION_MAX_BYTES, maxMessageBytes) : maxMessageBytes;
   const Ctor = CONSTRUCTORS[kind] as unknown as new (o: object) => SocketOf<K>;
-  return new Ctor({ ...options, maxMessageSize });
+  // A zero receive timeout: a read never waits on the socket (which would spin, see idle-poll.ts).
+  const polled = kind === "server" || kind === "client" ? { receiveTimeout: 0 } : {};
+  const socket = new Ctor({ ...polled, ...options, maxMessageSize });
+  if (kind === "server" || kind === "client") idlePolls.set(socket, new IdlePoll());
+  return socket;
 }
+
+/** The reader's pace of each SERVER and CLIENT (see idle-poll.ts), woken by its sender. */
+const idlePolls = new WeakMap<object, IdlePoll>();
 
 export interface ReadLoopOptions<M extends unknown[]> {
   /** Messages with more frames than this are dropped unread. */
@@ -72,6 +85,8 @@ export interface ReadLoopOptions<M extends unknown[]> {
 export async function readLoop<M extends object[]>(socket: zmq.Readable<M> & { readonly closed: boolean }, options: ReadLoopOptions<M>): Promise<void> {
   // A busy socket hands messages over without ever reaching the timers (see loop-turn.ts).
   const loop = new LoopTurn();
+  // SERVER and CLIENT sockets are read with a zero timeout, when their IdlePoll says.
+  const idle = idlePolls.get(socket);
   while (!socket.closed) {
     await loop.turn();
     let frames: M;
@@ -79,12 +94,16 @@ export async function readLoop<M extends object[]>(socket: zmq.Readable<M> & { r
       frames = await socket.receive();
     } catch (err) {
       if (socket.closed) return;
-      // A SERVER that dropped a multi-part message has nothing to hand over
-      // although it polled readable: zeromq.js reports EAGAIN. Read on.
-      if ((err as { code?: string }).code === "EAGAIN") continue;
+      // Nothing queued (a polled socket), or a SERVER that dropped a multi-part
+      // message and so has nothing to hand over although it polled readable. Read on.
+      if ((err as { code?: string }).code === "EAGAIN") {
+        if (idle) await idle.next();
+        continue;
+      }
       options.log.error({ err }, `${options.name} failed`);
       return;
     }
+    idle?.wake();
     if (frames.length > options.maxFrames) {
       options.drops.record("frames", `a message of ${frames.length} frames on the ${options.name} (at most ${options.maxFrames})`);
       continue;
@@ -98,6 +117,7 @@ export function serverSender(server: Server): { send(frames: Array<Buffer | stri
   return {
     send: (frames) => {
       if (frames.length !== 2) return Promise.reject(new RangeError(`a control message is one frame, not ${frames.length - 1}`));
+      idlePolls.get(server)?.wake();
       return server.send(frames[1]!, { routingId: Number(frames[0]) });
     },
     get closed() {
@@ -111,6 +131,7 @@ export function clientSender(client: Client): { send(frames: Array<Buffer | stri
   return {
     send: (frames) => {
       if (frames.length !== 1) return Promise.reject(new RangeError(`a control message is one frame, not ${frames.length}`));
+      idlePolls.get(client)?.wake();
       return client.send(frames[0]!);
     },
     get closed() {
