@@ -15,7 +15,7 @@
  * 1 ms. The control channel carries handshakes, heartbeats, status and errors,
  * never an epoch's data, so a control message waits at most `maxMs` more.
  */
-export const IDLE_POLL_MAX_MS = 16;
+export const IDLE_POLL_MAX_MS = 32;
 
 export class IdlePoll {
   private delayMs = 0;

@@ -54,7 +54,7 @@ describe("transport sockets - SERVER and CLIENT read loops", { timeout: 30_000 }
     await until(() => p.atClient.length === 1, 5000, "the client to read the reply");
     expect(p.atClient).toEqual(["welcome"]);
     // Both loops are reading now. With a pending receive on each, this took 0.84 s of CPU per 2 s on an idle machine;
-    // a loop that polls at most every 16 ms takes a few ms. Under load a spinning loop gets less CPU, hence 2 s and 150 ms.
+    // a loop that polls at most every 32 ms takes a few ms. Under load a spinning loop gets less CPU, hence 2 s and 150 ms.
     const cpu = await cpuDuring(2000);
     expect(cpu).toBeLessThan(150);
     // Still reading after the idle time: the backoff is bounded.
