@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import { loadTubeFromSpec } from "../src/spec/load.ts";
 import { ZmqRunner, type ZmqRunnerOptions } from "../src/runner/zmq/zmq-runner.ts";
 import type { EpochResult, Runner } from "../src/runner/runner.ts";
+import { verdictLine, verdictsOf } from "./targets.ts";
 
 export const benchDir = path.dirname(fileURLToPath(import.meta.url));
 
@@ -19,8 +20,12 @@ export interface BenchResult {
   [key: string]: unknown;
 }
 
+/** Prints the bench's JSON line, with its targets judged (bench/targets.ts), and one verdict line per target on stderr. */
 export function emit(result: BenchResult): void {
-  process.stdout.write(`${JSON.stringify(result)}\n`);
+  const verdicts = verdictsOf(result);
+  const line = verdicts.length > 0 ? { ...result, targets: verdicts.map(({ figure, value, target, met }) => ({ figure, value, target, met })) } : result;
+  process.stdout.write(`${JSON.stringify(line)}\n`);
+  for (const v of verdicts) process.stderr.write(`${verdictLine(v)}\n`);
 }
 
 /** count -> multiply -> add -> return; one process per node unless grouped. */

@@ -7,6 +7,7 @@
 import { spawnSync } from "node:child_process";
 import path from "node:path";
 import { benchDir, type BenchResult } from "./lib.ts";
+import { runVerdicts, verdictLine, type Verdict } from "./targets.ts";
 
 const all: Array<[string, string[]]> = [
   ["raw-pubsub", []],
@@ -41,6 +42,7 @@ const all: Array<[string, string[]]> = [
 ];
 const only = process.argv.slice(2).filter((a) => !a.startsWith("-"));
 const results: BenchResult[] = [];
+const failed: string[] = [];
 for (const [name, args] of all) {
   if (only.length > 0 && !only.includes(name) && !(name === "chain3-freerun" && args.length > 0 && only.includes("chain3-grouped"))) continue;
   const out = spawnSync(process.execPath, ["--import", "tsx", path.join(benchDir, `${name}.bench.ts`), ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], timeout: 180_000 });
@@ -52,7 +54,10 @@ for (const [name, args] of all) {
     process.stdout.write(`${JSON.stringify(result)}\n`);
     results.push(result);
   }
-  if (out.status !== 0) process.stderr.write(`bench ${name} exited with ${out.status ?? out.signal}\n`);
+  if (out.status !== 0) {
+    process.stderr.write(`bench ${name} exited with ${out.status ?? out.signal}\n`);
+    failed.push(`${name} ${args.join(" ")}`.trim());
+  }
 }
 const raw = results.find((r) => r.bench === "raw-pubsub")?.value;
 if (raw) {
@@ -65,3 +70,11 @@ if (raw) {
   const scaling = c3 && c100 ? { linear_cost_chain3_to_chain100: Math.round((Math.max(c3, c100) / Math.min(c3, c100)) * 100) / 100 } : {};
   process.stdout.write(`${JSON.stringify({ bench: "summary", raw_pubsub_msg_per_s: raw, ratio_to_raw: ratios, ...scaling, date: new Date().toISOString() })}\n`);
 }
+
+// Every target next to its figure, met or not (bench/targets.ts), then the benches that gave no figure.
+const verdicts: Verdict[] = [];
+for (const r of results) for (const t of (r.targets as Array<Omit<Verdict, "bench">> | undefined) ?? []) verdicts.push({ bench: r.bench, ...t });
+verdicts.push(...runVerdicts(results));
+process.stdout.write(`\ntargets: ${verdicts.filter((v) => v.met).length} of ${verdicts.length} met\n`);
+for (const v of verdicts) process.stdout.write(`  ${verdictLine(v)}\n`);
+for (const f of failed) process.stdout.write(`  ${f}: failed, no figure: NOT MET\n`);
