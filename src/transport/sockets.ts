@@ -87,6 +87,14 @@ export async function readLoop<M extends object[]>(socket: zmq.Readable<M> & { r
   const loop = new LoopTurn();
   // SERVER and CLIENT sockets are read with a zero timeout, when their IdlePoll says.
   const idle = idlePolls.get(socket);
+  try {
+    await readUntilClosed(socket, options, loop, idle);
+  } finally {
+    loop.close();
+  }
+}
+
+async function readUntilClosed<M extends object[]>(socket: zmq.Readable<M> & { readonly closed: boolean }, options: ReadLoopOptions<M>, loop: LoopTurn, idle: IdlePoll | undefined): Promise<void> {
   while (!socket.closed) {
     await loop.turn();
     let frames: M;
