@@ -5,7 +5,7 @@
  */
 import { Command } from "commander";
 import { Codec } from "../protocol/codec.ts";
-import { openSocket } from "../transport/sockets.ts";
+import { openSocket, receiveBefore } from "../transport/sockets.ts";
 import { makeMessage } from "../protocol/message.ts";
 import { curveClientOptions } from "../transport/curve.ts";
 import { CliError, ExitCode, defaultContext, reportError, toJson, type CliContext } from "./common.ts";
@@ -21,12 +21,13 @@ interface StatusOptions {
 
 export async function requestStatus(options: { connect: string; keys: Parameters<typeof curveClientOptions>[0]; commandKey: string; timeoutMs: number }): Promise<Record<string, unknown>> {
   const codec = new Codec();
-  const socket = openSocket("client", codec.maxMessageBytes, { linger: 0, receiveTimeout: options.timeoutMs, ...curveClientOptions(options.keys, options.commandKey) });
+  const socket = openSocket("client", codec.maxMessageBytes, { linger: 0, ...curveClientOptions(options.keys, options.commandKey) });
   try {
     socket.connect(options.connect);
+    const deadline = performance.now() + options.timeoutMs;
     await socket.send(codec.encode(makeMessage("status_request", `op:${process.pid}`, null))[0]!);
     for (;;) {
-      const msg = codec.decodeSafe(await socket.receive());
+      const msg = codec.decodeSafe(await receiveBefore(socket, deadline));
       if (msg?.type === "status_report") return msg.value;
     }
   } catch (err) {

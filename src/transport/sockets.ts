@@ -120,6 +120,23 @@ async function readUntilClosed<M extends object[]>(socket: zmq.Readable<M> & { r
   }
 }
 
+/**
+ * One message from a SERVER or CLIENT before `deadline` (a `performance.now()`
+ * time), read at the idle pace (see idle-poll.ts) instead of with a read left
+ * pending. Rejects as a receive timeout does, with code EAGAIN, once it passed.
+ */
+export async function receiveBefore(socket: Server | Client, deadline: number): Promise<Buffer[]> {
+  const poll = idlePolls.get(socket) ?? new IdlePoll();
+  for (;;) {
+    try {
+      return (await socket.receive()) as Buffer[];
+    } catch (err) {
+      if ((err as { code?: string }).code !== "EAGAIN" || performance.now() >= deadline) throw err;
+      await poll.next();
+    }
+  }
+}
+
 /** A SERVER as a SendQueue target: frames are `[routingId, payload]`. */
 export function serverSender(server: Server): { send(frames: Array<Buffer | string>): Promise<void>; readonly closed: boolean } {
   return {
