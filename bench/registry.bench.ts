@@ -13,6 +13,9 @@
  *
  *   npx tsx bench/registry.bench.ts [--runs 1000] [--events 200] [--db postgres://...]
  *
+ * Profiles: `node --cpu-prof --import tsx bench/registry.bench.ts` profiles
+ * the server; BENCH_PROFILE_LOAD=DIR writes one profile per load process.
+ *
  * Default store: SQLite in a temporary file. Prints two JSON lines; CPU time
  * per unit is given for the server process and for all processes together
  * (server, workers, clients), as wall-clock rates depend on what else the
@@ -28,6 +31,7 @@ import { performance } from "node:perf_hooks";
 import pino from "pino";
 import { openJobServer } from "../src/bridge/registry/index.ts";
 import { BridgeServer } from "../src/bridge/server.ts";
+import { SqliteStore } from "../src/store/sqlite.ts";
 import { benchDir, emit } from "./lib.ts";
 
 const args = process.argv.slice(2);
@@ -50,7 +54,7 @@ class Load {
   private waiters: Array<() => void> = [];
 
   constructor(argv: string[], env: Record<string, string>) {
-    this.child = fork(path.join(benchDir, "registry-load.ts"), argv, { execArgv: ["--import", "tsx"], env: { ...process.env, ...env }, stdio: ["ignore", "inherit", "inherit", "ipc"] });
+    this.child = fork(path.join(benchDir, "registry-load.ts"), argv, { execArgv: ["--import", "tsx", ...(process.env.BENCH_PROFILE_LOAD ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE_LOAD}`] : [])], env: { ...process.env, ...env }, stdio: ["ignore", "inherit", "inherit", "ipc"] });
     this.child.on("message", (m: Reply) => {
       if (m.error) process.stderr.write(`load ${argv.join(" ")}: ${m.error}\n`);
       this.replies.push(m);
@@ -76,8 +80,12 @@ class Load {
     this.child.send(m);
   }
 
-  kill(): void {
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill("SIGKILL");
+  /** Waits (bounded) for the process to end by itself, as it does after its last reply, then kills it. */
+  async end(): Promise<void> {
+    const exited = () => this.child.exitCode !== null || this.child.signalCode !== null;
+    const deadline = Date.now() + 5000;
+    while (!exited() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    if (!exited()) this.child.kill("SIGKILL");
   }
 }
 
@@ -96,7 +104,24 @@ async function main(): Promise<void> {
   const schema = dbArg ? `bench_${process.pid}` : undefined;
   const log = pino({ level: "silent" });
   const jobs = await openJobServer({ db: dbArg || path.join(dir, "bench.db"), ...(schema ? { schema } : {}), log });
-  const bridge = new BridgeServer({ apiKeys: [KEY], port: 0, httpHandler: jobs.httpHandler, logger: log });
+  // SQLite: writes per committed transaction since the last call (the group commit's mean group).
+  let last = { transactions: 0, writes: 0 };
+  const groupCommits = () => {
+    if (!(jobs.store instanceof SqliteStore)) return {};
+    const c = { ...jobs.store.commits };
+    const mean = round((c.writes - last.writes) / Math.max(1, c.transactions - last.transactions));
+    last = c;
+    return { writes_per_commit: mean };
+  };
+  // Requests the server answered, by method and route, to tell what a run costs in requests.
+  const requests = new Map<string, number>();
+  const countRequests = () => Object.fromEntries([...requests].sort((a, b) => b[1] - a[1]));
+  const httpHandler: typeof jobs.httpHandler = (req, res, keys) => {
+    const route = `${req.method} ${String(req.url).replace(/\?.*/, "").replace(/\/runs\/[^/]+/, "/runs/ID").replace(/\/workers\/[^/]+\/claim/, "/workers/ID/claim")}`;
+    requests.set(route, (requests.get(route) ?? 0) + 1);
+    return jobs.httpHandler(req, res, keys);
+  };
+  const bridge = new BridgeServer({ apiKeys: [KEY], port: 0, httpHandler, logger: log });
   const { port } = await bridge.start();
   const env = { BENCH_URL: `http://127.0.0.1:${port}`, BENCH_KEY: KEY, BENCH_DIR: dir };
   const loads: Load[] = [];
@@ -124,6 +149,8 @@ async function main(): Promise<void> {
     await Promise.all([...workers, submit].map((l) => l.reply("loaded")));
     for (const w of workers) w.send({ go: true });
     await Promise.all(workers.map((w) => w.reply("started")));
+    requests.clear();
+    groupCommits();
     const cpuRuns = process.cpuUsage();
     const t0 = performance.now();
     submit.send({ go: true });
@@ -149,11 +176,14 @@ async function main(): Promise<void> {
       submit_s: round((submitted - t0) / 1000),
       total_s: round(seconds),
       store: jobs.store.kind,
+      requests: countRequests(),
+      ...groupCommits(),
     });
 
     // 2. event appends with 32 concurrent clients
     const events = load("events", String(CLIENTS), String(EVENTS));
     await events.reply("ready");
+    groupCommits();
     const cpu0 = process.cpuUsage();
     const e0 = performance.now();
     events.send({ go: true });
@@ -175,9 +205,10 @@ async function main(): Promise<void> {
       cpu_ms_per_event: round((server + r.cpu_ms!) / n, 3),
       wall_s: round(wall),
       store: jobs.store.kind,
+      ...groupCommits(),
     });
   } finally {
-    for (const l of loads) l.kill();
+    await Promise.all(loads.map((l) => l.end()));
     await bridge.close();
     if (schema && jobs.store.kind === "postgres") {
       const pg = (await import("pg")).default;

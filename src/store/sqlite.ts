@@ -42,6 +42,8 @@ export class SqliteStore implements Store {
   readonly tracking: SqliteTracking;
   private readonly db: Database.Database;
   private readonly stmts: Record<string, Database.Statement>;
+  /** Transactions committed and the writes they carried (writes / commits = the mean group). */
+  readonly commits = { transactions: 0, writes: 0 };
   /** Writes waiting for the next group commit. */
   private queue: Job[] = [];
   private savepoint: (fn: () => unknown) => unknown;
@@ -243,6 +245,8 @@ export class SqliteStore implements Store {
     const jobs = this.queue;
     this.queue = [];
     if (jobs.length === 0) return;
+    this.commits.transactions++;
+    this.commits.writes += jobs.length;
     if (jobs.length === 1) {
       // Alone: its own transaction, rolled back whole if it throws.
       const job = jobs[0]!;
