@@ -19,11 +19,12 @@
  * Default store: SQLite in a temporary file. Prints two JSON lines; CPU time
  * per unit is given for the server process and for all processes together
  * (server, workers, clients), as wall-clock rates depend on what else the
- * machine runs:
+ * machine runs (with --db postgres, the database server's processes too):
  * {"bench":"registry-runs","value":<runs/s>,"unit":"runs/s","server_cpu_ms_per_run","cpu_ms_per_run",...}
  * {"bench":"registry-events","value":<events/s>,"unit":"events/s","p50_ms","p99_ms","server_cpu_ms_per_event","cpu_ms_per_event",...}
  */
 import { fork, type ChildProcess } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -89,6 +90,28 @@ class Load {
   }
 }
 
+/**
+ * CPU time (ms) of the machine's PostgreSQL server processes, from /proc: with --db postgres the
+ * database does part of the work outside this process. Other users of the same cluster add to it.
+ */
+function postgresCpuMs(): number {
+  const tick = 100; // USER_HZ on Linux
+  let total = 0;
+  for (const pid of readdirSync("/proc")) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      if (comm !== "postgres") continue;
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      total += ((Number(f[11]) + Number(f[12])) / tick) * 1000;
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return total;
+}
+
 const round = (v: number, d = 2) => Math.round(v * 10 ** d) / 10 ** d;
 const cpuMs = (since: NodeJS.CpuUsage) => {
   const c = process.cpuUsage(since);
@@ -151,6 +174,7 @@ async function main(): Promise<void> {
     await Promise.all(workers.map((w) => w.reply("started")));
     requests.clear();
     groupCommits();
+    const pg0 = postgresCpuMs();
     const cpuRuns = process.cpuUsage();
     const t0 = performance.now();
     submit.send({ go: true });
@@ -159,6 +183,7 @@ async function main(): Promise<void> {
     await done;
     const seconds = (performance.now() - t0) / 1000;
     const serverCpu = cpuMs(cpuRuns);
+    const pgRuns = jobs.store.kind === "postgres" ? postgresCpuMs() - pg0 : 0;
     for (const w of workers) w.send({ stop: true });
     const workerCpu = (await Promise.all(workers.map((w) => w.reply("cpu_ms")))).reduce((s, r) => s + r.cpu_ms!, 0);
     const failed = (await jobs.store.listRuns({ states: ["FAILED"], limit: RUNS })).length;
@@ -172,7 +197,8 @@ async function main(): Promise<void> {
       server_cpu_ms_per_run: round(serverCpu / RUNS),
       worker_cpu_ms_per_run: round(workerCpu / RUNS),
       submitter_cpu_ms_per_run: round(submitCpu / RUNS),
-      cpu_ms_per_run: round((serverCpu + workerCpu + submitCpu) / RUNS),
+      ...(jobs.store.kind === "postgres" ? { postgres_cpu_ms_per_run: round(pgRuns / RUNS) } : {}),
+      cpu_ms_per_run: round((serverCpu + workerCpu + submitCpu + pgRuns) / RUNS),
       submit_s: round((submitted - t0) / 1000),
       total_s: round(seconds),
       store: jobs.store.kind,
@@ -184,12 +210,14 @@ async function main(): Promise<void> {
     const events = load("events", String(CLIENTS), String(EVENTS));
     await events.reply("ready");
     groupCommits();
+    const pgE0 = postgresCpuMs();
     const cpu0 = process.cpuUsage();
     const e0 = performance.now();
     events.send({ go: true });
     const r = await events.reply("cpu_ms");
     const wall = (performance.now() - e0) / 1000;
     const server = cpuMs(cpu0);
+    const pgEvents = jobs.store.kind === "postgres" ? postgresCpuMs() - pgE0 : 0;
     const n = CLIENTS * EVENTS;
     const latencies = r.latencies!.sort((a, b) => a - b);
     emit({
@@ -202,7 +230,8 @@ async function main(): Promise<void> {
       p99_ms: pct(latencies, 0.99),
       server_cpu_ms_per_event: round(server / n, 3),
       client_cpu_ms_per_event: round(r.cpu_ms! / n, 3),
-      cpu_ms_per_event: round((server + r.cpu_ms!) / n, 3),
+      ...(jobs.store.kind === "postgres" ? { postgres_cpu_ms_per_event: round(pgEvents / n, 3) } : {}),
+      cpu_ms_per_event: round((server + r.cpu_ms! + pgEvents) / n, 3),
       wall_s: round(wall),
       store: jobs.store.kind,
       ...groupCommits(),
