@@ -45,6 +45,7 @@ const EVENTS = Number(arg("events", "200"));
 const CLIENTS = 32;
 const WORKERS = 4;
 const KEY = "bench-key";
+const RUN_TIMEOUT_S = 600;
 
 type Reply = { loaded?: true; ready?: true; started?: true; cpu_ms?: number; latencies?: number[]; error?: string };
 
@@ -180,7 +181,14 @@ async function main(): Promise<void> {
     submit.send({ go: true });
     const submitCpu = (await submit.reply("cpu_ms")).cpu_ms!;
     const submitted = performance.now();
-    await done;
+    // Bounded: a worker that died would leave runs behind; say so rather than wait forever.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      done,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`only ${completed} of ${RUNS} runs finished within ${RUN_TIMEOUT_S} s`)), RUN_TIMEOUT_S * 1000);
+      }),
+    ]).finally(() => clearTimeout(timer));
     const seconds = (performance.now() - t0) / 1000;
     const serverCpu = cpuMs(cpuRuns);
     const pgRuns = jobs.store.kind === "postgres" ? postgresCpuMs() - pg0 : 0;
