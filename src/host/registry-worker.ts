@@ -183,6 +183,7 @@ export class RegistryWorker {
     await Promise.allSettled([...this.active.values()].map((a) => a.runner?.deinit()));
     await Promise.race([Promise.allSettled([...this.active.values()].map((a) => a.done)), new Promise((r) => setTimeout(r, 5000))]);
     for (const o of this.outboxes) o.close();
+    this.client.close();
   }
 
   private resources(): Record<string, unknown> {

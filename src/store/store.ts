@@ -15,8 +15,12 @@ export interface RunQuery {
   limit?: number;
 }
 
-/** Decides, inside the claim's transaction, which pending runs go to the worker. */
-export type ClaimPlanner = (worker: WorkerRecord, held: RunRecord[], pending: RunRecord[]) => RunChange[];
+/**
+ * Decides, inside the claim's transaction, which pending runs go to the
+ * worker. `pending` is read as the planner walks it (priority, then age):
+ * a planner that stops early leaves the rest of the queue unread.
+ */
+export type ClaimPlanner = (worker: WorkerRecord, held: RunRecord[], pending: Iterable<RunRecord>) => RunChange[];
 
 export interface Store {
   readonly kind: "sqlite" | "postgres";

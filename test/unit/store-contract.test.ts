@@ -97,6 +97,40 @@ for (const k of STORE_KINDS) {
       expect(runs?.map((r) => r.id)).toEqual(["high-old", "high-new", "low"]);
     });
 
+    it("a claim skips runs that do not fit, however deep in the queue the fitting ones are", async () => {
+      // 50 runs this worker cannot take (more cores than it has) ahead of 10 it can: the queue is
+      // read (SQLite) or locked (PostgreSQL) a page at a time, and the planner must still reach them.
+      const t = Date.now() - 10_000;
+      for (let i = 0; i < 50; i++) await store.createRun(created({ ...newRun(`big-${i}`, 5, t + i).run, constraints: { ...noConstraints, cpu: 64 } }));
+      for (let i = 0; i < 10; i++) await store.createRun(newRun(`small-${i}`, 5, t + 100 + i));
+      await store.putWorker(worker("w"));
+      const now = Date.now();
+      const runs = await store.claim("w", now, (wk, held, pending) => planClaim(wk, held, pending, 2, now));
+      expect(runs?.map((r) => r.id)).toEqual(["small-0", "small-1"]);
+      expect((await store.listRuns({ states: ["ASSIGNED"] })).map((r) => r.id).sort()).toEqual(["small-0", "small-1"]);
+      // The runs left behind are untouched and claimable by a worker that fits them.
+      await store.putWorker({ ...worker("big"), resources: { cpu_cores: 64, ram_mb: 1000, gpus: [] } });
+      const big = await store.claim("big", now, (wk, held, pending) => planClaim(wk, held, pending, 1, now));
+      expect(big?.map((r) => r.id)).toEqual(["big-0"]);
+    });
+
+    it("writes asked for together: one refused changes nothing, the others are all stored and readable once answered", async () => {
+      await store.createRun(newRun("taken"));
+      // Asked for in one go (one group commit for SQLite): the duplicate id fails alone.
+      const results = await Promise.allSettled([...Array.from({ length: 8 }, (_, i) => store.createRun(newRun(`ok-${i}`))), store.createRun(newRun("taken", 1))]);
+      expect(results.slice(0, 8).every((r) => r.status === "fulfilled")).toBe(true);
+      expect(results[8]!.status).toBe("rejected");
+      expect((await store.getRun("taken"))?.priority).toBe(5);
+      expect(await store.listEvents("taken")).toHaveLength(1);
+      // What was answered is committed: a second connection to the same database reads it.
+      const other = await target.open();
+      try {
+        expect((await other.listRuns({ limit: 100 })).map((r) => r.id).sort()).toEqual(["ok-0", "ok-1", "ok-2", "ok-3", "ok-4", "ok-5", "ok-6", "ok-7", "taken"]);
+      } finally {
+        await other.close();
+      }
+    });
+
     it("a worker past the timeout goes offline and its runs are failed and retried", async () => {
       await store.createRun(newRun("x"));
       await store.putWorker(worker("old", Date.now() - 60_000));

@@ -398,7 +398,7 @@ export class AgentRegistry {
       return;
     }
     const now = Date.now();
-    const got = await this.o.store.claim(w.worker_id, now, (worker, held, pending) => pending.filter((p) => p.id === run.id && p.state === "PENDING" && fits(worker, held, p.constraints)).map((p) => assigned(p, worker.worker_id, now)));
+    const got = await this.o.store.claim(w.worker_id, now, (worker, held, pending) => Array.from(pending).filter((p) => p.id === run.id && p.state === "PENDING" && fits(worker, held, p.constraints)).map((p) => assigned(p, worker.worker_id, now)));
     const claimed = got?.find((r) => r.id === run.id);
     if (!claimed) return; // taken by another worker meanwhile
     this.declined.delete(run.id);

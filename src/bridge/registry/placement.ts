@@ -39,15 +39,17 @@ export function fits(worker: WorkerRecord, held: readonly RunRecord[], c: Constr
 }
 
 /** The assignments of one claim: up to `limit` pending runs that fit, in queue order. */
-export function planClaim(worker: WorkerRecord, held: readonly RunRecord[], pending: readonly RunRecord[], limit: number, now: number): RunChange[] {
+export function planClaim(worker: WorkerRecord, held: readonly RunRecord[], pending: Iterable<RunRecord>, limit: number, now: number): RunChange[] {
   const holding = [...held];
   const out: RunChange[] = [];
+  if (limit <= 0) return out;
   for (const run of pending) {
-    if (out.length >= limit) break;
     if (!fits(worker, holding, run.constraints)) continue;
     const change = assigned(run, worker.worker_id, now);
     holding.push(change.run);
     out.push(change);
+    // Stop here, not at the next run: the store reads the queue only as far as this loop walks it.
+    if (out.length >= limit) break;
   }
   return out;
 }

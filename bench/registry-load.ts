@@ -1,0 +1,105 @@
+/**
+ * The load side of bench/registry.bench.ts, in its own process as it is
+ * deployed (host agents and clients are not in the server's process):
+ *
+ *   worker ID      one host agent (RegistryWorker, LocalRunner, 4 runs at once)
+ *   submit N C     C concurrent submitters posting N runs of a trivial graph
+ *   events C N     C concurrent clients each appending N INFO events to their own RUNNING run
+ *
+ * Driven over IPC by the bench: "go" starts the work, "stop" ends it; every
+ * process answers with its CPU time (user + system, ms) since "go".
+ */
+import { performance } from "node:perf_hooks";
+import pino from "pino";
+import { RegistryClient } from "../src/bridge/registry/client.ts";
+import { RegistryWorker } from "../src/host/registry-worker.ts";
+
+export const TRIVIAL_GRAPH = { noob_id: "trivial", nodes: { a: { type: "count" }, return: { type: "return", depends: "a.index" } } };
+
+type Msg = { go?: true; stop?: true };
+
+function send(m: Record<string, unknown>): void {
+  process.send!(m);
+}
+
+function cpuMs(since: NodeJS.CpuUsage): number {
+  const c = process.cpuUsage(since);
+  return (c.user + c.system) / 1000;
+}
+
+async function main(): Promise<void> {
+  const [role, a, b] = process.argv.slice(2);
+  const url = process.env.BENCH_URL!;
+  const key = process.env.BENCH_KEY!;
+  const log = pino({ level: "silent" });
+  let cpu0 = process.cpuUsage();
+  const onMessage = (handler: (m: Msg) => Promise<void>) => process.on("message", (m: Msg) => void handler(m).catch((err: Error) => send({ error: err.stack ?? err.message })));
+
+  if (role === "worker") {
+    const worker = new RegistryWorker({ url, apiKey: key, workerId: a!, maxRuns: 4, runner: "local", pollMs: 20, logger: log, stateDir: process.env.BENCH_DIR! });
+    onMessage(async (m) => {
+      if (m.go) {
+        cpu0 = process.cpuUsage();
+        await worker.start();
+        send({ started: true });
+      }
+      if (m.stop) {
+        const cpu = cpuMs(cpu0);
+        await worker.close();
+        send({ cpu_ms: cpu });
+        process.disconnect();
+      }
+    });
+  } else if (role === "submit") {
+    const runs = Number(a);
+    const concurrency = Number(b);
+    const client = new RegistryClient({ url, apiKey: key });
+    onMessage(async (m) => {
+      if (!m.go) return;
+      cpu0 = process.cpuUsage();
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: concurrency }, async () => {
+          while (next < runs) {
+            next++;
+            await client.createRun({ image: "", graph: TRIVIAL_GRAPH, inputs: {}, priority: next % 5 });
+          }
+        }),
+      );
+      send({ cpu_ms: cpuMs(cpu0) });
+      process.disconnect();
+    });
+  } else if (role === "events") {
+    const clients = Number(a);
+    const events = Number(b);
+    const client = new RegistryClient({ url, apiKey: key });
+    await client.heartbeat({ worker_id: "bench-events", resources: { cpu_cores: 0, ram_mb: 0, gpus: [] }, tags: [] });
+    const ids: string[] = [];
+    for (let i = 0; i < clients; i++) ids.push(String((await client.createRun({ image: "", graph: TRIVIAL_GRAPH, inputs: {}, priority: 100 })).id));
+    while ((await client.claim("bench-events", clients)).length > 0);
+    for (const id of ids) await client.addEvent(id, { type: "STARTED", msg: "" });
+    send({ ready: true });
+    onMessage(async (m) => {
+      if (!m.go) return;
+      cpu0 = process.cpuUsage();
+      const latencies: number[] = [];
+      await Promise.all(
+        ids.map(async (id) => {
+          const c = new RegistryClient({ url, apiKey: key });
+          for (let i = 0; i < events; i++) {
+            const t = performance.now();
+            await c.addEvent(id, { type: "INFO", msg: `event ${i}` });
+            latencies.push(performance.now() - t);
+          }
+        }),
+      );
+      send({ cpu_ms: cpuMs(cpu0), latencies });
+      process.disconnect();
+    });
+  } else {
+    throw new Error(`unknown role ${role}`);
+  }
+  send({ loaded: true });
+}
+
+await main();
