@@ -400,7 +400,7 @@ const cases: Case[] = [
   }],
   ["test_tube.py::test_enable_nodes", async (h) => {
     const { runner } = await h.start("testing-basic");
-    const r = runner as EpochRunner & { enabledNodes(): string[]; disableNode(id: string): Promise<void>; enableNode(id: string): Promise<void> };
+    const r = runner;
     assert.deepEqual(r.enabledNodes(), ["a", "b", "c"]);
     await r.disableNode("c");
     assert.deepEqual(r.enabledNodes(), ["a", "b"]);
@@ -456,7 +456,7 @@ const cases: Case[] = [
   }],
   ["test_runner.py::test_dynamic_disable_node", async (h) => {
     const { runner } = await h.start("testing-basic");
-    const r = runner as EpochRunner & { disableNode(id: string): Promise<void>; enableNode(id: string): Promise<void> };
+    const r = runner;
     assert.deepEqual(runValues(await r.run(100)), range(100).map((i) => i * 2));
     await r.disableNode("b");
     assert.equal(runValues(await r.run(100)), null);
@@ -465,7 +465,7 @@ const cases: Case[] = [
   }],
   ["test_runner.py::test_dynamic_disable_return", async (h) => {
     const { runner } = await h.start("testing-basic");
-    const r = runner as EpochRunner & { disableNode(id: string): Promise<void>; enableNode(id: string): Promise<void> };
+    const r = runner;
     const first = runValues(await r.run(100)) as number[];
     await r.disableNode("c");
     assert.equal(runValues(await r.run(100)), null);
