@@ -4,7 +4,8 @@
  * noob's test node types mapped to ./noob_testing.ts, and checks the values
  * the pytest test of each case asserts (named after it). Run by hand, through
  * conformance.sh; the project's own tests cover the same points with graphs
- * of their own (test/unit/noob-format.test.ts, test/integration/assets-zmq.test.ts).
+ * of their own (test/unit/noob-format.test.ts, test/integration/noob-zmq.test.ts,
+ * test/integration/enable-nodes.test.ts, test/integration/epoch-order.test.ts).
  *
  * Every case runs on each runner; a case that checks only loading runs once
  * per runner all the same, so the totals read "cases x runners".
