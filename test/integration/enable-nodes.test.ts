@@ -148,7 +148,7 @@ for (const [name, make] of Object.entries(runners)) {
   });
 }
 
-describe("enable and disable nodes - zmq runner restarts", () => {
+describe("enable and disable nodes - zmq runner: restarts, bounds", () => {
   it("a runner process restarted after a crash keeps the nodes disabled and enabled at run time", async () => {
     const make: Make = (tube) => new ZmqRunner(tube, { output: devNull, processes: "per-node" });
     const r = (await started(make, chain({ b: { restart: "on-failure" }, c: { restart: "on-failure", enabled: false } }))) as ZmqRunner;
@@ -167,5 +167,20 @@ describe("enable and disable nodes - zmq runner restarts", () => {
     const v = await r.process();
     expect(typeof v).toBe("number");
     expect((v as number) % 2).toBe(1);
+  }, 120_000);
+
+  it("enabling a node whose creation never ends: the call is bounded, and deinit ends it at once", async () => {
+    const make: Make = (tube) => new ZmqRunner(tube, { output: devNull, processes: "per-node", initTimeoutMs: 60_000 });
+    const r = await started(make, chain({ b: { type: "./test/fixtures/nodes/init-faults.ts#hangs", depends: [{ value: "a.index" }], params: {}, enabled: false } }));
+    const pending = r.enableNode("b").then(
+      () => "resolved",
+      (e: unknown) => e,
+    );
+    // The epochs go on meanwhile: b is not enabled until its runner says so.
+    expect(await r.process()).toBeNull();
+    const t0 = Date.now();
+    await r.deinit();
+    expect(await pending).toMatchObject({ code: "TUBULAR_ERR_RUNNER_STATE" });
+    expect(Date.now() - t0).toBeLessThan(30_000);
   }, 120_000);
 });

@@ -603,10 +603,11 @@ export class ZmqRunner extends EpochRunner {
       this.command!.broadcast(makeMessage("enable", COMMAND_ID, { node: id, enabled }));
       try {
         // A runner being restarted gets the change with its init (rejoin) and runs no epoch before.
-        await this.conditions.until(call, () => this.enableAnswers.has(id) || this.restarting.has(runner), Date.now() + this.options.initTimeoutMs, () => `the runner process of node ${id} did not confirm the change`);
+        await this.conditions.until(call, () => this.enableAnswers.has(id) || this.restarting.has(runner) || this._state === "closed", Date.now() + this.options.initTimeoutMs, () => `the runner process of node ${id} did not confirm the change`);
       } finally {
         this.enablePending.delete(id);
       }
+      if (this._state === "closed") throw new TubularError("TUBULAR_ERR_RUNNER_STATE", `${call}(): the runner was deinitialized`);
       const failure = this.enableFailures.get(id);
       this.enableFailures.delete(id);
       if (this.enableAnswers.get(id) === false && enabled) {
@@ -622,6 +623,8 @@ export class ZmqRunner extends EpochRunner {
     if (this.freeRun) await this.stop().catch(() => undefined);
     this._state = "closed";
     this.rejectWaiting(new TubularError("TUBULAR_ERR_RUNNER_STATE", "the runner was deinitialized"));
+    // An enableNode / disableNode waiting for its runner's answer ends too.
+    this.conditions.changed();
     await this.teardown();
   }
 
