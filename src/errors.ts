@@ -24,6 +24,7 @@ export const ErrorCodes = {
   TUBULAR_ERR_RUNNER_TIMEOUT: "the runner did not get an answer in time",
   TUBULAR_ERR_RUNNER_OPTIONS: "a runner option is invalid",
   TUBULAR_ERR_RUNNER_DIED: "a node runner process died",
+  TUBULAR_ERR_UNKNOWN_NODE: "a runner call named a node the graph does not have",
   TUBULAR_ERR_PROTOCOL: "a message could not be decoded or failed its schema",
   TUBULAR_ERR_FRAME_TOO_LARGE: "a message is larger than the frame size limit",
   TUBULAR_ERR_TRANSPORT: "a socket could not bind or connect, or an address is invalid",

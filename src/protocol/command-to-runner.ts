@@ -52,7 +52,16 @@ export type Ping = z.infer<typeof Ping>;
  * subscriptions. `first_epoch`: the epoch the runner starts at (a restarted
  * runner joins a run in progress). Sent to all, or to one runner.
  */
-export const Init = messageSchema("init", z.object({ first_epoch: z.number().int().nonnegative() }).nullable());
+export const Init = messageSchema(
+  "init",
+  z
+    .object({
+      first_epoch: z.number().int().nonnegative(),
+      /** Nodes enabled or disabled at run time so far (a restarted runner keeps them); absent: as in the graph file. */
+      enabled: z.record(NodeIdSchema, z.boolean()).optional(),
+    })
+    .nullable(),
+);
 export type Init = z.infer<typeof Init>;
 
 export const ProcessEpoch = z.object({
@@ -120,8 +129,17 @@ export const EpochEnded = messageSchema(
 );
 export type EpochEnded = z.infer<typeof EpochEnded>;
 
+/**
+ * Run (`enabled: true`, creating the node if it was disabled in the graph
+ * file) or skip a node from the next epoch it is scheduled in. The runner that
+ * hosts the node answers with a `status` naming the node and its `enabled`
+ * once that holds; the others ignore it.
+ */
+export const Enable = messageSchema("enable", z.object({ node: NodeIdSchema, enabled: z.boolean() }));
+export type Enable = z.infer<typeof Enable>;
+
 /** Liveness, both ways; a runner's heartbeat may carry its status. */
 export const Heartbeat = messageSchema("heartbeat", z.object({ status: NodeStatusSchema.optional() }).nullable());
 export type Heartbeat = z.infer<typeof Heartbeat>;
 
-export type CommandToRunner = Announce | Ping | Init | Process | Start | Stop | Deinit | EpochEnded | Heartbeat;
+export type CommandToRunner = Announce | Ping | Init | Process | Start | Stop | Deinit | EpochEnded | Enable | Heartbeat;

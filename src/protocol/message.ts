@@ -7,6 +7,7 @@ import { z } from "zod";
 import {
   Announce,
   Deinit,
+  Enable,
   EpochEnded,
   Heartbeat,
   Init,
@@ -34,6 +35,7 @@ export const MessageType = {
   event: "event",
   error: "error",
   epoch_ended: "epoch_ended",
+  enable: "enable",
   heartbeat: "heartbeat",
   host_hello: "host_hello",
   host_status: "host_status",
@@ -59,6 +61,7 @@ export const MessageSchemas = {
   event: Event,
   error: ErrorMsg,
   epoch_ended: EpochEnded,
+  enable: Enable,
   heartbeat: Heartbeat,
   host_hello: HostHello,
   host_status: HostStatus,
@@ -82,6 +85,7 @@ export const Message = z.discriminatedUnion("type", [
   Event,
   ErrorMsg,
   EpochEnded,
+  Enable,
   Heartbeat,
   HostHello,
   HostStatus,
@@ -104,6 +108,7 @@ export type Message =
   | Event
   | ErrorMsg
   | EpochEnded
+  | Enable
   | Heartbeat
   | HostHello
   | HostStatus

@@ -16,6 +16,8 @@ export const StatusValue = z.object({
   node_id: NodeIdSchema.optional(),
   /** A short human-readable reason. */
   detail: z.string().optional(),
+  /** With `node_id`: the answer to an `enable` message, whether that node runs from now on. */
+  enabled: z.boolean().optional(),
 });
 export type StatusValue = z.infer<typeof StatusValue>;
 

@@ -59,6 +59,9 @@ export abstract class EpochRunner extends EventEmitter implements Runner {
   abstract init(): Promise<void>;
   abstract process(input?: Record<string, unknown>): Promise<unknown>;
   abstract deinit(): Promise<void>;
+  abstract enabledNodes(): string[];
+  abstract disableNode(id: string): Promise<void>;
+  abstract enableNode(id: string): Promise<void>;
   /** Opens free-run epochs while the window allows. */
   protected abstract fill(): void;
 
@@ -109,6 +112,14 @@ export abstract class EpochRunner extends EventEmitter implements Runner {
   protected expect(states: RunnerState[], call: string): void {
     if (!states.includes(this._state)) {
       throw new TubularError("TUBULAR_ERR_RUNNER_STATE", `${call}() needs the runner to be ${states.join(" or ")}, but it is ${this._state}`, { state: this._state });
+    }
+  }
+
+  /** The checks of enableNode / disableNode, the same on every runner. */
+  protected expectNode(id: string, call: string): void {
+    this.expect(["ready", "running"], call);
+    if (!this.tube.nodes.has(id)) {
+      throw new TubularError("TUBULAR_ERR_UNKNOWN_NODE", `${call}(): the graph has no node "${id}" (its nodes: ${[...this.tube.nodes.keys()].join(", ")})`, { nodeId: id });
     }
   }
 

@@ -55,20 +55,18 @@ export class LocalRunner extends EpochRunner {
     this._state = "ready";
   }
 
-  /** Node ids enabled now, in graph order. */
   enabledNodes(): string[] {
     return [...this.tube.nodes.keys()].filter((id) => this.scheduler.isEnabled(id));
   }
 
-  /** Stops running a node from the next epoch it is scheduled in; nodes that need its signals skip, as for a node disabled in the file. */
   async disableNode(id: string): Promise<void> {
+    this.expectNode(id, "disableNode");
     this.scheduler.setEnabled(id, false);
   }
 
-  /** Runs a node again (creating it first when it was disabled in the graph file). */
   async enableNode(id: string): Promise<void> {
-    if (!this.tube.nodes.has(id)) throw new RangeError(`no node "${id}"`);
-    if (!this.instances.has(id) && this._state !== "created") {
+    this.expectNode(id, "enableNode");
+    if (!this.instances.has(id)) {
       for (const [k, v] of await instantiate(this.tube, (child) => new LocalRunner(child), new Set([id]), this.instances)) this.instances.set(k, v);
     }
     this.scheduler.setEnabled(id, true);

@@ -39,6 +39,17 @@ export interface Runner {
   start(n?: number): Promise<void>;
   /** Stops free-run after the epochs in flight; nodes stay initialized. */
   stop(): Promise<void>;
+  /** Node ids that run now (not disabled in the graph file or by `disableNode`), in graph order. */
+  enabledNodes(): string[];
+  /**
+   * Skips a node from the next epoch it is scheduled in, as if it were disabled
+   * in the graph file: nodes that need its signals skip too. Resolves once that
+   * holds on every process; rejects with TUBULAR_ERR_UNKNOWN_NODE for a node the
+   * graph does not have, TUBULAR_ERR_RUNNER_STATE before init or after deinit.
+   */
+  disableNode(id: string): Promise<void>;
+  /** Runs a node again from the next epoch it is scheduled in, creating it first when it was disabled in the graph file. */
+  enableNode(id: string): Promise<void>;
   /** Releases every node; the runner cannot be used afterwards. */
   deinit(): Promise<void>;
   on<K extends keyof RunnerEvents>(name: K, listener: RunnerEvents[K]): this;

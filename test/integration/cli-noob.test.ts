@@ -23,10 +23,27 @@ describe("cli - noob users", () => {
     expect(ok.code).toBe(0);
   });
 
-  it("a free-run whose source ends stops cleanly and says which source ended", async () => {
-    const r = await tubular(["run", path.join(dir, "ends.yaml"), "--type-map", path.join(dir, "type-map.yaml"), "--free-run", "--json"], { timeoutMs: 60_000 });
-    expect(r.code).toBe(0);
-    expect(jsonLines(r.stdout).map((l) => l.value)).toEqual([0, 1, 2]);
-    expect(r.stderr).toMatch(/source "s" ended/);
+  for (const runner of ["zmq", "local"]) {
+    it(`a free-run whose source ends stops cleanly and says which source ended (--runner ${runner})`, async () => {
+      const r = await tubular(["run", path.join(dir, "ends.yaml"), "--type-map", path.join(dir, "type-map.yaml"), "--runner", runner, "--free-run", "--json"], { timeoutMs: 60_000 });
+      expect(r.code).toBe(0);
+      expect(jsonLines(r.stdout).map((l) => l.value)).toEqual([0, 1, 2]);
+      expect(r.stderr).toMatch(/source "s" ended/);
+    });
+  }
+
+  it("a child tube named by noob_id is found through --tube-path and TUBULAR_TUBE_PATH; without either, the error lists where it looked", async () => {
+    const far = path.join(projectRoot, "test/fixtures/graphs/noob-path");
+    const graph = path.join(dir, "uses-far.yaml");
+    const missing = await tubular(["validate", graph], { timeoutMs: 60_000, env: { TUBULAR_TUBE_PATH: "" } });
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('no graph file declares noob_id "fx-far"');
+    expect(missing.stderr).toContain(dir);
+    const viaFlag = await tubular(["run", graph, "--tube-path", far, "--epochs", "2", "--json"], { timeoutMs: 60_000, env: { TUBULAR_TUBE_PATH: "" } });
+    expect(viaFlag.code).toBe(0);
+    expect(jsonLines(viaFlag.stdout).map((l) => l.value)).toEqual([100, 101]);
+    const viaEnv = await tubular(["run", graph, "--runner", "local", "--epochs", "1", "--json"], { timeoutMs: 60_000, env: { TUBULAR_TUBE_PATH: far } });
+    expect(viaEnv.code).toBe(0);
+    expect(jsonLines(viaEnv.stdout).map((l) => l.value)).toEqual([100]);
   });
 });

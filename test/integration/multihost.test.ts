@@ -10,6 +10,7 @@ import type { ChildProcess } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadTubeFromSpec } from "../../src/spec/load.ts";
 import { ZmqRunner } from "../../src/runner/zmq/zmq-runner.ts";
+import { LocalRunner } from "../../src/runner/local.ts";
 import { generateKeyPair, writeKeyPair, type CurveKeyPair } from "../../src/transport/curve.ts";
 import type { EpochResult } from "../../src/runner/runner.ts";
 import type { NodeError } from "../../src/errors.ts";
@@ -100,6 +101,53 @@ describe.skipIf(!avail.ok)(`multi-host over network namespaces${avail.ok ? "" : 
       expect(status.hosts.h1?.resources.cpus).toBeGreaterThan(0);
       expect(status.nodes.b?.epochs).toBe(305);
     });
+  }, 90_000);
+
+  it("assets on a remote host: the nodes sharing an asset run in one process there, and the run gives the in-process runner's values", async () => {
+    const T = "./test/fixtures/nodes/shared.ts";
+    const tube = await loadTubeFromSpec(
+      {
+        noob_id: "assets-remote",
+        assets: {
+          kept: { type: `${T}#openTally`, scope: "runner", params: { from: 10, label: "kept" }, depends: "second.tally" },
+          perEpoch: { type: `${T}#openTally`, scope: "process", params: { from: 0, label: "epoch" } },
+        },
+        nodes: {
+          first: { type: `${T}#take`, depends: [{ tally: "assets.kept" }], host: "h1" },
+          second: { type: `${T}#take`, depends: [{ tally: "first.tally" }], params: { times: 2 }, host: "h1" },
+          e1: { type: `${T}#take`, depends: [{ tally: "assets.perEpoch" }], host: "h1" },
+          e2: { type: `${T}#take`, depends: [{ tally: "e1.tally" }], host: "h1" },
+          a: { type: "count", host: "h2" },
+          // Downstream of the asset's nodes, so in their process on h1, reading a from h2.
+          sum: { type: "add", depends: [{ left: "a.index" }, { right: "second.taken" }] },
+          r: { type: "return", depends: [{ first: "first.taken" }, { second: "second.taken" }, { e2: "e2.taken" }, { sum: "sum.value" }] },
+        },
+      },
+      { baseDir: projectRoot },
+    );
+    const local = new LocalRunner(tube);
+    await local.init();
+    const expected = [];
+    for (let i = 0; i < 4; i++) expected.push(await local.process());
+    await local.deinit();
+    expect(expected[3]).toEqual({ first: 19, second: 21, e2: 1, sum: 24 });
+    port += 1;
+    const r = new ZmqRunner(tube, { listen: `tcp://${net.hosts.driver!.ip}:${port}`, keys: keys.command!, trust: [keys.h1!.publicKey, keys.h2!.publicKey], output: devNull, initTimeoutMs: 30_000 });
+    const init = r.init();
+    const started = [startAgent("h1"), startAgent("h2")];
+    try {
+      await init;
+      const got = [];
+      for (let i = 0; i < 4; i++) got.push(await r.process());
+      expect(got).toEqual(expected);
+      const nodes = r.status().nodes;
+      expect(["first", "second", "sum"].map((n) => nodes[n]!.host)).toEqual(["h1", "h1", "h1"]);
+      expect(nodes.first!.runner).toBe(nodes.second!.runner);
+      expect(nodes.a!.host).toBe("h2");
+    } finally {
+      await r.deinit();
+      await Promise.all(started.map((a) => stopChild(a)));
+    }
   }, 90_000);
 
   it("a host agent with an untrusted key is refused and injects nothing; nothing crosses the wire in clear", async () => {

@@ -4,7 +4,8 @@
  * noob's test node types mapped to ./noob_testing.ts, and checks the values
  * the pytest test of each case asserts (named after it). Run by hand, through
  * conformance.sh; the project's own tests cover the same points with graphs
- * of their own (test/unit/noob-format.test.ts, test/integration/assets-zmq.test.ts).
+ * of their own (test/unit/noob-format.test.ts, test/integration/noob-zmq.test.ts,
+ * test/integration/enable-nodes.test.ts, test/integration/epoch-order.test.ts).
  *
  * Every case runs on each runner; a case that checks only loading runs once
  * per runner all the same, so the totals read "cases x runners".
@@ -400,7 +401,7 @@ const cases: Case[] = [
   }],
   ["test_tube.py::test_enable_nodes", async (h) => {
     const { runner } = await h.start("testing-basic");
-    const r = runner as EpochRunner & { enabledNodes(): string[]; disableNode(id: string): Promise<void>; enableNode(id: string): Promise<void> };
+    const r = runner;
     assert.deepEqual(r.enabledNodes(), ["a", "b", "c"]);
     await r.disableNode("c");
     assert.deepEqual(r.enabledNodes(), ["a", "b"]);
@@ -456,7 +457,7 @@ const cases: Case[] = [
   }],
   ["test_runner.py::test_dynamic_disable_node", async (h) => {
     const { runner } = await h.start("testing-basic");
-    const r = runner as EpochRunner & { disableNode(id: string): Promise<void>; enableNode(id: string): Promise<void> };
+    const r = runner;
     assert.deepEqual(runValues(await r.run(100)), range(100).map((i) => i * 2));
     await r.disableNode("b");
     assert.equal(runValues(await r.run(100)), null);
@@ -465,7 +466,7 @@ const cases: Case[] = [
   }],
   ["test_runner.py::test_dynamic_disable_return", async (h) => {
     const { runner } = await h.start("testing-basic");
-    const r = runner as EpochRunner & { disableNode(id: string): Promise<void>; enableNode(id: string): Promise<void> };
+    const r = runner;
     const first = runValues(await r.run(100)) as number[];
     await r.disableNode("c");
     assert.equal(runValues(await r.run(100)), null);

@@ -53,6 +53,24 @@ describe("noob format - files as noob writes them", () => {
     await expect(r.process({ scale: "2" })).rejects.toMatchObject({ code: "TUBULAR_ERR_INPUT_INVALID" });
   });
 
+  it("noob's other input type names: bool, list, dict, pathlib.Path, typing.Any, with their defaults and checks", async () => {
+    const input = {
+      flag: { type: "bool", default: true },
+      items: { type: "list", default: [1, 2] },
+      opts: { type: "dict", default: { k: 1 } },
+      where: { type: "pathlib.Path", default: "/tmp/x" },
+      anything: { type: "typing.Any", default: 5 },
+    };
+    const load = (given: Record<string, unknown> = {}) => loadTubeFromSpec({ input, nodes: { a: { type: "count" } } }, { baseDir: projectRoot, input: given });
+    expect((await load()).input).toEqual({ flag: true, items: [1, 2], opts: { k: 1 }, where: "/tmp/x", anything: 5 });
+    expect((await load({ flag: false, items: [], opts: {}, where: "rel/p", anything: ["x", 1] })).input).toEqual({ flag: false, items: [], opts: {}, where: "rel/p", anything: ["x", 1] });
+    for (const [name, bad, type] of [["flag", "yes", "bool"], ["items", { a: 1 }, "list"], ["opts", [1], "dict"], ["where", 3, "pathlib.Path"]] as const) {
+      const err = await specError(load({ [name]: bad }));
+      expect(err.code).toBe("TUBULAR_ERR_INPUT_INVALID");
+      expect(err.reason).toContain(`must be of type ${type}`);
+    }
+  });
+
   it("a noob_id no folder declares is an error that lists where it looked", async () => {
     const err = await specError(loadTube(fx("missing-child.yaml"), { tubePath: [path.join(projectRoot, "test/fixtures/graphs/noob-path")] }));
     expect(err.code).toBe("TUBULAR_ERR_SPEC_READ");

@@ -57,7 +57,7 @@ describe("packing - default placement of nodes into processes", () => {
     expect(processes(packNodes(await load(fanOut(1)), { processesPerHost: 8 })).size).toBe(1);
   });
 
-  it("keeps group, isolate and per-node where the graph or the caller asks", async () => {
+  it("keeps group, isolate and per-node where the graph or the caller asks; a disabled node is placed like the others", async () => {
     const tube = await load({
       a: { type: "count" },
       b: { type: "multiply", depends: [{ left: "a.index" }], params: { right: 2 } },
@@ -68,9 +68,9 @@ describe("packing - default placement of nodes into processes", () => {
       return: { type: "return", depends: "g2.value" },
     });
     const packed = packNodes(tube);
-    expect(Object.fromEntries(packed)).toEqual({ a: "+a", b: "+a", heavy: "heavy", g1: "@tail", g2: "@tail", off: DRIVER, return: DRIVER });
+    expect(Object.fromEntries(packed)).toEqual({ a: "+a", b: "+a", heavy: "heavy", g1: "@tail", g2: "@tail", off: "+a", return: DRIVER });
     const perNode = packNodes(tube, { mode: "per-node" });
-    expect(Object.fromEntries(perNode)).toEqual({ a: "a", b: "b", heavy: "heavy", g1: "@tail", g2: "@tail", off: DRIVER, return: DRIVER });
+    expect(Object.fromEntries(perNode)).toEqual({ a: "a", b: "b", heavy: "heavy", g1: "@tail", g2: "@tail", off: "off", return: DRIVER });
   });
 
   it("does not chain across a fan-out, a fan-in, or a change of host, labels or restart policy", async () => {

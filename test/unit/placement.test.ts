@@ -7,7 +7,7 @@ import { projectRoot } from "../helpers/acceptance.ts";
 const resources = { cpus: 2, memory_total: 1, memory_free: 1, load: [0, 0, 0], gpus: [] };
 
 describe("placement - runners for a tube", () => {
-  it("per-node: gives each node its own runner, groups share one, the return and disabled nodes stay in the driver", async () => {
+  it("per-node: gives each node its own runner, groups share one, the return node stays in the driver, a disabled node gets a runner (enabling it at run time needs one)", async () => {
     const tube = await loadTubeFromSpec(
       {
         nodes: {
@@ -21,15 +21,15 @@ describe("placement - runners for a tube", () => {
       { baseDir: projectRoot },
     );
     const p = placeNodes(tube, { mode: "per-node" });
-    expect([...p.runners.keys()].sort()).toEqual(["@front", "c"]);
+    expect([...p.runners.keys()].sort()).toEqual(["@front", "c", "off"]);
     expect(p.runners.get("@front")).toMatchObject({ nodes: ["a", "b"], upstream: [], restart: "on-failure", maxRestarts: 5 });
     expect(p.runners.get("c")).toMatchObject({ nodes: ["c"], upstream: ["@front"], host: "gpu1", restart: "never" });
     expect(p.runnerOf.get("return")).toBe(DRIVER);
-    expect(p.runnerOf.get("off")).toBe(DRIVER);
-    expect([...p.driverNodes].sort()).toEqual(["off", "return"]);
+    expect(p.runnerOf.get("off")).toBe("off");
+    expect([...p.driverNodes]).toEqual(["return"]);
     // Packed (the default), c keeps its own process: its host differs from the group's.
     const packed = placeNodes(tube);
-    expect([...packed.runners.keys()].sort()).toEqual(["+c", "@front"]);
+    expect([...packed.runners.keys()].sort()).toEqual(["+c", "+off", "@front"]);
     expect(packed.runners.get("+c")).toMatchObject({ nodes: ["c"], upstream: ["@front"], host: "gpu1" });
   });
 

@@ -69,6 +69,10 @@ export class NodeRunner {
   private zap: ZapAuthenticator | undefined;
   private readonly exited: Promise<number>;
   private resolveExit!: (code: number) => void;
+  /** This runner's nodes enabled or disabled at run time (by `enable`, or by `init` after a restart). */
+  private readonly enabledNow = new Map<string, boolean>();
+  /** `enable` messages are applied one at a time, beside the read loop: creating a node may take long. */
+  private enabling: Promise<void> = Promise.resolve();
 
   constructor(config: RunnerProcessConfig, id: string, log: Logger) {
     this.config = config;
@@ -240,6 +244,7 @@ export class NodeRunner {
       case "init":
         // Not awaited: a node's init may take long (or never end), and meanwhile the read loop must
         // go on hearing the driver, or the runner takes the silence for a driver gone and exits.
+        for (const [id, on] of Object.entries(msg.value?.enabled ?? {})) if (this.nodeIds.includes(id)) this.enabledNow.set(id, on);
         this.initializing ??= this.onInit(msg.value?.first_epoch ?? 0)
           .catch((err: unknown) => this.log.error({ err }, "init failed"))
           .finally(() => (this.initializing = undefined));
@@ -263,6 +268,12 @@ export class NodeRunner {
       case "deinit":
         await this.onDeinit(msg.value?.stay ?? false);
         return;
+      case "enable": {
+        const { node, enabled } = msg.value;
+        if (!this.nodeIds.includes(node)) return;
+        this.enabling = this.enabling.then(() => this.onEnable(node, enabled)).catch((err: unknown) => this.log.error({ err, node }, "enable failed"));
+        return;
+      }
       case "ping":
         this.sendControl(makeMessage("identify", this.id, { ...this.identity(), token: this.config.runToken }));
         return;
@@ -283,9 +294,12 @@ export class NodeRunner {
     if (this.status !== "stopped") return;
     const local = new Set(this.nodeIds);
     this.scheduler = new Scheduler(this.tube, { local, tracked: local, firstEpoch });
+    for (const [id, on] of this.enabledNow) this.scheduler.setEnabled(id, on);
     try {
       // A nested tube runs inside this runner process.
       this.instances = await instantiate(this.tube, (child) => new LocalRunner(child), local);
+      const added = this.nodeIds.filter((id) => this.enabledNow.get(id) === true && !this.instances.has(id));
+      if (added.length > 0) for (const [k, v] of await instantiate(this.tube, (child) => new LocalRunner(child), new Set(added), this.instances)) this.instances.set(k, v);
     } catch (err) {
       const e = err instanceof NodeError ? err : NodeError.from(this.id, undefined, err, "TUBULAR_ERR_NODE_INIT");
       this.sendError(e);
@@ -301,6 +315,29 @@ export class NodeRunner {
     // Ready means: every upstream publisher has our subscription, and every subscriber has subscribed to us.
     await Promise.all([this.upstream.probes.waitFor(this.upstreamRunners), this.subscribersSeen()]);
     this.setStatus("ready");
+  }
+
+  /**
+   * Runs or skips one of this runner's nodes from the next epoch it is
+   * scheduled in, creating it first if it never was; then tells the command
+   * node (a `status` naming the node), which waits for that before it goes on.
+   * A node that fails to be created stays disabled: its error goes first.
+   */
+  private async onEnable(node: string, enabled: boolean): Promise<void> {
+    await this.initializing;
+    let now = enabled;
+    // Not initialized yet (or deinitialized to stay): the next init creates it.
+    if (enabled && this.pump && !this.instances.has(node)) {
+      try {
+        for (const [k, v] of await instantiate(this.tube, (child) => new LocalRunner(child), new Set([node]), this.instances)) this.instances.set(k, v);
+      } catch (err) {
+        this.sendError(err instanceof NodeError ? err : NodeError.from(node, undefined, err, "TUBULAR_ERR_NODE_INIT"));
+        now = this.enabledNow.get(node) ?? this.tube.nodes.get(node)!.enabled;
+      }
+    }
+    this.enabledNow.set(node, now);
+    this.scheduler.setEnabled(node, now);
+    this.sendControl(makeMessage("status", this.id, { status: this.status, node_id: node, enabled: now }));
   }
 
   private subscribersSeen(): Promise<void> {

@@ -3,7 +3,9 @@
  * number of processes per host is given, not read from the machine).
  *
  * What the graph says decides first:
- * - the return node and disabled nodes run in the driver (DRIVER);
+ * - the return node runs in the driver (DRIVER); a node disabled in the file
+ *   is placed like the others: its process skips it, and creates it if it is
+ *   enabled at run time (docs/architecture.md, "Enabling and disabling nodes");
  * - `group: NAME` puts nodes in one process, "@NAME";
  * - `isolate: true` gives a node a process of its own, named by the node id.
  * The rest is packed (the default), or one process per node with
@@ -57,7 +59,7 @@ export function packNodes(tube: Tube, options: PackingOptions = {}): Map<string,
   const free: string[] = [];
   for (const id of tube.order) {
     const node = tube.nodes.get(id)!;
-    if (node.definition.special === "return" || !node.enabled) runnerOf.set(id, DRIVER);
+    if (node.definition.special === "return") runnerOf.set(id, DRIVER);
     else if (node.placement.group) runnerOf.set(id, `@${node.placement.group}`);
     else if (node.placement.isolate || mode === "per-node") runnerOf.set(id, id);
     else free.push(id);

@@ -2,7 +2,7 @@
  * Placement: which node runs in which runner process, and what each process
  * reads. Pure. Which process a node gets is packing's choice (packing.ts:
  * packed by default, `group`, `isolate` and per-node where asked); the return
- * node and disabled nodes run in the driver. A process takes its host, labels
+ * node runs in the driver. A process takes its host, labels
  * and restart policy from its first node.
  */
 import type { Tube } from "../../graph/tube.ts";

@@ -34,7 +34,7 @@ import { EpochRunner } from "../epoch-runner.ts";
 import { TaskPump } from "../task-pump.ts";
 import { CommandNode, COMMAND_ID } from "./command-node.ts";
 import type { RunnerProcessConfig } from "./config.ts";
-import { placeNodes, upstreamNodes, type Placement } from "./placement.ts";
+import { DRIVER, placeNodes, upstreamNodes, type Placement } from "./placement.ts";
 import { completionKey, groupEvents } from "./event-groups.ts";
 import { RunnerSupervisor, describeExit, type ExitInfo } from "./runner-supervisor.ts";
 import { runnerEntry } from "./runner-entry.ts";
@@ -124,6 +124,14 @@ export class ZmqRunner extends EpochRunner {
   private readonly hostHeartbeats: HeartbeatMonitor;
   private initError: Error | undefined;
   private closing = false;
+  /** Nodes enabled or disabled at run time: a restarted runner is given them with its init. */
+  private readonly enabledNow = new Map<string, boolean>();
+  /** A hosting runner's answer to `enable`, per node, while one is awaited; and a failure to create the node. */
+  private readonly enableAnswers = new Map<string, boolean>();
+  private readonly enableFailures = new Map<string, NodeError>();
+  private readonly enablePending = new Set<string>();
+  /** enableNode / disableNode calls, one at a time. */
+  private enabling: Promise<void> = Promise.resolve();
 
   constructor(tube: Tube, options: ZmqRunnerOptions = {}) {
     super(tube);
@@ -383,6 +391,7 @@ export class ZmqRunner extends EpochRunner {
       }
       case "status":
         this.statuses.set(from, msg.value.status);
+        if (msg.value.node_id !== undefined && msg.value.enabled !== undefined && this.placement.runnerOf.get(msg.value.node_id) === from) this.enableAnswers.set(msg.value.node_id, msg.value.enabled);
         if (msg.value.status === "ready" && this.restarting.delete(from)) {
           this.log.info({ runner: from }, "restarted runner is ready");
           this.afterFinalize();
@@ -474,7 +483,9 @@ export class ZmqRunner extends EpochRunner {
       stack: v.traceback,
     });
     if (v.epoch === undefined) {
-      this.initError ??= err;
+      // A node being enabled at run time that could not be created: enableNode rejects with it.
+      if (this.enablePending.has(v.node_id)) this.enableFailures.set(v.node_id, err);
+      else this.initError ??= err;
       return;
     }
     const key = epochToKey(v.epoch);
@@ -548,11 +559,72 @@ export class ZmqRunner extends EpochRunner {
     return done;
   }
 
+  enabledNodes(): string[] {
+    return [...this.tube.nodes.keys()].filter((id) => this.scheduler.isEnabled(id));
+  }
+
+  disableNode(id: string): Promise<void> {
+    return this.queueEnable(id, false, "disableNode");
+  }
+
+  enableNode(id: string): Promise<void> {
+    return this.queueEnable(id, true, "enableNode");
+  }
+
+  private queueEnable(id: string, enabled: boolean, call: string): Promise<void> {
+    try {
+      this.expectNode(id, call);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const done = this.enabling.then(() => this.setNodeEnabled(id, enabled, call));
+    this.enabling = done.catch(() => undefined);
+    return done;
+  }
+
+  /**
+   * The driver's own nodes (the return node) switch here. A node in a runner
+   * process switches there, with an `enable` message: the call resolves once
+   * that runner answers, so every epoch opened afterwards sees the change
+   * whichever socket its events come in on.
+   */
+  private async setNodeEnabled(id: string, enabled: boolean, call: string): Promise<void> {
+    if (this.fatal) throw this.fatal;
+    const runner = this.placement.runnerOf.get(id)!;
+    if (runner === DRIVER) {
+      if (enabled && !this.instances.has(id)) {
+        for (const [k, v] of await instantiate(this.tube, (child) => new LocalRunner(child), new Set([id]), this.instances)) this.instances.set(k, v);
+      }
+    } else {
+      this.enableAnswers.delete(id);
+      this.enableFailures.delete(id);
+      this.enabledNow.set(id, enabled);
+      this.enablePending.add(id);
+      this.command!.broadcast(makeMessage("enable", COMMAND_ID, { node: id, enabled }));
+      try {
+        // A runner being restarted gets the change with its init (rejoin) and runs no epoch before.
+        await this.conditions.until(call, () => this.enableAnswers.has(id) || this.restarting.has(runner) || this._state === "closed", Date.now() + this.options.initTimeoutMs, () => `the runner process of node ${id} did not confirm the change`);
+      } finally {
+        this.enablePending.delete(id);
+      }
+      if (this._state === "closed") throw new TubularError("TUBULAR_ERR_RUNNER_STATE", `${call}(): the runner was deinitialized`);
+      const failure = this.enableFailures.get(id);
+      this.enableFailures.delete(id);
+      if (this.enableAnswers.get(id) === false && enabled) {
+        this.enabledNow.delete(id);
+        throw failure ?? new NodeError("TUBULAR_ERR_NODE_INIT", { nodeId: id, errorType: "Error", errorMessage: "its runner could not create it" });
+      }
+    }
+    this.scheduler.setEnabled(id, enabled);
+  }
+
   async deinit(): Promise<void> {
     if (this._state === "closed") return;
     if (this.freeRun) await this.stop().catch(() => undefined);
     this._state = "closed";
     this.rejectWaiting(new TubularError("TUBULAR_ERR_RUNNER_STATE", "the runner was deinitialized"));
+    // An enableNode / disableNode waiting for its runner's answer ends too.
+    this.conditions.changed();
     await this.teardown();
   }
 
@@ -726,7 +798,7 @@ export class ZmqRunner extends EpochRunner {
       return;
     }
     this.announce();
-    this.command!.broadcast(makeMessage("init", COMMAND_ID, { first_epoch: this.nextEpoch }));
+    this.command!.broadcast(makeMessage("init", COMMAND_ID, { first_epoch: this.nextEpoch, ...(this.enabledNow.size > 0 ? { enabled: Object.fromEntries(this.enabledNow) } : {}) }));
   }
 }
 
