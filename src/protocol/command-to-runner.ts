@@ -120,8 +120,13 @@ export const EpochEnded = messageSchema(
 );
 export type EpochEnded = z.infer<typeof EpochEnded>;
 
-/** Liveness, both ways; a runner's heartbeat may carry its status. */
-export const Heartbeat = messageSchema("heartbeat", z.object({ status: NodeStatusSchema.optional() }).nullable());
+/**
+ * Liveness, both ways; a runner's heartbeat may carry its status. A runner
+ * heartbeats from its own thread on its own connection (not the one it
+ * identified on), so its heartbeat carries the run's token: only a heartbeat
+ * with it binds that connection to the runner's liveness.
+ */
+export const Heartbeat = messageSchema("heartbeat", z.object({ status: NodeStatusSchema.optional(), token: z.string().optional() }).nullable());
 export type Heartbeat = z.infer<typeof Heartbeat>;
 
 export type CommandToRunner = Announce | Ping | Init | Process | Start | Stop | Deinit | EpochEnded | Heartbeat;
