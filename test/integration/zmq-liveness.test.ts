@@ -24,36 +24,40 @@ const busy = (ms: number) => ({
 });
 
 const started = useZmqRunners();
+// The machine may be loaded: liveness, not start-up, is what these tests time.
+const slowStart = { initTimeoutMs: 60_000 } as const;
 
 describe("zmq runner - liveness", () => {
   it("zmq liveness - a node computing 12 s without yielding (12x the death timeout) is not declared dead, and the run gives its value", async () => {
-    const runner = await started(busy(12_000), { processes: "per-node" });
+    const runner = await started(busy(12_000), { ...slowStart, processes: "per-node" });
     const errors: unknown[] = [];
     runner.on("error", (e) => errors.push(e));
+    const pid = runner.pids().b!;
     const t0 = Date.now();
     expect(await runner.process()).toBe(0);
     expect(Date.now() - t0).toBeGreaterThanOrEqual(12_000);
-    // The runner is the same process, and the run goes on.
-    const pid = runner.pids().b!;
-    expect(await runner.process()).toBe(2);
+    // The same process, still counted as up, and the run is ready for more.
     expect(runner.pids().b).toBe(pid);
+    expect(runner.status().nodes.b?.status).toBe("ready");
+    expect(runner.state).toBe("ready");
     expect(errors).toEqual([]);
-  }, 60_000);
+  }, 90_000);
 
   it("zmq liveness - the same over tcp with CurveZMQ: the heartbeat thread authenticates like the runner", async () => {
     const keys = generateKeyPair();
-    const runner = await started(busy(3_000), { processes: "per-node", transport: "tcp", keys });
+    const runner = await started(busy(3_000), { ...slowStart, processes: "per-node", transport: "tcp", keys });
     expect(await runner.process()).toBe(0);
-    expect(await runner.process()).toBe(2);
-    expect(runner.stats().auth?.refused ?? 0).toBe(0);
-  }, 60_000);
+    expect(runner.status().nodes.b?.status).toBe("ready");
+    const auth = runner.stats().auth!;
+    // The runners' control, outbox and heartbeat connections, all with the run's key.
+    expect(auth.accepted).toBeGreaterThanOrEqual(6);
+    expect(auth.refused).toBe(0);
+  }, 90_000);
 
-  it("zmq liveness - a runner killed with -9 while its node computes is noticed in under 1.5 s, naming its node", async () => {
-    const runner = await started(busy(30_000), { processes: "per-node" });
+  it("zmq liveness - a runner killed with -9 with a long epoch in flight is noticed in under 1.5 s, naming its node", async () => {
+    const runner = await started(busy(30_000), { ...slowStart, processes: "per-node" });
     const pending = runner.process();
     const pid = runner.pids().b!;
-    // Wait until b is computing (its epoch reached it): its main thread no longer answers anything.
-    await new Promise((r) => setTimeout(r, 300));
     const t0 = Date.now();
     process.kill(pid, "SIGKILL");
     const err = (await pending.catch((e) => e)) as RunnerDiedError;
@@ -66,7 +70,7 @@ describe("zmq runner - liveness", () => {
   }, 60_000);
 
   it("zmq liveness - a runner frozen (SIGSTOP: process and heartbeat thread silent) is declared dead within about a second", async () => {
-    const runner = await started(busy(0), { processes: "per-node" });
+    const runner = await started(busy(0), { ...slowStart, processes: "per-node" });
     expect(await runner.process()).toBe(0);
     const pid = runner.pids().b!;
     const t0 = Date.now();

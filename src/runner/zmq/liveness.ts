@@ -43,22 +43,28 @@ export class RunnerLiveness {
     return this.monitor.timeoutMs;
   }
 
-  /** A heartbeat arrived on inbox connection `connection`. */
-  heartbeat(connection: string, msg: MessageOf<"heartbeat">): void {
+  /** A heartbeat arrived on inbox connection `connection`. Returns true when it is the runner's first (since forgotten): it now counts as heard. */
+  heartbeat(connection: string, msg: MessageOf<"heartbeat">): boolean {
     let runner = this.runnerOnConnection.get(connection);
     if (runner !== undefined) {
-      if (msg.node_id !== runner) return this.options.refuse(`a heartbeat claiming "${msg.node_id}" on the heartbeat connection of runner "${runner}"`);
+      if (msg.node_id !== runner) {
+        this.options.refuse(`a heartbeat claiming "${msg.node_id}" on the heartbeat connection of runner "${runner}"`);
+        return false;
+      }
     } else {
       if (!this.options.isRunner(msg.node_id) || msg.value?.token !== this.options.runToken) {
-        return this.options.refuse(`a heartbeat claiming "${msg.node_id}" without the run's token`);
+        this.options.refuse(`a heartbeat claiming "${msg.node_id}" without the run's token`);
+        return false;
       }
       runner = msg.node_id;
       this.unbind(runner);
       this.runnerOnConnection.set(connection, runner);
       this.connectionOfRunner.set(runner, connection);
     }
+    const first = !this.heard(runner);
     this.monitor.seen(runner);
     this.options.reply(connection);
+    return first;
   }
 
   /** Whether the runner's heartbeat thread has been heard (since it was last forgotten). */

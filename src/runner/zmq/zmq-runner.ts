@@ -365,7 +365,8 @@ export class ZmqRunner extends EpochRunner {
         this.onHost(connection, msg);
         return;
       case "heartbeat":
-        this.liveness.heartbeat(connection, msg);
+        // A runner counts as up only once its heartbeat thread is heard (connected()).
+        if (this.liveness.heartbeat(connection, msg)) this.conditions.changed();
         return;
       case "status_request":
         // Operators ask over CURVE (a listening run). Elsewhere, a peer that asks and never reads would fill the inbox's send queue.
