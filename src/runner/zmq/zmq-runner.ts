@@ -139,7 +139,8 @@ export class ZmqRunner extends EpochRunner {
       timeoutMs: this.options.heartbeatMs * 4,
       runToken: this.runToken,
       isRunner: (id) => this.placement.runners.has(id),
-      reply: (connection) => this.command?.sendTo(connection, makeMessage("heartbeat", COMMAND_ID, null)),
+      // Not while closing: the runners are exiting, and a reply to a connection gone is only noise.
+      reply: (connection) => this.closing || this.command?.sendTo(connection, makeMessage("heartbeat", COMMAND_ID, null)),
       refuse: (reason) => this.command?.codec.drops.record("schema", reason),
       onDead: (runnerId, silentMs) => {
         // A runner on a host agent is restarted by it (runner_exit tells); one that just went silent is lost.
