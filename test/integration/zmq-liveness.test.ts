@@ -4,10 +4,17 @@
  * while a runner process that really died is noticed within about a second.
  * The host cut off the network is in multihost.test.ts.
  */
+import { spawn } from "node:child_process";
+import { rmSync } from "node:fs";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { Client } from "zeromq/lib/draft.js";
+import { Codec } from "../../src/protocol/codec.ts";
+import { makeMessage } from "../../src/protocol/message.ts";
+import { projectRoot } from "../helpers/acceptance.ts";
 import { RunnerDiedError } from "../../src/errors.ts";
 import { useZmqRunners } from "../helpers/zmq-runners.ts";
-import { isAlive } from "../helpers/processes.ts";
+import { isAlive, waitForExit } from "../helpers/processes.ts";
 import { until } from "../helpers/until.ts";
 import { generateKeyPair } from "../../src/transport/curve.ts";
 
@@ -86,4 +93,55 @@ describe("zmq runner - liveness", () => {
       process.kill(pid, "SIGCONT");
     }
   }, 60_000);
+
+  it("zmq liveness - heartbeats without the run's token are refused and counted, and keep no runner alive", async () => {
+    const runner = await started(busy(0), { ...slowStart, processes: "per-node" });
+    expect(await runner.process()).toBe(0);
+    const before = runner.stats().drops.schema ?? 0;
+    const codec = new Codec();
+    const forger = new Client({ linger: 0 });
+    forger.connect(`ipc://${path.join(runner.runDirectory!, "command-inbox.sock")}`);
+    try {
+      await forger.send(codec.encode(makeMessage("heartbeat", "b", { status: "ready" }))[0]!);
+      await forger.send(codec.encode(makeMessage("heartbeat", "b", { status: "ready", token: "not-the-run-token" }))[0]!);
+      await forger.send(codec.encode(makeMessage("heartbeat", "nobody", { status: "ready" }))[0]!);
+      await until(() => (runner.stats().drops.schema ?? 0) >= before + 3, 10_000, "three refused heartbeats");
+      // The forger keeps sending for b while b is frozen: b is declared dead all the same.
+      const pid = runner.pids().b!;
+      const forging = setInterval(() => void forger.send(codec.encode(makeMessage("heartbeat", "b", { status: "ready" }))[0]!).catch(() => undefined), 100);
+      process.kill(pid, "SIGSTOP");
+      try {
+        const err = (await runner.process().catch((e) => e)) as RunnerDiedError;
+        expect(err).toBeInstanceOf(RunnerDiedError);
+        expect(err.message).toMatch(/stopped answering heartbeats/);
+      } finally {
+        clearInterval(forging);
+        process.kill(pid, "SIGCONT");
+      }
+    } finally {
+      forger.close();
+    }
+  }, 60_000);
+
+  it("zmq liveness - with the driver killed -9 while a node computes without yielding, its runner still exits by itself", async () => {
+    const script = path.join(projectRoot, "test/fixtures/drivers/hold-runner.ts");
+    const driver = spawn(process.execPath, ["--import", "tsx", script, "busy"], { cwd: projectRoot, stdio: ["ignore", "pipe", "ignore"] });
+    const line = await new Promise<string>((resolve, reject) => {
+      let buf = "";
+      driver.stdout!.on("data", (d) => {
+        buf += d;
+        if (buf.includes("\n")) resolve(buf.split("\n")[0]!);
+      });
+      driver.once("exit", () => reject(new Error("driver exited early")));
+    });
+    const { pids: byRunner, runDirectory } = JSON.parse(line) as { pids: Record<string, number>; runDirectory: string };
+    const pids = Object.values(byRunner);
+    expect(pids.length).toBe(2);
+    driver.kill("SIGKILL");
+    // The command's silence (3 s) tells the runner to go; its main thread is held by the node, so its heartbeat thread ends it (3 s more).
+    const alive = await waitForExit(pids, 15_000);
+    for (const pid of alive) process.kill(pid, "SIGKILL");
+    rmSync(runDirectory, { recursive: true, force: true });
+    expect(alive).toEqual([]);
+  }, 90_000);
 });
