@@ -335,7 +335,7 @@ export class ZmqRunner extends EpochRunner {
       "init",
       () => ids.every((id) => this.connected(id)),
       deadline,
-      () => `runner processes did not come up: ${ids.filter((id) => !this.connected(id)).map((id) => `${id} (on ${this.hostOf.get(id)})`).join(", ")}`,
+      () => `runner processes did not come up: ${ids.filter((id) => !this.connected(id)).map((id) => `${id} (on ${this.hostOf.get(id)}${this.liveness.heard(id) ? "" : "; its heartbeat thread not heard"})`).join(", ")}`,
       command.probes.waitFor(ids),
     );
     // 2. Tell everyone where everyone is, then instantiate: each runner reports ready once its upstreams have its subscription.
