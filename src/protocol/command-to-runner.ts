@@ -138,8 +138,13 @@ export type EpochEnded = z.infer<typeof EpochEnded>;
 export const Enable = messageSchema("enable", z.object({ node: NodeIdSchema, enabled: z.boolean() }));
 export type Enable = z.infer<typeof Enable>;
 
-/** Liveness, both ways; a runner's heartbeat may carry its status. */
-export const Heartbeat = messageSchema("heartbeat", z.object({ status: NodeStatusSchema.optional() }).nullable());
+/**
+ * Liveness, both ways; a runner's heartbeat may carry its status. A runner
+ * heartbeats from its own thread on its own connection (not the one it
+ * identified on), so its heartbeat carries the run's token: only a heartbeat
+ * with it binds that connection to the runner's liveness.
+ */
+export const Heartbeat = messageSchema("heartbeat", z.object({ status: NodeStatusSchema.optional(), token: z.string().optional() }).nullable());
 export type Heartbeat = z.infer<typeof Heartbeat>;
 
 export type CommandToRunner = Announce | Ping | Init | Process | Start | Stop | Deinit | EpochEnded | Enable | Heartbeat;

@@ -32,6 +32,7 @@ export class HeartbeatMonitor implements Liveness {
   private readonly last = new Map<string, number>();
   private readonly dead = new Set<string>();
   private timer: ReturnType<typeof setInterval> | undefined;
+  private lastCheck: number | undefined;
 
   constructor(options: HeartbeatMonitorOptions = {}) {
     this.timeoutMs = options.timeoutMs ?? HEARTBEAT_TIMEOUT_MS;
@@ -64,9 +65,20 @@ export class HeartbeatMonitor implements Liveness {
     return [...this.last.keys()];
   }
 
-  /** Finds peers that went silent since the last check, calls `onDead` for each, and returns them. */
+  /**
+   * Finds peers that went silent since the last check, calls `onDead` for each, and returns them.
+   * A check that comes more than half a timeout after the previous one finds this process
+   * itself was held up (its event loop busy, or the machine): the peers' heartbeats of that
+   * time may be waiting unread in a socket, so their silence counts from now, not from then.
+   */
   check(): string[] {
     const now = this.now();
+    const stalled = this.lastCheck !== undefined && now - this.lastCheck > this.timeoutMs / 2;
+    this.lastCheck = now;
+    if (stalled) {
+      for (const peer of this.last.keys()) if (!this.dead.has(peer)) this.last.set(peer, Math.max(this.last.get(peer)!, now));
+      return [];
+    }
     const newlyDead: string[] = [];
     for (const [peer, t] of this.last) {
       if (now - t >= this.timeoutMs && !this.dead.has(peer)) {

@@ -34,6 +34,7 @@ import type { TubeEvent } from "../runner.ts";
 import type { RunnerProcessConfig } from "./config.ts";
 import { completionKey, groupEvents } from "./event-groups.ts";
 import { COMMAND_ID, COMMAND_TOPIC, PROCESS_TOPIC, doneTopic, eventTopic } from "./topics.ts";
+import { HeartbeatThread, defaultHeartbeatWorker } from "./heartbeat-thread.ts";
 
 export class NodeRunner {
   readonly id: string;
@@ -61,10 +62,11 @@ export class NodeRunner {
   private eventId = 0;
   private pendingEvents: TubeEvent[] = [];
   private pendingDone: EventValue["done"] = [];
-  private lastCommandAt = Date.now();
   /** The init in progress, if any: it runs beside the read loop, not inside it. */
   private initializing: Promise<void> | undefined;
   private timers: NodeJS.Timeout[] = [];
+  private heartbeat: HeartbeatThread | undefined;
+  private readonly heartbeatWorker: string;
   private closing = false;
   private zap: ZapAuthenticator | undefined;
   private readonly exited: Promise<number>;
@@ -74,8 +76,10 @@ export class NodeRunner {
   /** `enable` messages are applied one at a time, beside the read loop: creating a node may take long. */
   private enabling: Promise<void> = Promise.resolve();
 
-  constructor(config: RunnerProcessConfig, id: string, log: Logger) {
+  /** `heartbeatWorker`: the script of the heartbeat thread (heartbeat-worker.ts; the runner's starter knows where it is built). */
+  constructor(config: RunnerProcessConfig, id: string, log: Logger, heartbeatWorker: string = defaultHeartbeatWorker()) {
     this.config = config;
+    this.heartbeatWorker = heartbeatWorker;
     this.id = id;
     this.log = log;
     this.codec = new Codec({ maxMessageBytes: config.maxMessageBytes, drops: new DropCounter(this.log) });
@@ -96,6 +100,8 @@ export class NodeRunner {
 
   /** Binds, connects, identifies; resolves with the exit code once the runner is done. */
   async run(): Promise<number> {
+    // First, so it is up by the time the command hears our identify (it counts us as up only then).
+    this.startHeartbeat();
     this.tube = await loadTubeFromSpec(this.config.spec, { baseDir: this.config.baseDir, file: this.config.file, input: this.config.input });
     const local = new Set(this.nodeIds);
     this.scheduler = new Scheduler(this.tube, { local, tracked: local, firstEpoch: 0 });
@@ -139,17 +145,45 @@ export class NodeRunner {
     void this.readCommands();
     void this.readControl();
     this.sendControl(makeMessage("identify", this.id, { ...this.identity(), token: this.config.runToken }));
-    this.timers.push(
-      setInterval(() => {
-        this.sendControl(makeMessage("heartbeat", this.id, { status: this.status }));
-        if (Date.now() - this.lastCommandAt > this.config.commandTimeoutMs) {
-          this.log.warn({ silentMs: Date.now() - this.lastCommandAt }, "the command node is gone; exiting");
-          void this.shutdown(0);
-        }
-      }, this.config.heartbeatMs),
-    );
     this.log.debug({ outbox: this.outboxAddress, nodes: this.nodeIds }, "runner up");
     return this.exited;
+  }
+
+  /**
+   * Heartbeats leave from their own thread (heartbeat-thread.ts), so a node
+   * computing without a break does not silence this process; the main thread
+   * refreshes what they say (status, and its own last timestamp) whenever it runs.
+   */
+  private startHeartbeat(): void {
+    const curve = this.config.curve;
+    this.heartbeat = new HeartbeatThread(
+      this.heartbeatWorker,
+      {
+        inbox: this.config.commandInbox,
+        intervalMs: this.config.heartbeatMs,
+        commandTimeoutMs: this.config.commandTimeoutMs,
+        maxMessageBytes: this.codec.maxMessageBytes,
+        ...(curve ? { curve: { publicKey: curve.publicKey, secretKey: curve.secretKey, commandKey: curve.commandKey } } : {}),
+      },
+      {
+        commandGone: (silentMs) => {
+          this.log.warn({ silentMs }, "the command node is gone; exiting");
+          void this.shutdown(0);
+        },
+        failed: (err) => {
+          this.log.fatal({ err }, "without its heartbeat thread this runner cannot prove it is alive; exiting");
+          void this.shutdown(70);
+        },
+      },
+      this.log,
+    );
+    this.beat();
+    this.timers.push(setInterval(() => this.beat(), this.config.heartbeatMs));
+  }
+
+  private beat(): void {
+    const [frame] = this.codec.encode(makeMessage("heartbeat", this.id, { status: this.status, token: this.config.runToken }));
+    this.heartbeat?.beat(frame as Buffer);
   }
 
   private identity(): IdentifyValue {
@@ -180,6 +214,7 @@ export class NodeRunner {
 
   private setStatus(status: NodeStatus, detail?: string): void {
     this.status = status;
+    this.beat();
     this.sendControl(makeMessage("status", this.id, { status, ...(detail ? { detail } : {}) }));
   }
 
@@ -212,7 +247,6 @@ export class NodeRunner {
       log: this.log,
       name: "command subscription",
       onMessage: async (frames) => {
-        this.lastCommandAt = Date.now();
         // The command's answer to our probe: its outbox has our subscription (the command knows it too).
         if (isProbeFrame(frames[0])) return;
         const msg = this.codec.decodePubSafe(frames);
@@ -229,7 +263,6 @@ export class NodeRunner {
       log: this.log,
       name: "control socket",
       onMessage: async (frames) => {
-        this.lastCommandAt = Date.now();
         const msg = this.codec.decodeSafe(frames);
         if (msg) await this.onCommand(msg);
       },
@@ -453,6 +486,7 @@ export class NodeRunner {
     await Promise.race([Promise.all([this.outQueue.drained(), this.controlQueue.drained()]), new Promise((r) => setTimeout(r, 500))]);
     for (const s of [this.outbox, this.commands, this.control]) s.close();
     this.upstream?.close();
+    await this.heartbeat?.stop();
     await this.zap?.close();
     this.resolveExit(code);
   }

@@ -15,6 +15,11 @@
  *   cannot be written, it falls back to the loader.
  * Custom TypeScript nodes still load: the registry registers the loader on
  * demand (src/node/registry.ts).
+ *
+ * The runner's heartbeat thread (heartbeat-worker.ts) is its own small entry:
+ * compiled, the tsc output next to the bundle; from source, its own bundle in
+ * the same cache; under the loader, the .ts file (a worker inherits the
+ * loader). The runner is given its path as its third argument.
  */
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
@@ -24,12 +29,15 @@ import { fileURLToPath } from "node:url";
 
 const HERE = fileURLToPath(import.meta.url);
 const MAIN_TS = path.join(path.dirname(HERE), "runner-main.ts");
+const WORKER_TS = path.join(path.dirname(HERE), "heartbeat-worker.ts");
 const PACKAGE_ROOT = path.resolve(path.dirname(MAIN_TS), "../../..");
 
 export interface RunnerEntry {
   /** Arguments for `node` before the runner's own: the script, and a loader when needed. */
   readonly args: readonly string[];
   readonly bundled: boolean;
+  /** The script of the runner's heartbeat thread; absent: next to runner-main (heartbeat-thread.ts). */
+  readonly heartbeatWorker?: string;
 }
 
 let entry: Promise<RunnerEntry> | undefined;
@@ -37,8 +45,8 @@ let entry: Promise<RunnerEntry> | undefined;
 /** The command line of a runner process (memoized per process). */
 export function runnerEntry(): Promise<RunnerEntry> {
   // This very file tells which: compiled, it is runner-entry.js, next to the build's bundle.
-  if (HERE.endsWith(".js")) return Promise.resolve({ args: [path.join(path.dirname(HERE), BUILT_BUNDLE)], bundled: true });
-  entry ??= bundle().catch(() => ({ args: ["--import", "tsx", MAIN_TS], bundled: false }));
+  if (HERE.endsWith(".js")) return Promise.resolve({ args: [path.join(path.dirname(HERE), BUILT_BUNDLE)], bundled: true, heartbeatWorker: path.join(path.dirname(HERE), "heartbeat-worker.js") });
+  entry ??= bundle().catch(() => ({ args: ["--import", "tsx", MAIN_TS], bundled: false, heartbeatWorker: WORKER_TS }));
   return entry;
 }
 
@@ -47,17 +55,23 @@ export const BUILT_BUNDLE = "runner-main.bundle.js";
 
 async function bundle(): Promise<RunnerEntry> {
   if (process.env.TUBULAR_RUNNER_LOADER === "tsx") throw new Error("bundling disabled");
-  const code = await bundleRunner(MAIN_TS);
+  const [main, worker] = await Promise.all([cached(MAIN_TS, "runner"), cached(WORKER_TS, "heartbeat-worker")]);
+  return { args: [main], bundled: true, heartbeatWorker: worker };
+}
+
+/** The bundle of `entry` in the package's cache, named by its content hash. */
+async function cached(entry: string, name: string): Promise<string> {
+  const code = await bundleRunner(entry);
   const hash = createHash("sha256").update(code).digest("hex").slice(0, 16);
   const dir = path.join(PACKAGE_ROOT, "node_modules", ".cache", "tubular");
-  const file = path.join(dir, `runner-${hash}.mjs`);
+  const file = path.join(dir, `${name}-${hash}.mjs`);
   if (!existsSync(file)) {
     await mkdir(dir, { recursive: true });
     const tmp = `${file}.${process.pid}.tmp`;
     await writeFile(tmp, code);
     await rename(tmp, file);
   }
-  return { args: [file], bundled: true };
+  return file;
 }
 
 /** One ES module of a runner's entry (runner-main .ts or .js) and its dependencies (esbuild, a dev dependency). */

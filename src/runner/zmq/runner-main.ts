@@ -1,5 +1,6 @@
 /**
- * Entry point of a node runner process: `runner-main.ts CONFIG_FILE RUNNER_ID`.
+ * Entry point of a node runner process: `runner-main.ts CONFIG_FILE RUNNER_ID [HEARTBEAT_WORKER]`
+ * (the script of its heartbeat thread, when not next to this file: see runner-entry.ts).
  * Spawned by the driver (or a host agent); exits when told to, or by itself
  * when the command node goes silent.
  */
@@ -8,14 +9,14 @@ import { rootLogger, type LogLevel } from "../../log.ts";
 import { RunnerProcessConfig } from "./config.ts";
 import { NodeRunner } from "./node-runner.ts";
 
-const [configFile, runnerId] = process.argv.slice(2);
+const [configFile, runnerId, heartbeatWorker] = process.argv.slice(2);
 if (!configFile || !runnerId) {
-  process.stderr.write("usage: runner-main CONFIG_FILE RUNNER_ID\n");
+  process.stderr.write("usage: runner-main CONFIG_FILE RUNNER_ID [HEARTBEAT_WORKER]\n");
   process.exit(2);
 }
 const config = RunnerProcessConfig.parse(JSON.parse(readFileSync(configFile, "utf8")));
 const log = rootLogger(config.logLevel as LogLevel, { runner: runnerId });
-const runner = new NodeRunner(config, runnerId, log);
+const runner = new NodeRunner(config, runnerId, log, heartbeatWorker || undefined);
 
 for (const signal of ["SIGTERM", "SIGINT"] as const) {
   process.once(signal, () => {

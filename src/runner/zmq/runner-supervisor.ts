@@ -72,7 +72,7 @@ export class RunnerSupervisor {
   private start(runnerId: string, s: Supervised): void {
     // TUBULAR_RUNNER_NODE_ARGS: extra node flags for runner processes (e.g. --cpu-prof when profiling).
     const extra = process.env.TUBULAR_RUNNER_NODE_ARGS?.split(" ").filter(Boolean) ?? [];
-    const child = spawn(process.execPath, [...extra, ...this.entry.args, s.configFile, s.options.runnerId ?? runnerId], {
+    const child = spawn(process.execPath, [...extra, ...this.entry.args, s.configFile, s.options.runnerId ?? runnerId, ...(this.entry.heartbeatWorker ? [this.entry.heartbeatWorker] : [])], {
       stdio: ["ignore", "pipe", "pipe"],
       env: { ...process.env, ...s.options.env },
     });

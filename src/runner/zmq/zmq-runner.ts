@@ -27,6 +27,7 @@ import type { Resources } from "../../protocol/command-to-host.ts";
 import { HostRegistry } from "./host-registry.ts";
 import { Conditions } from "./conditions.ts";
 import { HeartbeatMonitor } from "../../transport/heartbeat.ts";
+import { RunnerLiveness } from "./liveness.ts";
 import { instantiate, release, type Instances } from "../execute.ts";
 import { LocalRunner } from "../local.ts";
 import type { RunnerEvents, RunnerState, TubeEvent } from "../runner.ts";
@@ -86,7 +87,7 @@ export class ZmqRunner extends EpochRunner {
    * rather than once per runner (bench/chain3-process-latency.bench.ts).
    */
   private readonly sinks = new Set<string>();
-  private readonly heartbeats: HeartbeatMonitor;
+  private readonly liveness: RunnerLiveness;
   private timers: NodeJS.Timeout[] = [];
   private readonly conditions = new Conditions(() => this.initError ?? this.fatal);
   private scheduler: Scheduler;
@@ -142,8 +143,13 @@ export class ZmqRunner extends EpochRunner {
     for (const id of this.placement.driverNodes) for (const up of upstreamNodes(tube, id)) this.feedsDriver.add(this.placement.runnerOf.get(up)!);
     for (const id of this.placement.runners.keys()) if (![...this.placement.runners.values()].some((r) => r.upstream.includes(id))) this.sinks.add(id);
     this.scheduler = new Scheduler(tube, { local: this.placement.driverNodes, firstEpoch: 0 });
-    this.heartbeats = new HeartbeatMonitor({
+    this.liveness = new RunnerLiveness({
       timeoutMs: this.options.heartbeatMs * 4,
+      runToken: this.runToken,
+      isRunner: (id) => this.placement.runners.has(id),
+      // Not while closing: the runners are exiting, and a reply to a connection gone is only noise.
+      reply: (connection) => this.closing || this.command?.sendTo(connection, makeMessage("heartbeat", COMMAND_ID, null)),
+      refuse: (reason) => this.command?.codec.drops.record("schema", reason),
       onDead: (runnerId, silentMs) => {
         // A runner on a host agent is restarted by it (runner_exit tells); one that just went silent is lost.
         if (!this.restarting.has(runnerId)) this.runnerDown(runnerId, `stopped answering heartbeats (silent for ${silentMs} ms)`, false);
@@ -310,7 +316,7 @@ export class ZmqRunner extends EpochRunner {
           command.broadcast(makeMessage("epoch_ended", COMMAND_ID, { epoch: this.endedThrough, cumulative: true }));
         }
         for (const h of this.hosts.hosts.values()) command.sendTo(h.identity, makeMessage("heartbeat", COMMAND_ID, null));
-        this.heartbeats.check();
+        this.liveness.check();
         this.hostHeartbeats.check();
       }, opts.heartbeatMs),
     );
@@ -337,7 +343,7 @@ export class ZmqRunner extends EpochRunner {
       "init",
       () => ids.every((id) => this.connected(id)),
       deadline,
-      () => `runner processes did not come up: ${ids.filter((id) => !this.connected(id)).map((id) => `${id} (on ${this.hostOf.get(id)})`).join(", ")}`,
+      () => `runner processes did not come up: ${ids.filter((id) => !this.connected(id)).map((id) => `${id} (on ${this.hostOf.get(id)}${this.liveness.heard(id) ? "" : "; its heartbeat thread not heard"})`).join(", ")}`,
       command.probes.waitFor(ids),
     );
     // 2. Tell everyone where everyone is, then instantiate: each runner reports ready once its upstreams have its subscription.
@@ -351,9 +357,9 @@ export class ZmqRunner extends EpochRunner {
     );
   }
 
-  /** A runner identified, hears the command outbox, and the command hears its outbox. */
+  /** A runner identified, hears the command outbox, the command hears its outbox, and its heartbeat thread is heard. */
   private connected(runnerId: string): boolean {
-    return this.identities.has(runnerId) && this.subscribed.has(runnerId) && this.command!.probes.has(runnerId);
+    return this.identities.has(runnerId) && this.subscribed.has(runnerId) && this.command!.probes.has(runnerId) && this.liveness.heard(runnerId);
   }
 
   private announce(): void {
@@ -367,6 +373,10 @@ export class ZmqRunner extends EpochRunner {
       case "runner_exit":
         this.onHost(connection, msg);
         return;
+      case "heartbeat":
+        // A runner counts as up only once its heartbeat thread is heard (connected()).
+        if (this.liveness.heartbeat(connection, msg)) this.conditions.changed();
+        return;
       case "status_request":
         // Operators ask over CURVE (a listening run). Elsewhere, a peer that asks and never reads would fill the inbox's send queue.
         if (this.options.listen === undefined) this.command?.codec.drops.record("schema", "a status_request on a run that does not listen for operators");
@@ -377,7 +387,7 @@ export class ZmqRunner extends EpochRunner {
     }
     const from = this.runnerOn(connection, msg);
     if (from === undefined) return;
-    this.heartbeats.seen(from);
+    this.liveness.alsoHeard(from);
     switch (msg.type) {
       case "identify": {
         const { token: _token, ...identity } = msg.value;
@@ -742,7 +752,7 @@ export class ZmqRunner extends EpochRunner {
     const what = `the runner process of node${nodes.length > 1 ? "s" : ""} ${nodes.join(", ")} ${how}${restarting ? "; it is being restarted" : ""}`;
     const failure = (epoch?: number) => new RunnerDiedError({ nodeIds: nodes, ...(epoch !== undefined ? { epoch } : {}), how: what });
     this.log.error({ runner: runnerId, nodes, restarting }, what);
-    this.heartbeats.forget(runnerId);
+    this.liveness.forget(runnerId);
     this.statuses.set(runnerId, "closed");
     const identity = this.identities.get(runnerId);
     if (identity) this.command?.forget(runnerId);
