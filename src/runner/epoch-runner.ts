@@ -9,14 +9,13 @@ import { NodeError, TubularError } from "../errors.ts";
 import { resolveProcessInput } from "../graph/process-input.ts";
 import type { Tube } from "../graph/tube.ts";
 import type { EpochResult, Runner, RunnerEvents, RunnerState } from "./runner.ts";
+import { EpochLedger, type Waiter } from "./epoch-ledger.ts";
 
 /** How many epochs iter() runs, at most, for one value (noob's max_iter_loops). */
 export const ITER_MAX_EPOCHS = 100;
 
-export interface Pending {
-  resolve: (value: unknown) => void;
-  reject: (err: Error) => void;
-}
+/** A caller waiting for a result (one epoch, or a whole free-run). */
+export type Pending = Waiter;
 
 export interface FreeRun {
   /** Epochs still to open (Infinity until stop()). */
@@ -32,9 +31,8 @@ export abstract class EpochRunner extends EventEmitter implements Runner {
   readonly tube: Tube;
   protected _state: RunnerState = "created";
   protected nextEpoch = 0;
-  /** Root epochs opened and not yet reported. */
-  protected inFlight = 0;
-  protected readonly waiting = new Map<number, Pending>();
+  /** Root epochs opened and not yet reported, with their callers and errors. */
+  protected readonly ledger = new EpochLedger();
   protected freeRun: FreeRun | null = null;
   /** The source node whose generator returned, once one has: free-run stops there and no more epochs are run. */
   sourceEnded: string | undefined;
@@ -102,7 +100,7 @@ export abstract class EpochRunner extends EventEmitter implements Runner {
         resolve: (v) => (prev.resolve(v), resolve()),
         reject: (e) => (prev.reject(e), resolve()),
       };
-      if (this.inFlight === 0) this.finishFreeRun();
+      if (this.ledger.inFlight === 0) this.finishFreeRun();
     });
   }
 
@@ -141,12 +139,14 @@ export abstract class EpochRunner extends EventEmitter implements Runner {
 
   /**
    * Reports a finished root epoch: its caller's promise, the `epoch` or
-   * `error` event, and, in free-run, its result (a node error ends free-run).
+   * `error` event (the first error the ledger holds for it), and, in
+   * free-run, its result (a node error ends free-run). An epoch given up
+   * before (its runner died) is not reported again.
    */
-  protected settle(epoch: number, value: unknown, error: NodeError | undefined): void {
-    this.inFlight--;
-    const waiter = this.waiting.get(epoch);
-    this.waiting.delete(epoch);
+  protected settle(epoch: number, value: unknown): void {
+    const closed = this.ledger.close(epoch);
+    if (!closed) return;
+    const { waiter, error } = closed;
     if (error?.errorType === "SourceEnded") {
       // A source ran out: the run is over, not failed. This epoch has no result.
       this.sourceEnded ??= error.nodeId;
@@ -169,9 +169,8 @@ export abstract class EpochRunner extends EventEmitter implements Runner {
     waiter?.resolve(value);
   }
 
-  /** Every caller still waiting fails with `err`. */
+  /** Every open epoch is given up; its caller, if any, fails with `err`. */
   protected rejectWaiting(err: Error): void {
-    for (const p of this.waiting.values()) p.reject(err);
-    this.waiting.clear();
+    for (const w of this.ledger.giveUpAll()) w.reject(err);
   }
 }

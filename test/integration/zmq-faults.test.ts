@@ -12,6 +12,7 @@ import { projectRoot } from "../helpers/acceptance.ts";
 import { devNull, useZmqRunners } from "../helpers/zmq-runners.ts";
 import { until } from "../helpers/until.ts";
 import { generateKeyPair } from "../../src/transport/curve.ts";
+import { PROTOCOL_VERSION } from "../../src/protocol/common.ts";
 
 const chain = (middle: Record<string, unknown> = { type: "multiply", depends: [{ left: "a.index" }], params: { right: 2 } }) => ({
   noob_id: "chain",
@@ -151,8 +152,8 @@ describe("zmq runner - bad input", () => {
     const values: unknown[] = [];
     for (let i = 0; i < 20; i++) {
       await intruder.send(Buffer.from([0xc1, 0xff, 0x00, i])); // not msgpack
-      await intruder.send(Buffer.from([0x95, 0x01, 0xa4, 0x6e, 0x6f, 0x70, 0x65, 0xa1, 0x62, 0x00, 0xc0])); // unknown type "nope"
-      await intruder.send(Buffer.from([0x95, 0x01, 0xa6, ...Buffer.from("status"), 0xa1, 0x62, 0x00, 0x07])); // status with a wrong value
+      await intruder.send(Buffer.from([0x95, PROTOCOL_VERSION, 0xa4, 0x6e, 0x6f, 0x70, 0x65, 0xa1, 0x62, 0x00, 0xc0])); // unknown type "nope"
+      await intruder.send(Buffer.from([0x95, PROTOCOL_VERSION, 0xa6, ...Buffer.from("status"), 0xa1, 0x62, 0x00, 0x07])); // status with a wrong value
       await intruder.send(Buffer.from([0x95, 0x07, 0xa6, ...Buffer.from("status"), 0xa1, 0x62, 0x00, 0xc0])); // another protocol version
       await stranger.send(Buffer.from("hello"));
       values.push(await runner.process());

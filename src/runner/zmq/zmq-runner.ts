@@ -10,7 +10,6 @@ import { writeFile } from "node:fs/promises";
 import { availableParallelism, networkInterfaces } from "node:os";
 import path from "node:path";
 import { NodeError, RunnerDiedError, TubularError } from "../../errors.ts";
-import { epochToKey, parentKey } from "../../graph/epoch.ts";
 import { resolveProcessInput } from "../../graph/process-input.ts";
 import { Scheduler, type Emitted } from "../../graph/scheduler.ts";
 import type { Tube } from "../../graph/tube.ts";
@@ -20,8 +19,8 @@ import type { IdentifyValue } from "../../protocol/command-to-runner.ts";
 import type { NodeStatus } from "../../protocol/common.ts";
 import { makeMessage, type Message, type MessageOf } from "../../protocol/message.ts";
 import { ProtocolError } from "../../protocol/codec.ts";
+import { nodeErrorFromWire } from "../../protocol/node-error.ts";
 import { RunDir } from "../../transport/address.ts";
-import type { CurveKeyPair } from "../../transport/curve.ts";
 import { ZapAuthenticator } from "../../transport/zap.ts";
 import type { Resources } from "../../protocol/command-to-host.ts";
 import { HostRegistry } from "./host-registry.ts";
@@ -92,17 +91,6 @@ export class ZmqRunner extends EpochRunner {
   private scheduler: Scheduler;
   private instances: Instances = new Map();
   private pump: TaskPump | undefined;
-  private completedCount = 0;
-  /** Every epoch up to here has ended; `endedSent` is the last one announced. */
-  private endedThrough = -1;
-  private endedSent = -1;
-  private readonly errors = new Map<number, NodeError>();
-  /** Failed node completions whose error message has not arrived yet, per root epoch. */
-  private readonly awaitingErrors = new Map<number, Set<string>>();
-  private readonly errorsSeen = new Set<string>();
-  private readonly deferred = new Set<number>();
-  /** Root epochs opened and not yet finished. */
-  private readonly open = new Set<number>();
   private fatal: Error | undefined;
   private readonly hosts = new HostRegistry();
   /** Runner -> the host agent it runs on ("driver" for this machine). */
@@ -187,7 +175,7 @@ export class ZmqRunner extends EpochRunner {
       }
     }
     for (const node of this.placement.driverNodes) nodes[node] = { runner: "command", host: "driver", pid: process.pid, status: this._state === "closed" ? "closed" : "ready", restarts: 0, epochs: this.epochsByNode.get(node) ?? 0 };
-    return { state: this._state, hosts, nodes, epochsCompleted: this.completedCount };
+    return { state: this._state, hosts, nodes, epochsCompleted: this.ledger.completed };
   }
 
   /** Kills one runner process (for tests and tools); the runner notices as it would a crash. */
@@ -198,7 +186,7 @@ export class ZmqRunner extends EpochRunner {
   stats(): ZmqRunnerStats {
     const runners: ZmqRunnerStats["runners"] = {};
     for (const [id, plan] of this.placement.runners) runners[id] = { pid: this.pidOf(id), status: this.statuses.get(id) ?? "unknown", nodes: plan.nodes };
-    return { drops: this.command?.codec.drops.stats() ?? {}, runners, epochsCompleted: this.completedCount, ...(this.zap ? { auth: this.zap.stats() } : {}) };
+    return { drops: this.command?.codec.drops.stats() ?? {}, runners, epochsCompleted: this.ledger.completed, ...(this.zap ? { auth: this.zap.stats() } : {}) };
   }
 
   /** The run directory holding ipc sockets and the runner config (removed by deinit). */
@@ -293,14 +281,6 @@ export class ZmqRunner extends EpochRunner {
     this.timers.push(
       setInterval(() => {
         command.broadcast(makeMessage("heartbeat", COMMAND_ID, null));
-        // Epoch ends go out with the heartbeat, as one cumulative message: runners
-        // forget an epoch as soon as their own nodes are done with it, so this is
-        // news, not a condition, and one message per epoch would double the
-        // command's sends (measured in bench/chain3-process-latency.bench.ts).
-        if (this.endedThrough > this.endedSent) {
-          this.endedSent = this.endedThrough;
-          command.broadcast(makeMessage("epoch_ended", COMMAND_ID, { epoch: this.endedThrough, cumulative: true }));
-        }
         for (const h of this.hosts.hosts.values()) command.sendTo(h.identity, makeMessage("heartbeat", COMMAND_ID, null));
         this.heartbeats.check();
         this.hostHeartbeats.check();
@@ -464,37 +444,17 @@ export class ZmqRunner extends EpochRunner {
     this.runnerDown(v.runner_id, `on host "${host.name}" (pid ${v.pid}) ${describeExit({ code: v.code, signal: v.signal as NodeJS.Signals | null })}`, v.restarting);
   }
 
+  /** A failure outside any epoch (a node's init): an epoch's errors come inside its completions. */
   private onRemoteError(msg: MessageOf<"error">): void {
-    const v = msg.value;
-    const err = new NodeError(v.code === "TUBULAR_ERR_NODE_INIT" ? "TUBULAR_ERR_NODE_INIT" : "TUBULAR_ERR_NODE_FAILED", {
-      nodeId: v.node_id,
-      ...(v.epoch !== undefined ? { epoch: v.epoch } : {}),
-      errorType: v.err_type,
-      errorMessage: v.message,
-      stack: v.traceback,
-    });
-    if (v.epoch === undefined) {
-      this.initError ??= err;
+    if (msg.value.epoch !== undefined) {
+      this.command?.codec.drops.record("schema", `an error message for epoch ${JSON.stringify(msg.value.epoch)} of "${msg.value.node_id}": an epoch's errors travel in its completions`);
       return;
     }
-    const key = epochToKey(v.epoch);
-    this.recordError(key, err);
-    const mark = `${v.node_id}\u0000${key}`;
-    const root = typeof v.epoch === "number" ? v.epoch : v.epoch[0];
-    const waiting = this.awaitingErrors.get(root);
-    if (waiting?.delete(mark)) {
-      if (waiting.size === 0) this.awaitingErrors.delete(root);
-    } else this.errorsSeen.add(mark);
-    if (this.deferred.has(root) && !this.awaitingErrors.has(root)) {
-      this.deferred.delete(root);
-      this.finalize(root);
-      this.afterFinalize();
-    }
+    this.initError ??= nodeErrorFromWire(msg.value);
   }
 
   private recordError(key: string, err: NodeError): void {
-    const root = Number(key.split("/")[0]);
-    if (!this.errors.has(root)) this.errors.set(root, err);
+    this.ledger.fail(rootOfKey(key), err);
   }
 
   private onEvent(msg: MessageOf<"event">): void {
@@ -509,15 +469,7 @@ export class ZmqRunner extends EpochRunner {
       if (runner !== msg.node_id && runner !== undefined && this.command!.readsValuesOf(runner)) continue;
       if (!this.scheduler.complete(nodeId, key, groups.get(completionKey(nodeId, key)) ?? [])) continue;
       this.epochsByNode.set(nodeId, (this.epochsByNode.get(nodeId) ?? 0) + 1);
-      if (entry.length === 3) {
-        const mark = `${nodeId}\u0000${key}`;
-        if (!this.errorsSeen.delete(mark)) {
-          const root = Number(key.split("/")[0]);
-          let set = this.awaitingErrors.get(root);
-          if (!set) this.awaitingErrors.set(root, (set = new Set()));
-          set.add(mark);
-        }
-      }
+      if (entry.length === 3) this.recordError(key, nodeErrorFromWire(entry[2]));
     }
     this.pump?.pump();
   }
@@ -539,9 +491,7 @@ export class ZmqRunner extends EpochRunner {
       await this.conditions.until("process", () => this.restarting.size === 0, Date.now() + this.options.initTimeoutMs, () => `runners still restarting: ${[...this.restarting].join(", ")}`);
     }
     const epoch = this.nextEpoch++;
-    const done = new Promise<unknown>((resolve, reject) => this.waiting.set(epoch, { resolve, reject }));
-    this.inFlight++;
-    this.open.add(epoch);
+    const done = new Promise<unknown>((resolve, reject) => this.ledger.open(epoch, { resolve, reject }));
     this.command!.broadcast(makeMessage("process", COMMAND_ID, { epoch, input: processInput }));
     this.scheduler.openEpoch(epoch, processInput);
     this.pump!.pump();
@@ -592,12 +542,11 @@ export class ZmqRunner extends EpochRunner {
     if (!run || this.fatal || this.restarting.size > 0) return;
     const batchSize = Math.max(1, Math.ceil(this.options.maxInFlight / 4));
     let opened = 0;
-    while (run.remaining > 0 && this.inFlight < this.options.maxInFlight) {
+    while (run.remaining > 0 && this.ledger.inFlight < this.options.maxInFlight) {
       const batch: Array<{ epoch: number; input: Record<string, unknown> | null }> = [];
-      while (run.remaining > 0 && this.inFlight < this.options.maxInFlight && batch.length < batchSize) {
+      while (run.remaining > 0 && this.ledger.inFlight < this.options.maxInFlight && batch.length < batchSize) {
         run.remaining--;
-        this.inFlight++;
-        this.open.add(this.nextEpoch);
+        this.ledger.open(this.nextEpoch);
         batch.push({ epoch: this.nextEpoch++, input: run.input });
       }
       this.command!.broadcast(makeMessage("process", COMMAND_ID, batch.length === 1 ? batch[0]! : { epochs: batch }));
@@ -605,7 +554,7 @@ export class ZmqRunner extends EpochRunner {
       opened += batch.length;
     }
     if (opened > 0) this.pump!.pump();
-    else if (run.remaining === 0 && this.inFlight === 0) this.finishFreeRun();
+    else if (run.remaining === 0 && this.ledger.inFlight === 0) this.finishFreeRun();
   }
 
   protected override onFreeRunEnd(): void {
@@ -616,36 +565,18 @@ export class ZmqRunner extends EpochRunner {
     const completed = this.scheduler.takeCompleted();
     if (completed.length === 0) return;
     for (const root of completed.sort((a, b) => a - b)) {
-      if (this.awaitingErrors.has(root)) {
-        // Its error is on the way on the control channel: end the epoch when it arrives.
-        this.deferred.add(root);
-        continue;
-      }
-      this.finalize(root);
+      const ret = this.tube.returnNode;
+      const raw = ret === undefined ? undefined : this.scheduler.valueOf(root, ret, "value");
+      this.scheduler.closeEpoch(root);
+      this.settle(root, raw === undefined ? null : raw);
     }
     this.afterFinalize();
-  }
-
-  private finalize(root: number): void {
-    const ret = this.tube.returnNode;
-    const raw = ret === undefined ? undefined : this.scheduler.valueOf(root, ret, "value");
-    this.scheduler.closeEpoch(root);
-    this.open.delete(root);
-    this.completedCount++;
-    this.advanceEnded();
-    const error = this.errors.get(root);
-    this.errors.delete(root);
-    this.settle(root, raw === undefined ? null : raw, error);
-  }
-
-  private advanceEnded(): void {
-    while (this.endedThrough + 1 < this.nextEpoch && !this.open.has(this.endedThrough + 1)) this.endedThrough++;
   }
 
   private afterFinalize(): void {
     if (!this.freeRun || this.restarting.size > 0) return;
     if (this.freeRun.remaining > 0) this.fill();
-    else if (this.inFlight === 0) this.finishFreeRun();
+    else if (this.ledger.inFlight === 0) this.finishFreeRun();
   }
 
   private onExit(info: ExitInfo): void {
@@ -683,21 +614,14 @@ export class ZmqRunner extends EpochRunner {
     }
     this.restarting.add(runnerId);
     // The epochs in flight cannot finish: fail them here and have every runner forget them.
-    for (const root of [...this.open].sort((a, b) => a - b)) {
+    for (const root of this.ledger.openEpochs()) {
       const err = failure(root);
-      this.open.delete(root);
+      const given = this.ledger.giveUp(root);
       this.scheduler.closeEpoch(root);
-      this.inFlight--;
-      this.errors.delete(root);
-      this.awaitingErrors.delete(root);
-      this.deferred.delete(root);
       this.command!.broadcast(makeMessage("epoch_ended", COMMAND_ID, { epoch: root }));
       if (this.listenerCount("error") > 0) this.emit("error", err);
-      const waiter = this.waiting.get(root);
-      this.waiting.delete(root);
-      waiter?.reject(err);
+      given?.waiter?.reject(err);
     }
-    this.advanceEnded();
     this.conditions.changed();
   }
 
@@ -709,7 +633,6 @@ export class ZmqRunner extends EpochRunner {
     if (this.freeRun) {
       this.freeRun.error ??= err;
       this.freeRun.remaining = 0;
-      this.inFlight = 0;
       this.finishFreeRun();
     }
     if (this.listenerCount("error") > 0) this.emit("error", err);
@@ -728,6 +651,12 @@ export class ZmqRunner extends EpochRunner {
     this.announce();
     this.command!.broadcast(makeMessage("init", COMMAND_ID, { first_epoch: this.nextEpoch }));
   }
+}
+
+/** The root epoch of an epoch key ("3", "3/m.1"). */
+function rootOfKey(key: string): number {
+  const slash = key.indexOf("/");
+  return Number(slash < 0 ? key : key.slice(0, slash));
 }
 
 function hostOf(endpoint: string): string {
