@@ -59,6 +59,26 @@ describe("zmq runner - faults", () => {
     await expect(runner.process()).rejects.toThrow(/SIGKILL/);
   });
 
+  it("a runner killed with -9 that may restart fails the epoch in flight, shows as restarting, and the run goes on with it", async () => {
+    const runner = await started(chain({ type: "sleep", depends: [{ value: "a.index" }], params: { ms: 300 }, restart: "on-failure" }), { processes: "per-node" });
+    expect(await runner.process()).toBe(0);
+    const before = runner.pids().b!;
+    const pending = runner.process();
+    expect(runner.killRunner("b")).toBe(true);
+    const err = (await pending.catch((e) => e)) as RunnerDiedError;
+    expect(err).toBeInstanceOf(RunnerDiedError);
+    expect(err.nodeIds).toEqual(["b"]);
+    expect(err.message).toContain("being restarted");
+    // The next call waits for the replacement, then runs on it.
+    const next = await runner.process();
+    expect(next).toBe(2);
+    const b = runner.status().nodes.b!;
+    expect(b.restarts).toBe(1);
+    expect(b.status).toBe("ready");
+    expect(b.pid).not.toBe(before);
+    expect(runner.state).toBe("ready");
+  });
+
   it("deinit leaves no runner process and no ipc file behind", async () => {
     const runner = await started(chain(), { processes: "per-node" });
     expect(await runner.process()).toBe(0);

@@ -15,7 +15,6 @@ import { Scheduler, type Emitted } from "../../graph/scheduler.ts";
 import type { Tube } from "../../graph/tube.ts";
 import { rootLogger, type Logger } from "../../log.ts";
 import { parseZmqRunnerOptions, type ResolvedZmqRunnerOptions, type ZmqRunnerOptions } from "./options.ts";
-import type { IdentifyValue } from "../../protocol/command-to-runner.ts";
 import type { NodeStatus } from "../../protocol/common.ts";
 import { makeMessage, type Message, type MessageOf } from "../../protocol/message.ts";
 import { ProtocolError } from "../../protocol/codec.ts";
@@ -38,6 +37,7 @@ import { completionKey, groupEvents } from "./event-groups.ts";
 import { RunnerSupervisor, describeExit, type ExitInfo } from "./runner-supervisor.ts";
 import { runnerEntry } from "./runner-entry.ts";
 import { defaultProcessesPerHost } from "./packing.ts";
+import { Roster, type RunnerRecord } from "./roster.ts";
 
 export type { ZmqRunnerOptions } from "./options.ts";
 
@@ -73,18 +73,8 @@ export class ZmqRunner extends EpochRunner {
   private command: CommandNode | undefined;
   private runDir: RunDir | undefined;
   private processes: RunnerSupervisor | undefined;
-  private readonly identities = new Map<string, IdentifyValue>();
-  private readonly statuses = new Map<string, NodeStatus>();
-  private readonly subscribed = new Set<string>();
-  /** Runners whose values the driver's own nodes (the return node) read. */
-  private readonly feedsDriver = new Set<string>();
-  /**
-   * Runners no other runner reads from. Runners pass the completions they
-   * hear on, so the last runners of the graph carry everyone's: the command
-   * node reads those (and the values it needs), and wakes up once per batch
-   * rather than once per runner (bench/chain3-process-latency.bench.ts).
-   */
-  private readonly sinks = new Set<string>();
+  /** One record per runner process: everything the driver knows of it. */
+  private readonly roster: Roster;
   private readonly heartbeats: HeartbeatMonitor;
   private timers: NodeJS.Timeout[] = [];
   private readonly conditions = new Conditions(() => this.initError ?? this.fatal);
@@ -93,21 +83,12 @@ export class ZmqRunner extends EpochRunner {
   private pump: TaskPump | undefined;
   private fatal: Error | undefined;
   private readonly hosts = new HostRegistry();
-  /** Runner -> the host agent it runs on ("driver" for this machine). */
-  private readonly hostOf = new Map<string, string>();
-  /** Runners being restarted: epochs wait for them. */
-  private readonly restarting = new Set<string>();
-  private readonly restartCount = new Map<string, number>();
-  private readonly epochsByNode = new Map<string, number>();
   private zapRelease: (() => Promise<void>) | undefined;
   private zap: ZapAuthenticator | undefined;
   private endpoints: { inbox: string; outbox: string } | undefined;
   private runId = "";
   /** The run's secret: only an identify carrying it binds a runner to a connection. */
   private readonly runToken = randomBytes(16).toString("hex");
-  /** Inbox connection -> the runner it identified as, and back: a runner's messages count only from its own connection. */
-  private readonly runnerOnConnection = new Map<string, string>();
-  private readonly connectionOfRunner = new Map<string, string>();
   private baseConfig: RunnerProcessConfig | undefined;
   private readonly hostHeartbeats: HeartbeatMonitor;
   private initError: Error | undefined;
@@ -119,14 +100,13 @@ export class ZmqRunner extends EpochRunner {
     // A child logger with its own level: the process's root level is not this runner's to change.
     this.log = rootLogger().child({ component: "zmq-runner", tube: tube.id }, this.options.logLevel ? { level: this.options.logLevel } : {});
     this.placement = placeNodes(tube, { mode: this.options.processes, processesPerHost: this.options.processesPerHost ?? defaultProcessesPerHost(availableParallelism()) });
-    for (const id of this.placement.driverNodes) for (const up of upstreamNodes(tube, id)) this.feedsDriver.add(this.placement.runnerOf.get(up)!);
-    for (const id of this.placement.runners.keys()) if (![...this.placement.runners.values()].some((r) => r.upstream.includes(id))) this.sinks.add(id);
+    this.roster = new Roster(this.placement, (id) => upstreamNodes(tube, id));
     this.scheduler = new Scheduler(tube, { local: this.placement.driverNodes, firstEpoch: 0 });
     this.heartbeats = new HeartbeatMonitor({
       timeoutMs: this.options.heartbeatMs * 4,
       onDead: (runnerId, silentMs) => {
         // A runner on a host agent is restarted by it (runner_exit tells); one that just went silent is lost.
-        if (!this.restarting.has(runnerId)) this.runnerDown(runnerId, `stopped answering heartbeats (silent for ${silentMs} ms)`, false);
+        if (!this.roster.isRestarting(runnerId)) this.runnerDown(runnerId, `stopped answering heartbeats (silent for ${silentMs} ms)`, false);
       },
     });
     this.hostHeartbeats = new HeartbeatMonitor({
@@ -151,7 +131,7 @@ export class ZmqRunner extends EpochRunner {
   private pidOf(runnerId: string): number | undefined {
     const local = this.processes?.pid(runnerId);
     if (local !== undefined) return local;
-    return this.identities.get(runnerId)?.pid;
+    return this.roster.get(runnerId)?.identity?.pid;
   }
 
   /** Hosts, their resources, and each node's runner, host, pid, status, restarts and epochs processed. */
@@ -162,19 +142,12 @@ export class ZmqRunner extends EpochRunner {
       hosts[h.name] = { labels: h.labels, resources: h.resources, pid: h.pid, alive: now - h.lastSeen < this.hostHeartbeats.timeoutMs, runners: h.assigned };
     }
     const nodes: RunStatus["nodes"] = {};
-    for (const [runner, plan] of this.placement.runners) {
-      for (const node of plan.nodes) {
-        nodes[node] = {
-          runner,
-          host: this.hostOf.get(runner) ?? "driver",
-          pid: this.pidOf(runner) ?? null,
-          status: this.restarting.has(runner) ? "restarting" : (this.statuses.get(runner) ?? "unknown"),
-          restarts: this.restartCount.get(runner) ?? 0,
-          epochs: this.epochsByNode.get(node) ?? 0,
-        };
+    for (const r of this.roster.all()) {
+      for (const node of r.plan.nodes) {
+        nodes[node] = { runner: r.id, host: r.host, pid: this.pidOf(r.id) ?? null, status: Roster.statusOf(r), restarts: r.restarts, epochs: r.epochs.get(node) ?? 0 };
       }
     }
-    for (const node of this.placement.driverNodes) nodes[node] = { runner: "command", host: "driver", pid: process.pid, status: this._state === "closed" ? "closed" : "ready", restarts: 0, epochs: this.epochsByNode.get(node) ?? 0 };
+    for (const node of this.placement.driverNodes) nodes[node] = { runner: "command", host: "driver", pid: process.pid, status: this._state === "closed" ? "closed" : "ready", restarts: 0, epochs: this.roster.driverEpochsOf(node) };
     return { state: this._state, hosts, nodes, epochsCompleted: this.ledger.completed };
   }
 
@@ -185,7 +158,10 @@ export class ZmqRunner extends EpochRunner {
 
   stats(): ZmqRunnerStats {
     const runners: ZmqRunnerStats["runners"] = {};
-    for (const [id, plan] of this.placement.runners) runners[id] = { pid: this.pidOf(id), status: this.statuses.get(id) ?? "unknown", nodes: plan.nodes };
+    for (const r of this.roster.all()) {
+      const status = Roster.statusOf(r);
+      runners[r.id] = { pid: this.pidOf(r.id), status: status === "restarting" ? "closed" : status, nodes: r.plan.nodes };
+    }
     return { drops: this.command?.codec.drops.stats() ?? {}, runners, epochsCompleted: this.ledger.completed, ...(this.zap ? { auth: this.zap.stats() } : {}) };
   }
 
@@ -222,7 +198,8 @@ export class ZmqRunner extends EpochRunner {
         control: (from, msg) => this.onControl(from, msg),
         event: (msg) => this.onEvent(msg),
         subscribed: (runnerId) => {
-          this.subscribed.add(runnerId);
+          const r = this.roster.get(runnerId);
+          if (r) r.subscribed = true;
           this.conditions.changed();
         },
         corrupt: (runnerId, err) => {
@@ -275,7 +252,6 @@ export class ZmqRunner extends EpochRunner {
     const remote = [...this.placement.runners.values()].filter((p) => HostRegistry.isRemote(p));
     for (const plan of this.placement.runners.values()) {
       if (HostRegistry.isRemote(plan)) continue;
-      this.hostOf.set(plan.id, "driver");
       this.processes.spawn(plan.id, configFile, { restart: plan.restart, maxRestarts: plan.maxRestarts });
     }
     this.timers.push(
@@ -299,7 +275,7 @@ export class ZmqRunner extends EpochRunner {
       for (const plan of remote) {
         const host = this.hosts.choose(plan)!;
         host.assigned++;
-        this.hostOf.set(plan.id, host.name);
+        this.roster.get(plan.id)!.host = host.name;
         command.sendTo(host.identity, makeMessage("spawn", COMMAND_ID, { run_id: this.runId, runner_id: plan.id, config: { ...this.baseConfig, curve_trusted: trusted, command_key: keys?.publicKey ?? null }, restart: plan.restart, max_restarts: plan.maxRestarts }));
       }
     }
@@ -309,7 +285,7 @@ export class ZmqRunner extends EpochRunner {
       "init",
       () => ids.every((id) => this.connected(id)),
       deadline,
-      () => `runner processes did not come up: ${ids.filter((id) => !this.connected(id)).map((id) => `${id} (on ${this.hostOf.get(id)})`).join(", ")}`,
+      () => `runner processes did not come up: ${ids.filter((id) => !this.connected(id)).map((id) => `${id} (on ${this.roster.get(id)!.host})`).join(", ")}`,
       command.probes.waitFor(ids),
     );
     // 2. Tell everyone where everyone is, then instantiate: each runner reports ready once its upstreams have its subscription.
@@ -317,19 +293,25 @@ export class ZmqRunner extends EpochRunner {
     command.broadcast(makeMessage("init", COMMAND_ID, { first_epoch: 0 }));
     await this.conditions.until(
       "init",
-      () => ids.every((id) => this.statuses.get(id) === "ready"),
+      () => ids.every((id) => this.isReady(id)),
       deadline,
-      () => `nodes not ready: ${ids.filter((id) => this.statuses.get(id) !== "ready").map((id) => `${this.placement.runners.get(id)!.nodes.join(", ")} (${this.statuses.get(id) ?? "not started"})`).join("; ")}`,
+      () => `nodes not ready: ${ids.filter((id) => !this.isReady(id)).map((id) => `${this.placement.runners.get(id)!.nodes.join(", ")} (${describeState(this.roster.get(id)!)})`).join("; ")}`,
     );
   }
 
   /** A runner identified, hears the command outbox, and the command hears its outbox. */
   private connected(runnerId: string): boolean {
-    return this.identities.has(runnerId) && this.subscribed.has(runnerId) && this.command!.probes.has(runnerId);
+    const r = this.roster.get(runnerId);
+    return r?.identity !== undefined && r.subscribed && this.command!.probes.has(runnerId);
+  }
+
+  private isReady(runnerId: string): boolean {
+    const s = this.roster.get(runnerId)?.state;
+    return s?.kind === "up" && s.status === "ready";
   }
 
   private announce(): void {
-    this.command!.broadcast(makeMessage("announce", COMMAND_ID, { inbox: this.endpoints!.inbox, nodes: Object.fromEntries(this.identities) }));
+    this.command!.broadcast(makeMessage("announce", COMMAND_ID, { inbox: this.endpoints!.inbox, nodes: this.roster.identities() }));
   }
 
   private onControl(connection: string, msg: Message): void {
@@ -353,17 +335,15 @@ export class ZmqRunner extends EpochRunner {
     switch (msg.type) {
       case "identify": {
         const { token: _token, ...identity } = msg.value;
-        const previous = this.identities.get(from);
+        const previous = this.roster.identified(from, identity);
         if (previous && previous.outbox !== identity.outbox) this.command!.forget(from);
-        this.identities.set(from, identity);
-        this.statuses.set(from, identity.status);
-        this.command!.listenTo(from, identity.outbox, this.listenerCount("event") > 0 || this.feedsDriver.has(from) ? "values" : this.sinks.has(from) ? "done" : "probe", identity.curve_key);
-        if (this.restarting.has(from)) void this.rejoin(from);
+        const r = this.roster.get(from)!;
+        this.command!.listenTo(from, identity.outbox, this.listenerCount("event") > 0 || r.feedsDriver ? "values" : r.sink ? "done" : "probe", identity.curve_key);
+        if (r.state.kind === "restarting") void this.rejoin(from);
         break;
       }
       case "status":
-        this.statuses.set(from, msg.value.status);
-        if (msg.value.status === "ready" && this.restarting.delete(from)) {
+        if (this.roster.reported(from, msg.value.status)) {
           this.log.info({ runner: from }, "restarted runner is ready");
           this.afterFinalize();
         }
@@ -384,7 +364,7 @@ export class ZmqRunner extends EpochRunner {
    * identifies on its new connection, which replaces the old one.
    */
   private runnerOn(connection: string, msg: Message): string | undefined {
-    const bound = this.runnerOnConnection.get(connection);
+    const bound = this.roster.onConnection(connection)?.id;
     if (bound !== undefined) {
       if (msg.node_id === bound) return bound;
       this.command?.codec.drops.record("schema", `a ${msg.type} message claiming "${msg.node_id}" on the connection of runner "${bound}"`);
@@ -394,24 +374,15 @@ export class ZmqRunner extends EpochRunner {
       this.command?.codec.drops.record("schema", `a ${msg.type} message claiming "${msg.node_id}" from a connection that did not identify with the run's token`);
       return undefined;
     }
-    this.unbind(msg.node_id);
-    this.runnerOnConnection.set(connection, msg.node_id);
-    this.connectionOfRunner.set(msg.node_id, connection);
+    this.roster.bind(msg.node_id, connection);
     return msg.node_id;
-  }
-
-  private unbind(runnerId: string): void {
-    const connection = this.connectionOfRunner.get(runnerId);
-    if (connection === undefined) return;
-    this.connectionOfRunner.delete(runnerId);
-    this.runnerOnConnection.delete(connection);
   }
 
   private onHost(from: string, msg: MessageOf<"host_hello" | "host_status" | "runner_exit">): void {
     if (msg.type === "host_hello") {
       // Host agents exist only where the run listens for them, and then every connection passed
       // CURVE with a trusted key (ZAP). Elsewhere a hello is a stranger's.
-      if (this.options.listen === undefined || msg.value.name === "driver" || this.runnerOnConnection.has(from)) {
+      if (this.options.listen === undefined || msg.value.name === "driver" || this.roster.onConnection(from) !== undefined) {
         this.command?.codec.drops.record("schema", `a host_hello naming "${msg.value.name}" on a run that does not take that host`);
         return;
       }
@@ -436,11 +407,12 @@ export class ZmqRunner extends EpochRunner {
     }
     const v = msg.value;
     // A host speaks only for the runners placed on it.
-    if (v.run_id !== this.runId || this.hostOf.get(v.runner_id) !== host.name) {
+    const record = this.roster.get(v.runner_id);
+    if (v.run_id !== this.runId || record === undefined || record.host !== host.name) {
       this.command?.codec.drops.record("schema", `a runner_exit from host "${host.name}" for runner "${v.runner_id}" it does not run`);
       return;
     }
-    this.restartCount.set(v.runner_id, v.restarts);
+    record.restarts = v.restarts;
     this.runnerDown(v.runner_id, `on host "${host.name}" (pid ${v.pid}) ${describeExit({ code: v.code, signal: v.signal as NodeJS.Signals | null })}`, v.restarting);
   }
 
@@ -468,7 +440,7 @@ export class ZmqRunner extends EpochRunner {
       // node's runner for its values, its own message (with them) is the one to take.
       if (runner !== msg.node_id && runner !== undefined && this.command!.readsValuesOf(runner)) continue;
       if (!this.scheduler.complete(nodeId, key, groups.get(completionKey(nodeId, key)) ?? [])) continue;
-      this.epochsByNode.set(nodeId, (this.epochsByNode.get(nodeId) ?? 0) + 1);
+      this.roster.countEpoch(this.placement.runnerOf.get(nodeId), nodeId);
       if (entry.length === 3) this.recordError(key, nodeErrorFromWire(entry[2]));
     }
     this.pump?.pump();
@@ -487,8 +459,8 @@ export class ZmqRunner extends EpochRunner {
     this.expect(["ready"], "process");
     if (this.fatal) throw this.fatal;
     const processInput = resolveProcessInput(this.tube, input);
-    if (this.restarting.size > 0) {
-      await this.conditions.until("process", () => this.restarting.size === 0, Date.now() + this.options.initTimeoutMs, () => `runners still restarting: ${[...this.restarting].join(", ")}`);
+    if (this.roster.restarting().length > 0) {
+      await this.conditions.until("process", () => this.roster.restarting().length === 0, Date.now() + this.options.initTimeoutMs, () => `runners still restarting: ${this.roster.restarting().join(", ")}`);
     }
     const epoch = this.nextEpoch++;
     const done = new Promise<unknown>((resolve, reject) => this.ledger.open(epoch, { resolve, reject }));
@@ -539,7 +511,7 @@ export class ZmqRunner extends EpochRunner {
    */
   protected fill(): void {
     const run = this.freeRun;
-    if (!run || this.fatal || this.restarting.size > 0) return;
+    if (!run || this.fatal || this.roster.restarting().length > 0) return;
     const batchSize = Math.max(1, Math.ceil(this.options.maxInFlight / 4));
     let opened = 0;
     while (run.remaining > 0 && this.ledger.inFlight < this.options.maxInFlight) {
@@ -574,19 +546,20 @@ export class ZmqRunner extends EpochRunner {
   }
 
   private afterFinalize(): void {
-    if (!this.freeRun || this.restarting.size > 0) return;
+    if (!this.freeRun || this.roster.restarting().length > 0) return;
     if (this.freeRun.remaining > 0) this.fill();
     else if (this.ledger.inFlight === 0) this.finishFreeRun();
   }
 
   private onExit(info: ExitInfo): void {
     if (this.closing) return;
-    this.restartCount.set(info.runnerId, info.restarts);
+    const record = this.roster.get(info.runnerId);
+    if (record) record.restarts = info.restarts;
     this.runnerDown(info.runnerId, `(pid ${info.pid}) ${describeExit(info)}`, info.restarting);
   }
 
   private hostLost(name: string, how: string): void {
-    for (const [runner, host] of this.hostOf) if (host === name) this.runnerDown(runner, `is unreachable: ${how}`, false);
+    for (const r of this.roster.all()) if (r.host === name) this.runnerDown(r.id, `is unreachable: ${how}`, false);
   }
 
   /**
@@ -602,17 +575,13 @@ export class ZmqRunner extends EpochRunner {
     const failure = (epoch?: number) => new RunnerDiedError({ nodeIds: nodes, ...(epoch !== undefined ? { epoch } : {}), how: what });
     this.log.error({ runner: runnerId, nodes, restarting }, what);
     this.heartbeats.forget(runnerId);
-    this.statuses.set(runnerId, "closed");
-    const identity = this.identities.get(runnerId);
-    if (identity) this.command?.forget(runnerId);
-    this.identities.delete(runnerId);
-    this.subscribed.delete(runnerId);
-    this.unbind(runnerId);
-    if (!restarting || this._state === "initializing") {
+    this.command?.forget(runnerId);
+    const restarts = restarting && this._state !== "initializing";
+    this.roster.down(runnerId, what, restarts);
+    if (!restarts) {
       this.failRun(failure());
       return;
     }
-    this.restarting.add(runnerId);
     // The epochs in flight cannot finish: fail them here and have every runner forget them.
     for (const root of this.ledger.openEpochs()) {
       const err = failure(root);
@@ -657,6 +626,11 @@ export class ZmqRunner extends EpochRunner {
 function rootOfKey(key: string): number {
   const slash = key.indexOf("/");
   return Number(slash < 0 ? key : key.slice(0, slash));
+}
+
+/** A runner's state for a message: "ready", "not started", "restarting". */
+function describeState(r: RunnerRecord): string {
+  return r.state.kind === "up" ? r.state.status : r.state.kind === "starting" ? "not started" : r.state.kind;
 }
 
 function hostOf(endpoint: string): string {
