@@ -121,4 +121,3 @@ export type EpochEnded = z.infer<typeof EpochEnded>;
 export const Heartbeat = messageSchema("heartbeat", z.object({ status: NodeStatusSchema.optional() }).nullable());
 export type Heartbeat = z.infer<typeof Heartbeat>;
 
-export type CommandToRunner = Announce | Ping | Init | Process | Start | Stop | Deinit | EpochEnded | Heartbeat;

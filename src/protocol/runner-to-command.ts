@@ -35,4 +35,3 @@ export type ErrorValue = z.infer<typeof ErrorValue>;
 export const ErrorMsg = messageSchema("error", ErrorValue);
 export type ErrorMsg = z.infer<typeof ErrorMsg>;
 
-export type RunnerToCommand = Identify | Status | ErrorMsg | Heartbeat;

@@ -50,7 +50,6 @@ type Inferred = z.infer<typeof Event>;
 const _sameShape: [Inferred extends Event ? true : false, Event extends Inferred ? true : false] = [true, true];
 void _sameShape;
 
-export type RunnerToRunner = Event;
 
 function isEpoch(e: unknown): boolean {
   if (typeof e === "number") return Number.isInteger(e);

@@ -16,7 +16,7 @@ import { loadTubeFromSpec } from "../../spec/load.ts";
 import { Codec, MAX_FRAMES } from "../../protocol/codec.ts";
 import { clientSender, openSocket, readLoop, type Client } from "../../transport/sockets.ts";
 import { DropCounter } from "../../protocol/drops.ts";
-import { makeMessage, type Message, type MessageOf } from "../../protocol/message.ts";
+import { makeMessage, type Message, type MessageOf, type RunnerToCommand } from "../../protocol/message.ts";
 import { processEpochs, type IdentifyValue } from "../../protocol/command-to-runner.ts";
 import type { NodeStatus } from "../../protocol/common.ts";
 import type { EventValue } from "../../protocol/runner-to-runner.ts";
@@ -32,7 +32,7 @@ import { endAssetEpoch } from "../../node/assets.ts";
 import { LocalRunner } from "../local.ts";
 import { TaskPump } from "../task-pump.ts";
 import type { TubeEvent } from "../runner.ts";
-import type { RunnerProcessConfig } from "./config.ts";
+import type { RunnerProcessConfig } from "../../protocol/runner-config.ts";
 import { completionKey, groupEvents } from "./event-groups.ts";
 import { COMMAND_ID, COMMAND_TOPIC, PROCESS_TOPIC, doneTopic, eventTopic } from "./topics.ts";
 
@@ -170,7 +170,7 @@ export class NodeRunner {
     };
   }
 
-  private sendControl(msg: Message): void {
+  private sendControl(msg: RunnerToCommand): void {
     if (this.closing && msg.type !== "status") return;
     this.controlQueue.send(this.codec.encode(msg));
   }

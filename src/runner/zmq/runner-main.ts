@@ -5,7 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import { rootLogger, type LogLevel } from "../../log.ts";
-import { RunnerProcessConfig } from "./config.ts";
+import { RunnerProcessConfig } from "../../protocol/runner-config.ts";
 import { NodeRunner } from "./node-runner.ts";
 
 const [configFile, runnerId] = process.argv.slice(2);

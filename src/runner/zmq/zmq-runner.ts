@@ -6,9 +6,7 @@
  * node hears all of them to learn return values and the end of each epoch.
  */
 import { randomBytes } from "node:crypto";
-import { writeFile } from "node:fs/promises";
-import { availableParallelism, networkInterfaces } from "node:os";
-import path from "node:path";
+import { availableParallelism } from "node:os";
 import { NodeError, RunnerDiedError, TubularError } from "../../errors.ts";
 import { resolveProcessInput } from "../../graph/process-input.ts";
 import { Scheduler, type Emitted } from "../../graph/scheduler.ts";
@@ -19,9 +17,7 @@ import type { NodeStatus } from "../../protocol/common.ts";
 import { makeMessage, type Message, type MessageOf } from "../../protocol/message.ts";
 import { ProtocolError } from "../../protocol/codec.ts";
 import { nodeErrorFromWire } from "../../protocol/node-error.ts";
-import { RunDir } from "../../transport/address.ts";
-import { ZapAuthenticator } from "../../transport/zap.ts";
-import type { Resources } from "../../protocol/command-to-host.ts";
+import type { RunStatus } from "../../protocol/status-report.ts";
 import { HostRegistry } from "./host-registry.ts";
 import { Conditions } from "./conditions.ts";
 import { HeartbeatMonitor } from "../../transport/heartbeat.ts";
@@ -30,32 +26,17 @@ import { LocalRunner } from "../local.ts";
 import type { RunnerEvents, RunnerState, TubeEvent } from "../runner.ts";
 import { EpochRunner } from "../epoch-runner.ts";
 import { TaskPump } from "../task-pump.ts";
-import { CommandNode, COMMAND_ID } from "./command-node.ts";
-import type { RunnerProcessConfig } from "./config.ts";
+import { CommandNode, COMMAND_ID, type InboxMessage } from "./command-node.ts";
 import { placeNodes, upstreamNodes, type Placement } from "./placement.ts";
 import { completionKey, groupEvents } from "./event-groups.ts";
-import { RunnerSupervisor, describeExit, type ExitInfo } from "./runner-supervisor.ts";
-import { runnerEntry } from "./runner-entry.ts";
+import { describeExit, type ExitInfo } from "./runner-supervisor.ts";
 import { defaultProcessesPerHost } from "./packing.ts";
-import { Roster, type RunnerRecord } from "./roster.ts";
+import { Roster } from "./roster.ts";
+import { Bootstrap } from "./bootstrap.ts";
 
 export type { ZmqRunnerOptions } from "./options.ts";
 
-export interface NodeReport {
-  runner: string;
-  host: string;
-  pid: number | null;
-  status: NodeStatus | "restarting" | "unknown";
-  restarts: number;
-  epochs: number;
-}
-
-export interface RunStatus {
-  state: RunnerState;
-  hosts: Record<string, { labels: string[]; resources: Resources; pid: number; alive: boolean; runners: number }>;
-  nodes: Record<string, NodeReport>;
-  epochsCompleted: number;
-}
+export type { NodeReport, RunStatus } from "../../protocol/status-report.ts";
 
 export interface ZmqRunnerStats {
   /** Frames the command node dropped, by kind. */
@@ -70,9 +51,8 @@ export class ZmqRunner extends EpochRunner {
   readonly placement: Placement;
   private readonly options: ResolvedZmqRunnerOptions;
   private readonly log: Logger;
-  private command: CommandNode | undefined;
-  private runDir: RunDir | undefined;
-  private processes: RunnerSupervisor | undefined;
+  /** The run's processes, sockets and files, and how they come up. */
+  private readonly boot: Bootstrap;
   /** One record per runner process: everything the driver knows of it. */
   private readonly roster: Roster;
   private readonly heartbeats: HeartbeatMonitor;
@@ -83,13 +63,8 @@ export class ZmqRunner extends EpochRunner {
   private pump: TaskPump | undefined;
   private fatal: Error | undefined;
   private readonly hosts = new HostRegistry();
-  private zapRelease: (() => Promise<void>) | undefined;
-  private zap: ZapAuthenticator | undefined;
-  private endpoints: { inbox: string; outbox: string } | undefined;
-  private runId = "";
   /** The run's secret: only an identify carrying it binds a runner to a connection. */
   private readonly runToken = randomBytes(16).toString("hex");
-  private baseConfig: RunnerProcessConfig | undefined;
   private readonly hostHeartbeats: HeartbeatMonitor;
   private initError: Error | undefined;
   private closing = false;
@@ -114,6 +89,35 @@ export class ZmqRunner extends EpochRunner {
       onDead: (name, silentMs) => this.hostLost(name, `host agent "${name}" stopped answering (silent for ${silentMs} ms)`),
     });
     if (options.listen && !options.keys) throw new TubularError("TUBULAR_ERR_KEY", "listening for host agents needs the command node's keys (--keys DIR)");
+    this.boot = new Bootstrap({
+      tube,
+      placement: this.placement,
+      options: this.options,
+      log: this.log,
+      roster: this.roster,
+      hosts: this.hosts,
+      conditions: this.conditions,
+      runToken: this.runToken,
+      onExit: (info) => this.onExit(info),
+      handlers: {
+        control: (from, msg) => this.onControl(from, msg),
+        event: (msg) => this.onEvent(msg),
+        subscribed: (runnerId) => {
+          const r = this.roster.get(runnerId);
+          if (r) r.subscribed = true;
+          this.conditions.changed();
+        },
+        corrupt: (runnerId, err) => {
+          this.log.error({ runner: runnerId, err }, "undecodable message from a runner's own outbox");
+          const nodes = this.placement.runners.get(runnerId)?.nodes ?? [runnerId];
+          this.failRun(new ProtocolError(err.kind, `the runner of ${nodes.join(", ")} sent a message that cannot be decoded (${err.message}); the run cannot count on its events`, { runner: runnerId, nodes }));
+        },
+      },
+    });
+  }
+
+  private get command(): CommandNode | undefined {
+    return this.boot.command;
   }
 
   override on<K extends keyof RunnerEvents>(name: K, listener: RunnerEvents[K]): this {
@@ -129,7 +133,7 @@ export class ZmqRunner extends EpochRunner {
   }
 
   private pidOf(runnerId: string): number | undefined {
-    const local = this.processes?.pid(runnerId);
+    const local = this.boot.processes?.pid(runnerId);
     if (local !== undefined) return local;
     return this.roster.get(runnerId)?.identity?.pid;
   }
@@ -153,7 +157,7 @@ export class ZmqRunner extends EpochRunner {
 
   /** Kills one runner process (for tests and tools); the runner notices as it would a crash. */
   killRunner(runnerId: string, signal: NodeJS.Signals = "SIGKILL"): boolean {
-    return this.processes?.kill(runnerId, signal) ?? false;
+    return this.boot.processes?.kill(runnerId, signal) ?? false;
   }
 
   stats(): ZmqRunnerStats {
@@ -162,12 +166,12 @@ export class ZmqRunner extends EpochRunner {
       const status = Roster.statusOf(r);
       runners[r.id] = { pid: this.pidOf(r.id), status: status === "restarting" ? "closed" : status, nodes: r.plan.nodes };
     }
-    return { drops: this.command?.codec.drops.stats() ?? {}, runners, epochsCompleted: this.ledger.completed, ...(this.zap ? { auth: this.zap.stats() } : {}) };
+    return { drops: this.command?.codec.drops.stats() ?? {}, runners, epochsCompleted: this.ledger.completed, ...(this.boot.zap ? { auth: this.boot.zap.stats() } : {}) };
   }
 
   /** The run directory holding ipc sockets and the runner config (removed by deinit). */
   get runDirectory(): string | undefined {
-    return this.runDir?.path;
+    return this.boot.runDir?.path;
   }
 
   async init(): Promise<void> {
@@ -190,131 +194,19 @@ export class ZmqRunner extends EpochRunner {
   }
 
   private async startRunners(): Promise<void> {
-    const opts = this.options;
-    this.runDir = await RunDir.create({ prefix: "tubular-" });
-    this.runId = path.basename(this.runDir.path);
-    const command = new CommandNode(
-      {
-        control: (from, msg) => this.onControl(from, msg),
-        event: (msg) => this.onEvent(msg),
-        subscribed: (runnerId) => {
-          const r = this.roster.get(runnerId);
-          if (r) r.subscribed = true;
-          this.conditions.changed();
-        },
-        corrupt: (runnerId, err) => {
-          this.log.error({ runner: runnerId, err }, "undecodable message from a runner's own outbox");
-          const nodes = this.placement.runners.get(runnerId)?.nodes ?? [runnerId];
-          this.failRun(new ProtocolError(err.kind, `the runner of ${nodes.join(", ")} sent a message that cannot be decoded (${err.message}); the run cannot count on its events`, { runner: runnerId, nodes }));
-        },
-      },
-      this.log,
-      opts.maxMessageBytes,
-    );
-    this.command = command;
-    const keys = opts.keys;
-    if (keys) {
-      // The driver's own runners share its key pair; host agents must be trusted.
-      const { zap, release } = await ZapAuthenticator.acquire([keys.publicKey, ...(opts.trust ?? [])], this.log);
-      this.zap = zap;
-      this.zapRelease = release;
-    }
-    const tcp = opts.transport === "tcp" || opts.listen !== undefined;
-    const bindHost = opts.listen ? hostOf(opts.listen) : opts.host;
-    const advertise = opts.advertise ?? (opts.listen ? (bindHost === "0.0.0.0" || bindHost === "*" ? externalAddress() : bindHost) : opts.host);
-    const bound = !tcp
-      ? await command.bind(this.runDir.ipc("command-inbox"), this.runDir.ipc("command-outbox"))
-      : await command.bind(opts.listen ?? `tcp://${bindHost}:0`, `tcp://${bindHost}:0`, keys);
-    this.endpoints = tcp ? { inbox: readvertise(bound.inbox, advertise), outbox: readvertise(bound.outbox, advertise) } : bound;
-    const runners: RunnerProcessConfig["runners"] = {};
-    for (const [id, plan] of this.placement.runners) runners[id] = { id, nodes: [...plan.nodes], upstream: [...plan.upstream] };
-    this.baseConfig = {
-      runId: this.runId,
-      runToken: this.runToken,
-      spec: this.tube.spec as Record<string, unknown>,
-      file: this.tube.file,
-      baseDir: this.tube.baseDir,
-      input: { ...this.tube.input },
-      runners,
-      commandInbox: this.endpoints.inbox,
-      commandOutbox: this.endpoints.outbox,
-      outbox: tcp ? { transport: "tcp", bind: bindHost, advertise } : { transport: "ipc", dir: this.runDir.path },
-      logLevel: opts.logLevel ?? (this.log.level as string),
-      heartbeatMs: opts.heartbeatMs,
-      commandTimeoutMs: opts.commandTimeoutMs,
-      maxMessageBytes: command.codec.maxMessageBytes,
-    };
-    const trusted = keys ? [keys.publicKey, ...(opts.trust ?? [])] : [];
-    const localConfig: RunnerProcessConfig = keys ? { ...this.baseConfig, curve: { publicKey: keys.publicKey, secretKey: keys.secretKey, commandKey: keys.publicKey, trusted } } : this.baseConfig;
-    const configFile = path.join(this.runDir.path, "runners.json");
-    await writeFile(configFile, JSON.stringify(localConfig), { mode: 0o600 });
-    this.processes = new RunnerSupervisor(await runnerEntry(), (info) => this.onExit(info), opts.output);
-    const remote = [...this.placement.runners.values()].filter((p) => HostRegistry.isRemote(p));
-    for (const plan of this.placement.runners.values()) {
-      if (HostRegistry.isRemote(plan)) continue;
-      this.processes.spawn(plan.id, configFile, { restart: plan.restart, maxRestarts: plan.maxRestarts });
-    }
+    const command = await this.boot.open();
     this.timers.push(
       setInterval(() => {
         command.broadcast(makeMessage("heartbeat", COMMAND_ID, null));
         for (const h of this.hosts.hosts.values()) command.sendTo(h.identity, makeMessage("heartbeat", COMMAND_ID, null));
         this.heartbeats.check();
         this.hostHeartbeats.check();
-      }, opts.heartbeatMs),
+      }, this.options.heartbeatMs),
     );
-
-    const deadline = Date.now() + opts.initTimeoutMs;
-    if (remote.length > 0) {
-      // The hosts the graph needs must have joined; then each starts the runners placed on it.
-      await this.conditions.until(
-        "init",
-        () => remote.every((p) => this.hosts.choose(p) !== undefined),
-        deadline,
-        () => `waiting for host agents: ${remote.filter((p) => !this.hosts.choose(p)).map((p) => `${HostRegistry.describe(p)} (for ${p.nodes.join(", ")})`).join("; ")}`,
-      );
-      for (const plan of remote) {
-        const host = this.hosts.choose(plan)!;
-        host.assigned++;
-        this.roster.get(plan.id)!.host = host.name;
-        command.sendTo(host.identity, makeMessage("spawn", COMMAND_ID, { run_id: this.runId, runner_id: plan.id, config: { ...this.baseConfig, curve_trusted: trusted, command_key: keys?.publicKey ?? null }, restart: plan.restart, max_restarts: plan.maxRestarts }));
-      }
-    }
-    const ids = [...this.placement.runners.keys()];
-    // 1. Every runner is up, hears the command outbox, and the command hears its outbox.
-    await this.conditions.until(
-      "init",
-      () => ids.every((id) => this.connected(id)),
-      deadline,
-      () => `runner processes did not come up: ${ids.filter((id) => !this.connected(id)).map((id) => `${id} (on ${this.roster.get(id)!.host})`).join(", ")}`,
-      command.probes.waitFor(ids),
-    );
-    // 2. Tell everyone where everyone is, then instantiate: each runner reports ready once its upstreams have its subscription.
-    this.announce();
-    command.broadcast(makeMessage("init", COMMAND_ID, { first_epoch: 0 }));
-    await this.conditions.until(
-      "init",
-      () => ids.every((id) => this.isReady(id)),
-      deadline,
-      () => `nodes not ready: ${ids.filter((id) => !this.isReady(id)).map((id) => `${this.placement.runners.get(id)!.nodes.join(", ")} (${describeState(this.roster.get(id)!)})`).join("; ")}`,
-    );
+    await this.boot.bringUp();
   }
 
-  /** A runner identified, hears the command outbox, and the command hears its outbox. */
-  private connected(runnerId: string): boolean {
-    const r = this.roster.get(runnerId);
-    return r?.identity !== undefined && r.subscribed && this.command!.probes.has(runnerId);
-  }
-
-  private isReady(runnerId: string): boolean {
-    const s = this.roster.get(runnerId)?.state;
-    return s?.kind === "up" && s.status === "ready";
-  }
-
-  private announce(): void {
-    this.command!.broadcast(makeMessage("announce", COMMAND_ID, { inbox: this.endpoints!.inbox, nodes: this.roster.identities() }));
-  }
-
-  private onControl(connection: string, msg: Message): void {
+  private onControl(connection: string, msg: InboxMessage): void {
     switch (msg.type) {
       case "host_hello":
       case "host_status":
@@ -324,7 +216,7 @@ export class ZmqRunner extends EpochRunner {
       case "status_request":
         // Operators ask over CURVE (a listening run). Elsewhere, a peer that asks and never reads would fill the inbox's send queue.
         if (this.options.listen === undefined) this.command?.codec.drops.record("schema", "a status_request on a run that does not listen for operators");
-        else this.command!.sendTo(connection, makeMessage("status_report", COMMAND_ID, this.status() as unknown as Record<string, unknown>));
+        else this.command!.sendTo(connection, makeMessage("status_report", COMMAND_ID, this.status()));
         return;
       default:
         break;
@@ -339,7 +231,7 @@ export class ZmqRunner extends EpochRunner {
         if (previous && previous.outbox !== identity.outbox) this.command!.forget(from);
         const r = this.roster.get(from)!;
         this.command!.listenTo(from, identity.outbox, this.listenerCount("event") > 0 || r.feedsDriver ? "values" : r.sink ? "done" : "probe", identity.curve_key);
-        if (r.state.kind === "restarting") void this.rejoin(from);
+        if (r.state.kind === "restarting") this.rejoin(from);
         break;
       }
       case "status":
@@ -363,7 +255,7 @@ export class ZmqRunner extends EpochRunner {
    * for it; an identify binds only with the run's token. A restarted runner
    * identifies on its new connection, which replaces the old one.
    */
-  private runnerOn(connection: string, msg: Message): string | undefined {
+  private runnerOn(connection: string, msg: InboxMessage): string | undefined {
     const bound = this.roster.onConnection(connection)?.id;
     if (bound !== undefined) {
       if (msg.node_id === bound) return bound;
@@ -408,7 +300,7 @@ export class ZmqRunner extends EpochRunner {
     const v = msg.value;
     // A host speaks only for the runners placed on it.
     const record = this.roster.get(v.runner_id);
-    if (v.run_id !== this.runId || record === undefined || record.host !== host.name) {
+    if (v.run_id !== this.boot.runId || record === undefined || record.host !== host.name) {
       this.command?.codec.drops.record("schema", `a runner_exit from host "${host.name}" for runner "${v.runner_id}" it does not run`);
       return;
     }
@@ -480,17 +372,11 @@ export class ZmqRunner extends EpochRunner {
 
   private async teardown(): Promise<void> {
     this.closing = true;
-    this.processes?.quiesce();
-    this.command?.broadcast(makeMessage("deinit", COMMAND_ID, { stay: false }));
-    // Host agents end what is left of this run's runners on their machines.
-    for (const h of this.hosts.hosts.values()) this.command?.sendTo(h.identity, makeMessage("kill", COMMAND_ID, { run_id: this.runId, runner_id: null }));
-    await this.processes?.stopAll(this.options.deinitTimeoutMs);
+    await this.boot.stopRunners();
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
     await release(this.instances);
-    await this.command?.close();
-    await this.zapRelease?.();
-    await this.runDir?.cleanup();
+    await this.boot.release();
   }
 
   protected override expect(states: RunnerState[], call: string): void {
@@ -609,16 +495,9 @@ export class ZmqRunner extends EpochRunner {
     this.conditions.changed();
   }
 
-  /** A restarted runner identified: once both ways are proven, tell everyone where it is and initialize it at the next epoch. */
-  private async rejoin(runnerId: string): Promise<void> {
-    try {
-      await this.conditions.until("restart", () => this.connected(runnerId), Date.now() + this.options.initTimeoutMs, () => `restarted runner ${runnerId} did not come up`, this.command!.probes.waitFor([runnerId]));
-    } catch (err) {
-      this.runnerDown(runnerId, (err as Error).message, false);
-      return;
-    }
-    this.announce();
-    this.command!.broadcast(makeMessage("init", COMMAND_ID, { first_epoch: this.nextEpoch }));
+  /** A restarted runner identified: it rejoins at the next epoch, or is given up. */
+  private rejoin(runnerId: string): void {
+    this.boot.rejoin(runnerId, this.nextEpoch).catch((err: unknown) => this.runnerDown(runnerId, (err as Error).message, false));
   }
 }
 
@@ -628,25 +507,4 @@ function rootOfKey(key: string): number {
   return Number(slash < 0 ? key : key.slice(0, slash));
 }
 
-/** A runner's state for a message: "ready", "not started", "restarting". */
-function describeState(r: RunnerRecord): string {
-  return r.state.kind === "up" ? r.state.status : r.state.kind === "starting" ? "not started" : r.state.kind;
-}
-
-function hostOf(endpoint: string): string {
-  const m = /^tcp:\/\/(\[[^\]]+\]|[^:]+):/.exec(endpoint);
-  if (!m) throw new TubularError("TUBULAR_ERR_TRANSPORT", `not a tcp endpoint: ${endpoint}`);
-  return m[1]!;
-}
-
-/** The bound endpoint with the advertised host in place of the bind address. */
-function readvertise(endpoint: string, host: string): string {
-  const port = endpoint.slice(endpoint.lastIndexOf(":") + 1);
-  return `tcp://${host}:${port}`;
-}
-
-/** This machine's first non-internal IPv4 address (what other machines most likely reach). */
-export function externalAddress(): string {
-  for (const list of Object.values(networkInterfaces())) for (const a of list ?? []) if (a.family === "IPv4" && !a.internal) return a.address;
-  return "127.0.0.1";
-}
+export { externalAddress } from "./bootstrap.ts";
