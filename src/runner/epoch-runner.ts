@@ -25,6 +25,8 @@ export interface FreeRun {
   results: EpochResult[] | null;
   done: Pending;
   error?: Error;
+  /** Begun by start(): nobody awaits it, so its failure is kept for stop() and closed(). */
+  detached: boolean;
 }
 
 export abstract class EpochRunner extends EventEmitter implements Runner {
@@ -36,10 +38,33 @@ export abstract class EpochRunner extends EventEmitter implements Runner {
   protected freeRun: FreeRun | null = null;
   /** The source node whose generator returned, once one has: free-run stops there and no more epochs are run. */
   sourceEnded: string | undefined;
+  /** The failure of a free-run begun by start() that no stop() has reported yet. */
+  private unreported: Error | undefined;
+  private ended: Promise<Error | undefined>;
+  private endWith!: (err: Error | undefined) => void;
+  private hasEnded = false;
 
   constructor(tube: Tube) {
     super();
     this.tube = tube;
+    this.ended = new Promise((resolve) => (this.endWith = resolve));
+  }
+
+  /**
+   * Resolves once the runner can no longer be used: with the failure that
+   * ended it (init failed, a runner process died for good, or a free-run
+   * begun by start() failed and no stop() reported it), or with undefined
+   * after a clean deinit(). Never rejects.
+   */
+  closed(): Promise<Error | undefined> {
+    return this.ended;
+  }
+
+  /** The runner's life is over, with `err` or cleanly; the first call decides. */
+  protected end(err: Error | undefined): void {
+    if (this.hasEnded) return;
+    this.hasEnded = true;
+    this.endWith(err ?? this.unreported);
   }
 
   get state(): RunnerState {
@@ -82,23 +107,46 @@ export abstract class EpochRunner extends EventEmitter implements Runner {
     }
   }
 
+  /**
+   * Starts free-run and returns. A failure that happens before it returns
+   * rejects it; a later one rejects stop() (and is what closed() resolves
+   * with if no stop() comes).
+   */
   async start(n?: number): Promise<void> {
-    this.beginFreeRun(n, false).catch(() => undefined);
+    this.beginFreeRun(n, false, true).catch(() => undefined);
+    const failed = this.unreported;
+    this.unreported = undefined;
+    if (failed) throw failed;
   }
 
   async run(n?: number): Promise<EpochResult[]> {
-    return this.beginFreeRun(n, n !== undefined);
+    return this.beginFreeRun(n, n !== undefined, false);
   }
 
+  /**
+   * Stops free-run after the epochs in flight. Rejects with the failure of a
+   * free-run begun by start() (reported once); a failure of run() goes to
+   * run()'s caller instead.
+   */
   async stop(): Promise<void> {
     const run = this.freeRun;
-    if (!run) return;
+    if (!run) {
+      const failed = this.unreported;
+      this.unreported = undefined;
+      if (failed) throw failed;
+      return;
+    }
     run.remaining = 0;
-    await new Promise<void>((resolve) => {
+    await new Promise<void>((resolve, reject) => {
       const prev = run.done;
       run.done = {
         resolve: (v) => (prev.resolve(v), resolve()),
-        reject: (e) => (prev.reject(e), resolve()),
+        reject: (e) => {
+          prev.reject(e);
+          if (!run.detached) return resolve();
+          this.unreported = undefined;
+          reject(e);
+        },
       };
       if (this.ledger.inFlight === 0) this.finishFreeRun();
     });
@@ -116,13 +164,13 @@ export abstract class EpochRunner extends EventEmitter implements Runner {
   /** Called as free-run ends. */
   protected onFreeRunEnd(): void {}
 
-  private beginFreeRun(n: number | undefined, keep: boolean): Promise<EpochResult[]> {
+  private beginFreeRun(n: number | undefined, keep: boolean, detached: boolean): Promise<EpochResult[]> {
     this.expect(["ready"], n === undefined ? "start" : "run");
     const input = resolveProcessInput(this.tube, {});
     this._state = "running";
     this.onFreeRunStart(n);
     return new Promise<EpochResult[]>((resolve, reject) => {
-      this.freeRun = { remaining: n ?? Infinity, input, results: keep ? [] : null, done: { resolve: (v) => resolve(v as EpochResult[]), reject } };
+      this.freeRun = { remaining: n ?? Infinity, input, results: keep ? [] : null, done: { resolve: (v) => resolve(v as EpochResult[]), reject }, detached };
       this.fill();
     });
   }
@@ -133,7 +181,10 @@ export abstract class EpochRunner extends EventEmitter implements Runner {
     this.freeRun = null;
     if (this._state === "running") this._state = "ready";
     this.onFreeRunEnd();
-    if (run.error) run.done.reject(run.error);
+    if (run.error) {
+      if (run.detached) this.unreported = run.error;
+      run.done.reject(run.error);
+    }
     else run.done.resolve(run.results ?? []);
   }
 

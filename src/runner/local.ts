@@ -50,6 +50,7 @@ export class LocalRunner extends EpochRunner {
       this.pump = this.makePump();
     } catch (err) {
       this._state = "failed";
+      this.end(err as Error);
       throw err;
     }
     this._state = "ready";
@@ -86,9 +87,11 @@ export class LocalRunner extends EpochRunner {
 
   async deinit(): Promise<void> {
     if (this._state === "closed") return;
-    if (this.freeRun) await this.stop();
+    let failure: Error | undefined;
+    if (this.freeRun) await this.stop().catch((err: Error) => (failure = err));
     this.rejectWaiting(new TubularError("TUBULAR_ERR_RUNNER_STATE", "the runner was deinitialized"));
     this._state = "closed";
+    this.end(failure);
     const errors = await release(this.instances);
     if (errors.length > 0) throw errors[0];
   }

@@ -57,6 +57,8 @@ describe("zmq runner - faults", () => {
     expect(err.message).toContain("b");
     expect(err.message).toContain("SIGKILL");
     await expect(runner.process()).rejects.toThrow(/SIGKILL/);
+    // The failure that ended the run is what closed() resolves with.
+    expect(await runner.closed()).toBe(err);
   });
 
   it("a runner killed with -9 that may restart fails the epoch in flight, shows as restarting, and the run goes on with it", async () => {

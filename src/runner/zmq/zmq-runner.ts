@@ -188,6 +188,7 @@ export class ZmqRunner extends EpochRunner {
       this._state = "ready";
     } catch (err) {
       this._state = "failed";
+      this.end(err as Error);
       await this.teardown();
       throw err;
     }
@@ -364,8 +365,10 @@ export class ZmqRunner extends EpochRunner {
 
   async deinit(): Promise<void> {
     if (this._state === "closed") return;
-    if (this.freeRun) await this.stop().catch(() => undefined);
+    let failure: Error | undefined;
+    if (this.freeRun) await this.stop().catch((err: Error) => (failure = err));
     this._state = "closed";
+    this.end(this.fatal ?? failure);
     this.rejectWaiting(new TubularError("TUBULAR_ERR_RUNNER_STATE", "the runner was deinitialized"));
     await this.teardown();
   }
@@ -492,6 +495,7 @@ export class ZmqRunner extends EpochRunner {
     }
     if (this.listenerCount("error") > 0) this.emit("error", err);
     if (this._state === "ready" || this._state === "running") this._state = "failed";
+    this.end(err);
     this.conditions.changed();
   }
 
