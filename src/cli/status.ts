@@ -7,6 +7,7 @@ import { Command } from "commander";
 import { Codec } from "../protocol/codec.ts";
 import { openSocket, receiveBefore } from "../transport/sockets.ts";
 import { makeMessage } from "../protocol/message.ts";
+import type { RunStatus } from "../protocol/status-report.ts";
 import { curveClientOptions } from "../transport/curve.ts";
 import { CliError, ExitCode, defaultContext, reportError, toJson, type CliContext } from "./common.ts";
 import { keyPairFrom, publicKeyFrom } from "./keys.ts";
@@ -19,7 +20,7 @@ interface StatusOptions {
   json?: boolean;
 }
 
-export async function requestStatus(options: { connect: string; keys: Parameters<typeof curveClientOptions>[0]; commandKey: string; timeoutMs: number }): Promise<Record<string, unknown>> {
+export async function requestStatus(options: { connect: string; keys: Parameters<typeof curveClientOptions>[0]; commandKey: string; timeoutMs: number }): Promise<RunStatus> {
   const codec = new Codec();
   const socket = openSocket("client", codec.maxMessageBytes, { linger: 0, ...curveClientOptions(options.keys, options.commandKey) });
   try {
@@ -58,14 +59,12 @@ export function statusCommand(ctx: CliContext = defaultContext()): Command {
     });
 }
 
-function formatStatus(status: Record<string, unknown>): string {
-  const lines = [`state: ${String(status.state)}, epochs completed: ${String(status.epochsCompleted)}`, "hosts:"];
-  const hosts = (status.hosts ?? {}) as Record<string, { labels: string[]; resources: { cpus: number; memory_free: number; memory_total: number; load: number[] }; alive: boolean }>;
-  for (const [name, h] of Object.entries(hosts)) {
+function formatStatus(status: RunStatus): string {
+  const lines = [`state: ${status.state}, epochs completed: ${status.epochsCompleted}`, "hosts:"];
+  for (const [name, h] of Object.entries(status.hosts)) {
     lines.push(`  ${name}${h.alive ? "" : " (lost)"}  labels=${h.labels.join(",") || "-"}  cpus=${h.resources.cpus}  mem=${Math.round(h.resources.memory_free / 2 ** 20)}/${Math.round(h.resources.memory_total / 2 ** 20)} MiB free  load=${h.resources.load.map((l) => l.toFixed(2)).join(" ")}`);
   }
   lines.push("nodes:");
-  const nodes = (status.nodes ?? {}) as Record<string, { host: string; pid: number | null; status: string; restarts: number; epochs: number }>;
-  for (const [id, n] of Object.entries(nodes)) lines.push(`  ${id}  host=${n.host}  pid=${n.pid ?? "-"}  status=${n.status}  restarts=${n.restarts}  epochs=${n.epochs}`);
+  for (const [id, n] of Object.entries(status.nodes)) lines.push(`  ${id}  host=${n.host}  pid=${n.pid ?? "-"}  status=${n.status}  restarts=${n.restarts}  epochs=${n.epochs}`);
   return `${lines.join("\n")}\n`;
 }

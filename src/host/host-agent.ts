@@ -24,7 +24,7 @@ import type { Resources, RunnerReport } from "../protocol/command-to-host.ts";
 import { makeMessage, type Message, type MessageOf } from "../protocol/message.ts";
 import { SendQueue } from "../transport/send-queue.ts";
 import { curveClientOptions, type CurveKeyPair } from "../transport/curve.ts";
-import { RunnerProcessConfig } from "../runner/zmq/config.ts";
+import { RunnerProcessConfig } from "../protocol/runner-config.ts";
 import { runnerEntry } from "../runner/zmq/runner-entry.ts";
 import { RunnerSupervisor, type ExitInfo } from "../runner/zmq/runner-supervisor.ts";
 import { readGpus, snapshot } from "./resources.ts";
@@ -152,13 +152,13 @@ export class HostAgent {
 
   private async onSpawn(msg: MessageOf<"spawn">): Promise<void> {
     const v = msg.value;
-    const { curve_trusted, command_key, ...rest } = v.config as Record<string, unknown> & { curve_trusted?: string[]; command_key?: string | null };
+    const { curve_trusted, command_key, ...rest } = v.config;
     const parsed = RunnerProcessConfig.safeParse({
       ...rest,
       // This machine's own module folder, address and keys; nothing of the driver's.
       baseDir: this.options.modules,
       outbox: { transport: "tcp", bind: "0.0.0.0", advertise: this.options.advertise },
-      curve: { publicKey: this.options.keys.publicKey, secretKey: this.options.keys.secretKey, commandKey: command_key ?? this.options.commandKey, trusted: curve_trusted ?? [] },
+      curve: { publicKey: this.options.keys.publicKey, secretKey: this.options.keys.secretKey, commandKey: command_key ?? this.options.commandKey, trusted: curve_trusted },
     });
     if (!parsed.success) {
       this.log.error({ runner: v.runner_id, issue: parsed.error.issues[0] }, "refused a spawn with an invalid configuration");

@@ -2,7 +2,7 @@
  * The only encoder and decoder of tubular's wire format, and the only importer
  * of msgpackr.
  *
- * Wire format (PROTOCOL_VERSION 1):
+ * Wire format (PROTOCOL_VERSION 2):
  * - payload frame: msgpack of the tuple `[v, type, node_id, timestamp, value]`.
  *   The version travels first, in every message, so a peer of another version
  *   is told apart ("version" drop) before anything else of the message is

@@ -6,6 +6,7 @@
  */
 import { z } from "zod";
 import { NodeIdSchema, messageSchema } from "./common.ts";
+import { SpawnConfig } from "./runner-config.ts";
 
 export const RestartPolicySchema = z.enum(["never", "on-failure", "always"]);
 
@@ -56,7 +57,7 @@ export type RunnerExit = z.infer<typeof RunnerExit>;
 
 /**
  * Start a runner process. `config` is the runner's configuration without key
- * material, with the run token (src/runner/zmq/config.ts; this travels over CURVE): the host adds its own key pair, and
+ * material, with the run token (runner-config.ts; this travels over CURVE): the host adds its own key pair, and
  * resolves node types from its own library and module paths.
  */
 export const Spawn = messageSchema(
@@ -64,7 +65,7 @@ export const Spawn = messageSchema(
   z.object({
     run_id: z.string(),
     runner_id: NodeIdSchema,
-    config: z.record(z.string(), z.unknown()),
+    config: SpawnConfig,
     restart: RestartPolicySchema,
     max_restarts: z.number().int().nonnegative(),
   }),
@@ -75,12 +76,3 @@ export type Spawn = z.infer<typeof Spawn>;
 export const Kill = messageSchema("kill", z.object({ run_id: z.string(), runner_id: NodeIdSchema.nullable() }));
 export type Kill = z.infer<typeof Kill>;
 
-/** An operator asks the command node for its status (`tubular status`); the answer is a `status_report`. */
-export const StatusRequest = messageSchema("status_request", z.null());
-export type StatusRequest = z.infer<typeof StatusRequest>;
-
-export const StatusReport = messageSchema("status_report", z.record(z.string(), z.unknown()));
-export type StatusReport = z.infer<typeof StatusReport>;
-
-export type CommandToHost = Spawn | Kill | StatusReport;
-export type HostToCommand = HostHello | HostStatus | RunnerExit | StatusRequest;

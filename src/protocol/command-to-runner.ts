@@ -119,14 +119,11 @@ export const Deinit = messageSchema("deinit", z.object({ stay: z.boolean() }).nu
 export type Deinit = z.infer<typeof Deinit>;
 
 /**
- * An epoch is over everywhere; runners may forget its state. With
- * `cumulative`, every epoch up to and including `epoch` is over (one message
- * for a whole window of free-run epochs).
+ * The driver gave up on an epoch (a runner of it died and is being
+ * restarted): runners forget its state. An epoch that ends normally needs no
+ * message: each runner forgets it once its own nodes are done with it.
  */
-export const EpochEnded = messageSchema(
-  "epoch_ended",
-  z.object({ epoch: EpochSchema, cumulative: z.boolean().optional() }),
-);
+export const EpochEnded = messageSchema("epoch_ended", z.object({ epoch: EpochSchema }));
 export type EpochEnded = z.infer<typeof EpochEnded>;
 
 /**
@@ -147,4 +144,3 @@ export type Enable = z.infer<typeof Enable>;
 export const Heartbeat = messageSchema("heartbeat", z.object({ status: NodeStatusSchema.optional(), token: z.string().optional() }).nullable());
 export type Heartbeat = z.infer<typeof Heartbeat>;
 
-export type CommandToRunner = Announce | Ping | Init | Process | Start | Stop | Deinit | EpochEnded | Enable | Heartbeat;

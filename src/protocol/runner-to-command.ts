@@ -1,7 +1,8 @@
 /** Messages a runner sends to the command node (runner DEALER -> command inbox ROUTER). */
 import { z } from "zod";
-import { EpochSchema, NodeIdSchema, NodeStatusSchema, messageSchema } from "./common.ts";
+import { NodeIdSchema, NodeStatusSchema, messageSchema } from "./common.ts";
 import { Heartbeat, IdentifyValue } from "./command-to-runner.ts";
+import { NodeErrorWire } from "./node-error.ts";
 
 /** Heartbeat travels both ways; it is defined once, in command-to-runner.ts. */
 export { Heartbeat };
@@ -24,24 +25,15 @@ export type StatusValue = z.infer<typeof StatusValue>;
 export const Status = messageSchema("status", StatusValue);
 export type Status = z.infer<typeof Status>;
 
-export const ErrorValue = z.object({
-  /** The thrown error's class name. */
-  err_type: z.string(),
-  message: z.string(),
-  /** Extra arguments of the error, when it had any (kept for parity with the reference runtime). */
-  err_args: z.array(z.unknown()).optional(),
-  /** The stack of the process that ran the node. */
-  traceback: z.string(),
-  /** The node that threw (may differ from the envelope's runner id). */
-  node_id: NodeIdSchema,
-  epoch: EpochSchema.optional(),
-  /** The TubularError code, when the error was one. */
-  code: z.string().optional(),
-});
+/**
+ * A failure that belongs to no epoch (a node's init or deinit, the runner
+ * itself): the NodeError wire form. A node failing in an epoch reports it in
+ * that epoch's completion instead (runner-to-runner.ts), so the two arrive together.
+ */
+export const ErrorValue = NodeErrorWire;
 export type ErrorValue = z.infer<typeof ErrorValue>;
 
 /** A node threw, or the runner failed. */
 export const ErrorMsg = messageSchema("error", ErrorValue);
 export type ErrorMsg = z.infer<typeof ErrorMsg>;
 
-export type RunnerToCommand = Identify | Status | ErrorMsg | Heartbeat;

@@ -2,6 +2,7 @@
 import { z } from "zod";
 import type { TubeEvent } from "../graph/event.ts";
 import { EpochSchema, NodeIdSchema, TimestampSchema, messageSchema } from "./common.ts";
+import { NodeErrorWire } from "./node-error.ts";
 
 /** One signal's value in one epoch: the wire form of `TubeEvent`. */
 export const TubeEventSchema = z.object({
@@ -15,11 +16,11 @@ export const TubeEventSchema = z.object({
 
 /**
  * A node finished an epoch: `[nodeId, epochKey]` (epoch keys as in
- * src/graph/epoch.ts), or `[nodeId, epochKey, 1]` when it threw: its error
- * travels on the control channel, and the command node waits for it before
- * it ends the epoch (the two channels are not ordered with each other).
+ * src/graph/epoch.ts), or `[nodeId, epochKey, error]` when it threw: the
+ * error travels with its completion, so whoever hears that the node is done
+ * hears why it failed in the same message.
  */
-export const DoneEntry = z.union([z.tuple([z.string(), z.string()]), z.tuple([z.string(), z.string(), z.literal(1)])]);
+export const DoneEntry = z.union([z.tuple([z.string(), z.string()]), z.tuple([z.string(), z.string(), NodeErrorWire])]);
 
 export const EventValue = z.object({
   events: z.array(TubeEventSchema),
@@ -32,7 +33,7 @@ export const EventValue = z.object({
 });
 export interface EventValue {
   events: TubeEvent[];
-  done: Array<[nodeId: string, epochKey: string] | [nodeId: string, epochKey: string, failed: 1]>;
+  done: Array<[nodeId: string, epochKey: string] | [nodeId: string, epochKey: string, error: NodeErrorWire]>;
 }
 
 /** The events a runner's nodes emitted, published on the runner's outbox with its id as topic. */
@@ -49,7 +50,6 @@ type Inferred = z.infer<typeof Event>;
 const _sameShape: [Inferred extends Event ? true : false, Event extends Inferred ? true : false] = [true, true];
 void _sameShape;
 
-export type RunnerToRunner = Event;
 
 function isEpoch(e: unknown): boolean {
   if (typeof e === "number") return Number.isInteger(e);
@@ -93,7 +93,9 @@ export function isEventValue(v: unknown): v is EventValue {
   }
   for (let i = 0; i < done.length; i++) {
     const d = done[i];
-    if (!Array.isArray(d) || (d.length !== 2 && (d.length !== 3 || d[2] !== 1)) || typeof d[0] !== "string" || typeof d[1] !== "string") return false;
+    if (!Array.isArray(d) || typeof d[0] !== "string" || typeof d[1] !== "string") return false;
+    // A failed completion is rare: its error gets the full schema check.
+    if (d.length !== 2 && (d.length !== 3 || !NodeErrorWire.safeParse(d[2]).success)) return false;
   }
   return true;
 }

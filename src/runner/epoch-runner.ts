@@ -9,14 +9,13 @@ import { NodeError, TubularError } from "../errors.ts";
 import { resolveProcessInput } from "../graph/process-input.ts";
 import type { Tube } from "../graph/tube.ts";
 import type { EpochResult, Runner, RunnerEvents, RunnerState } from "./runner.ts";
+import { EpochLedger, type Waiter } from "./epoch-ledger.ts";
 
 /** How many epochs iter() runs, at most, for one value (noob's max_iter_loops). */
 export const ITER_MAX_EPOCHS = 100;
 
-export interface Pending {
-  resolve: (value: unknown) => void;
-  reject: (err: Error) => void;
-}
+/** A caller waiting for a result (one epoch, or a whole free-run). */
+export type Pending = Waiter;
 
 export interface FreeRun {
   /** Epochs still to open (Infinity until stop()). */
@@ -26,22 +25,46 @@ export interface FreeRun {
   results: EpochResult[] | null;
   done: Pending;
   error?: Error;
+  /** Begun by start(): nobody awaits it, so its failure is kept for stop() and closed(). */
+  detached: boolean;
 }
 
 export abstract class EpochRunner extends EventEmitter implements Runner {
   readonly tube: Tube;
   protected _state: RunnerState = "created";
   protected nextEpoch = 0;
-  /** Root epochs opened and not yet reported. */
-  protected inFlight = 0;
-  protected readonly waiting = new Map<number, Pending>();
+  /** Root epochs opened and not yet reported, with their callers and errors. */
+  protected readonly ledger = new EpochLedger();
   protected freeRun: FreeRun | null = null;
   /** The source node whose generator returned, once one has: free-run stops there and no more epochs are run. */
   sourceEnded: string | undefined;
+  /** The failure of a free-run begun by start() that no stop() has reported yet. */
+  private unreported: Error | undefined;
+  private ended: Promise<Error | undefined>;
+  private endWith!: (err: Error | undefined) => void;
+  private hasEnded = false;
 
   constructor(tube: Tube) {
     super();
     this.tube = tube;
+    this.ended = new Promise((resolve) => (this.endWith = resolve));
+  }
+
+  /**
+   * Resolves once the runner can no longer be used: with the failure that
+   * ended it (init failed, a runner process died for good, or a free-run
+   * begun by start() failed and no stop() reported it), or with undefined
+   * after a clean deinit(). Never rejects.
+   */
+  closed(): Promise<Error | undefined> {
+    return this.ended;
+  }
+
+  /** The runner's life is over, with `err` or cleanly; the first call decides. */
+  protected end(err: Error | undefined): void {
+    if (this.hasEnded) return;
+    this.hasEnded = true;
+    this.endWith(err ?? this.unreported);
   }
 
   get state(): RunnerState {
@@ -87,25 +110,48 @@ export abstract class EpochRunner extends EventEmitter implements Runner {
     }
   }
 
+  /**
+   * Starts free-run and returns. A failure that happens before it returns
+   * rejects it; a later one rejects stop() (and is what closed() resolves
+   * with if no stop() comes).
+   */
   async start(n?: number): Promise<void> {
-    this.beginFreeRun(n, false).catch(() => undefined);
+    this.beginFreeRun(n, false, true).catch(() => undefined);
+    const failed = this.unreported;
+    this.unreported = undefined;
+    if (failed) throw failed;
   }
 
   async run(n?: number): Promise<EpochResult[]> {
-    return this.beginFreeRun(n, n !== undefined);
+    return this.beginFreeRun(n, n !== undefined, false);
   }
 
+  /**
+   * Stops free-run after the epochs in flight. Rejects with the failure of a
+   * free-run begun by start() (reported once); a failure of run() goes to
+   * run()'s caller instead.
+   */
   async stop(): Promise<void> {
     const run = this.freeRun;
-    if (!run) return;
+    if (!run) {
+      const failed = this.unreported;
+      this.unreported = undefined;
+      if (failed) throw failed;
+      return;
+    }
     run.remaining = 0;
-    await new Promise<void>((resolve) => {
+    await new Promise<void>((resolve, reject) => {
       const prev = run.done;
       run.done = {
         resolve: (v) => (prev.resolve(v), resolve()),
-        reject: (e) => (prev.reject(e), resolve()),
+        reject: (e) => {
+          prev.reject(e);
+          if (!run.detached) return resolve();
+          this.unreported = undefined;
+          reject(e);
+        },
       };
-      if (this.inFlight === 0) this.finishFreeRun();
+      if (this.ledger.inFlight === 0) this.finishFreeRun();
     });
   }
 
@@ -129,13 +175,13 @@ export abstract class EpochRunner extends EventEmitter implements Runner {
   /** Called as free-run ends. */
   protected onFreeRunEnd(): void {}
 
-  private beginFreeRun(n: number | undefined, keep: boolean): Promise<EpochResult[]> {
+  private beginFreeRun(n: number | undefined, keep: boolean, detached: boolean): Promise<EpochResult[]> {
     this.expect(["ready"], n === undefined ? "start" : "run");
     const input = resolveProcessInput(this.tube, {});
     this._state = "running";
     this.onFreeRunStart(n);
     return new Promise<EpochResult[]>((resolve, reject) => {
-      this.freeRun = { remaining: n ?? Infinity, input, results: keep ? [] : null, done: { resolve: (v) => resolve(v as EpochResult[]), reject } };
+      this.freeRun = { remaining: n ?? Infinity, input, results: keep ? [] : null, done: { resolve: (v) => resolve(v as EpochResult[]), reject }, detached };
       this.fill();
     });
   }
@@ -146,18 +192,23 @@ export abstract class EpochRunner extends EventEmitter implements Runner {
     this.freeRun = null;
     if (this._state === "running") this._state = "ready";
     this.onFreeRunEnd();
-    if (run.error) run.done.reject(run.error);
+    if (run.error) {
+      if (run.detached) this.unreported = run.error;
+      run.done.reject(run.error);
+    }
     else run.done.resolve(run.results ?? []);
   }
 
   /**
    * Reports a finished root epoch: its caller's promise, the `epoch` or
-   * `error` event, and, in free-run, its result (a node error ends free-run).
+   * `error` event (the first error the ledger holds for it), and, in
+   * free-run, its result (a node error ends free-run). An epoch given up
+   * before (its runner died) is not reported again.
    */
-  protected settle(epoch: number, value: unknown, error: NodeError | undefined): void {
-    this.inFlight--;
-    const waiter = this.waiting.get(epoch);
-    this.waiting.delete(epoch);
+  protected settle(epoch: number, value: unknown): void {
+    const closed = this.ledger.close(epoch);
+    if (!closed) return;
+    const { waiter, error } = closed;
     if (error?.errorType === "SourceEnded") {
       // A source ran out: the run is over, not failed. This epoch has no result.
       this.sourceEnded ??= error.nodeId;
@@ -180,9 +231,8 @@ export abstract class EpochRunner extends EventEmitter implements Runner {
     waiter?.resolve(value);
   }
 
-  /** Every caller still waiting fails with `err`. */
+  /** Every open epoch is given up; its caller, if any, fails with `err`. */
   protected rejectWaiting(err: Error): void {
-    for (const p of this.waiting.values()) p.reject(err);
-    this.waiting.clear();
+    for (const w of this.ledger.giveUpAll()) w.reject(err);
   }
 }

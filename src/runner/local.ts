@@ -8,6 +8,7 @@ import { resolveProcessInput } from "../graph/process-input.ts";
 import { Scheduler, type Emitted, type Task } from "../graph/scheduler.ts";
 import type { Tube } from "../graph/tube.ts";
 import { EpochRunner } from "./epoch-runner.ts";
+import type { Waiter } from "./epoch-ledger.ts";
 import { instantiate, release, type Instances } from "./execute.ts";
 import { TaskPump } from "./task-pump.ts";
 import { endAssetEpoch } from "../node/assets.ts";
@@ -23,7 +24,6 @@ export class LocalRunner extends EpochRunner {
   private readonly scheduler: Scheduler;
   private instances: Instances = new Map();
   private eventId = 0;
-  private readonly errors = new Map<number, NodeError>();
   private fillScheduled = false;
   private pump: TaskPump;
 
@@ -50,6 +50,7 @@ export class LocalRunner extends EpochRunner {
       this.pump = this.makePump();
     } catch (err) {
       this._state = "failed";
+      this.end(err as Error);
       throw err;
     }
     this._state = "ready";
@@ -76,16 +77,19 @@ export class LocalRunner extends EpochRunner {
     this.expect(["ready"], "process");
     const processInput = resolveProcessInput(this.tube, input);
     const epoch = this.nextEpoch++;
-    const done = new Promise<unknown>((resolve, reject) => this.waiting.set(epoch, { resolve, reject }));
-    this.openEpoch(epoch, processInput);
+    let waiter!: Waiter;
+    const done = new Promise<unknown>((resolve, reject) => (waiter = { resolve, reject }));
+    this.openEpoch(epoch, processInput, waiter);
     return done;
   }
 
   async deinit(): Promise<void> {
     if (this._state === "closed") return;
-    if (this.freeRun) await this.stop();
+    let failure: Error | undefined;
+    if (this.freeRun) await this.stop().catch((err: Error) => (failure = err));
     this.rejectWaiting(new TubularError("TUBULAR_ERR_RUNNER_STATE", "the runner was deinitialized"));
     this._state = "closed";
+    this.end(failure);
     const errors = await release(this.instances);
     if (errors.length > 0) throw errors[0];
   }
@@ -100,13 +104,13 @@ export class LocalRunner extends EpochRunner {
     const run = this.freeRun;
     if (!run) return;
     let opened = 0;
-    while (run.remaining > 0 && this.inFlight < this.maxInFlight && opened < this.maxInFlight) {
+    while (run.remaining > 0 && this.ledger.inFlight < this.maxInFlight && opened < this.maxInFlight) {
       run.remaining--;
       opened++;
       this.openEpoch(this.nextEpoch++, run.input);
     }
-    if (run.remaining === 0 && this.inFlight === 0) this.finishFreeRun();
-    else if (run.remaining > 0 && this.inFlight < this.maxInFlight) this.scheduleFill();
+    if (run.remaining === 0 && this.ledger.inFlight === 0) this.finishFreeRun();
+    else if (run.remaining > 0 && this.ledger.inFlight < this.maxInFlight) this.scheduleFill();
   }
 
   /** One pending fill at a time, on the next turn of the event loop. */
@@ -116,8 +120,8 @@ export class LocalRunner extends EpochRunner {
     setImmediate(() => this.fill());
   }
 
-  private openEpoch(epoch: number, input: Record<string, unknown>): void {
-    this.inFlight++;
+  private openEpoch(epoch: number, input: Record<string, unknown>, waiter?: Waiter): void {
+    this.ledger.open(epoch, waiter);
     this.scheduler.openEpoch(epoch, input);
     this.pump.pump();
   }
@@ -132,8 +136,7 @@ export class LocalRunner extends EpochRunner {
   }
 
   private onFailed(task: Task, err: NodeError): void {
-    const root = typeof task.epoch === "number" ? task.epoch : task.epoch[0];
-    if (!this.errors.has(root)) this.errors.set(root, err);
+    this.ledger.fail(typeof task.epoch === "number" ? task.epoch : task.epoch[0], err);
   }
 
   private finishEpochs(): void {
@@ -145,14 +148,12 @@ export class LocalRunner extends EpochRunner {
       this.scheduler.closeEpoch(epoch);
       const released = endAssetEpoch(this.instances, epoch);
       if (released) released.catch((err: unknown) => this.listenerCount("error") > 0 && this.emit("error", err as Error));
-      const error = this.errors.get(epoch);
-      this.errors.delete(epoch);
-      this.settle(epoch, raw === undefined ? null : raw, error);
+      this.settle(epoch, raw === undefined ? null : raw);
     }
     if (this.freeRun) {
       // Let timers, stop() and I/O in between windows of a synchronous graph.
       if (this.freeRun.remaining > 0) this.scheduleFill();
-      else if (this.inFlight === 0) this.finishFreeRun();
+      else if (this.ledger.inFlight === 0) this.finishFreeRun();
     }
   }
 }

@@ -35,9 +35,15 @@ export interface Runner {
    * with the results of the epochs run (or rejects with the first node error).
    */
   run(n?: number): Promise<EpochResult[]>;
-  /** Starts free-run without waiting: `n` epochs, or until `stop()`. */
+  /**
+   * Starts free-run without waiting: `n` epochs, or until `stop()`. Rejects
+   * when the free-run fails before it returns; a later failure rejects `stop()`.
+   */
   start(n?: number): Promise<void>;
-  /** Stops free-run after the epochs in flight; nodes stay initialized. */
+  /**
+   * Stops free-run after the epochs in flight; nodes stay initialized.
+   * Rejects with the failure of a free-run begun by `start()`.
+   */
   stop(): Promise<void>;
   /** Node ids that run now (not disabled in the graph file or by `disableNode`), in graph order. */
   enabledNodes(): string[];
@@ -52,6 +58,11 @@ export interface Runner {
   enableNode(id: string): Promise<void>;
   /** Releases every node; the runner cannot be used afterwards. */
   deinit(): Promise<void>;
+  /**
+   * Resolves once the runner can no longer be used: with the failure that
+   * ended it, or undefined after a clean `deinit()`. Never rejects.
+   */
+  closed(): Promise<Error | undefined>;
   on<K extends keyof RunnerEvents>(name: K, listener: RunnerEvents[K]): this;
   off<K extends keyof RunnerEvents>(name: K, listener: RunnerEvents[K]): this;
 }

@@ -6,6 +6,7 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { Codec } from "../../src/protocol/codec.ts";
+import { PROTOCOL_VERSION } from "../../src/protocol/common.ts";
 import { makeMessage, type Message } from "../../src/protocol/message.ts";
 import { CODEC_RUNS, LONG, SEED } from "./fuzz-config.ts";
 
@@ -36,11 +37,11 @@ const definition = fc
   .map(([twoByte, id, keys, type]) => {
     const head = twoByte ? [0xd5, 0x72, id, 0x00] : [0xd4, 0x72, 0x40 | id];
     const def = [...head, 0x90 | keys.length, ...keys.flatMap(str), ...keys.map((_, i) => i & 0x3f)];
-    return [Buffer.from([0x95, 0x01, ...str(type), ...str("x"), 0x00, ...def])];
+    return [Buffer.from([0x95, PROTOCOL_VERSION, ...str(type), ...str("x"), 0x00, ...def])];
   });
 const recordish = fc.oneof(
   definition,
-  fc.array(fc.oneof(fc.constant([0xd4, 0x72]), fc.constant([0xd5, 0x72]), fc.integer({ min: 0x40, max: 0x7f }).map((b) => [b]), fc.uint8Array({ maxLength: 6 }).map((a) => [...a])), { maxLength: 8 }).map((parts) => [Buffer.from([0x95, 0x01, ...str("event"), ...str("a"), 0x00, ...parts.flat()])]),
+  fc.array(fc.oneof(fc.constant([0xd4, 0x72]), fc.constant([0xd5, 0x72]), fc.integer({ min: 0x40, max: 0x7f }).map((b) => [b]), fc.uint8Array({ maxLength: 6 }).map((a) => [...a])), { maxLength: 8 }).map((parts) => [Buffer.from([0x95, PROTOCOL_VERSION, ...str("event"), ...str("a"), 0x00, ...parts.flat()])]),
 );
 
 describe("fuzz - codec", { timeout: LONG ? 1_800_000 : 60_000 }, () => {

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vites
 import WebSocket, { WebSocketServer } from "ws";
 import { BridgeServer, RpcCodes, TubularClient } from "../../src/bridge/index.ts";
 import { TubularError } from "../../src/errors.ts";
+import { until } from "../helpers/until.ts";
 
 const KEY = "client-key";
 const OTHER_KEY = "client-key-2";
@@ -215,7 +216,8 @@ describe("bridge client - serving the server", () => {
     c.on("event", (p) => got.push(...p.events));
     await c.call("events.subscribe", { runner_id: runner, signals: ["value"] });
     await c.call("runner.process", { runner_id: runner, input: { x: 7 } });
-    await sleep(30);
+    // Notifications may trail the call's result: wait for both, bounded.
+    await until(() => got.length >= 2, 5000, "two event notifications");
     expect(got.map((e) => [e.node_id, e.value])).toEqual([
       ["r", 7],
       ["out", 7],
@@ -232,12 +234,14 @@ describe("bridge client - disconnects", () => {
   it("fails pending calls at once when the socket drops, reconnects with the same key and takes the session back", async () => {
     const c = await connected();
     const sessionId = c.sessionId;
-    await c.serve("f", () => new Promise(() => undefined));
+    let called = false;
+    await c.serve("f", () => ((called = true), new Promise(() => undefined)));
     const runner = await runnerFor(c, WITH_RPC);
     const statuses: string[] = [];
     c.on("status", (s) => statuses.push(s));
     const pending = c.call("runner.process", { runner_id: runner, input: { x: 1 } }, { timeout: 30 });
-    await sleep(100);
+    // The call is pending on the server once it called back into the client's node.
+    await until(() => called, 5000, "the server to call f");
     const t0 = Date.now();
     dropConnections();
     const err: any = await pending.catch((e) => e);
@@ -329,10 +333,11 @@ await c.call("runner.process", { runner_id: r.runner_id, input: { x: 1 } });
 
   it("close() fails pending calls at once and does not reconnect", async () => {
     const c = await connected();
-    await c.serve("f", () => new Promise(() => undefined));
+    let called = false;
+    await c.serve("f", () => ((called = true), new Promise(() => undefined)));
     const runner = await runnerFor(c, WITH_RPC);
     const pending = c.call("runner.process", { runner_id: runner, input: { x: 1 } }).catch((e: Error) => e);
-    await sleep(50);
+    await until(() => called, 5000, "the server to call f");
     await c.close();
     expect(((await pending) as Error).message).toMatch(/closed/);
     await expect(c.call("session.info")).rejects.toThrow(/closed/);

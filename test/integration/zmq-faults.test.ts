@@ -12,6 +12,7 @@ import { projectRoot } from "../helpers/acceptance.ts";
 import { devNull, useZmqRunners } from "../helpers/zmq-runners.ts";
 import { until } from "../helpers/until.ts";
 import { generateKeyPair } from "../../src/transport/curve.ts";
+import { PROTOCOL_VERSION } from "../../src/protocol/common.ts";
 
 const chain = (middle: Record<string, unknown> = { type: "multiply", depends: [{ left: "a.index" }], params: { right: 2 } }) => ({
   noob_id: "chain",
@@ -56,6 +57,28 @@ describe("zmq runner - faults", () => {
     expect(err.message).toContain("b");
     expect(err.message).toContain("SIGKILL");
     await expect(runner.process()).rejects.toThrow(/SIGKILL/);
+    // The failure that ended the run is what closed() resolves with.
+    expect(await runner.closed()).toBe(err);
+  });
+
+  it("a runner killed with -9 that may restart fails the epoch in flight, shows as restarting, and the run goes on with it", async () => {
+    const runner = await started(chain({ type: "sleep", depends: [{ value: "a.index" }], params: { ms: 300 }, restart: "on-failure" }), { processes: "per-node" });
+    expect(await runner.process()).toBe(0);
+    const before = runner.pids().b!;
+    const pending = runner.process();
+    expect(runner.killRunner("b")).toBe(true);
+    const err = (await pending.catch((e) => e)) as RunnerDiedError;
+    expect(err).toBeInstanceOf(RunnerDiedError);
+    expect(err.nodeIds).toEqual(["b"]);
+    expect(err.message).toContain("being restarted");
+    // The next call waits for the replacement, then runs on it.
+    const next = await runner.process();
+    expect(next).toBe(2);
+    const b = runner.status().nodes.b!;
+    expect(b.restarts).toBe(1);
+    expect(b.status).toBe("ready");
+    expect(b.pid).not.toBe(before);
+    expect(runner.state).toBe("ready");
   });
 
   it("deinit leaves no runner process and no ipc file behind", async () => {
@@ -151,8 +174,8 @@ describe("zmq runner - bad input", () => {
     const values: unknown[] = [];
     for (let i = 0; i < 20; i++) {
       await intruder.send(Buffer.from([0xc1, 0xff, 0x00, i])); // not msgpack
-      await intruder.send(Buffer.from([0x95, 0x01, 0xa4, 0x6e, 0x6f, 0x70, 0x65, 0xa1, 0x62, 0x00, 0xc0])); // unknown type "nope"
-      await intruder.send(Buffer.from([0x95, 0x01, 0xa6, ...Buffer.from("status"), 0xa1, 0x62, 0x00, 0x07])); // status with a wrong value
+      await intruder.send(Buffer.from([0x95, PROTOCOL_VERSION, 0xa4, 0x6e, 0x6f, 0x70, 0x65, 0xa1, 0x62, 0x00, 0xc0])); // unknown type "nope"
+      await intruder.send(Buffer.from([0x95, PROTOCOL_VERSION, 0xa6, ...Buffer.from("status"), 0xa1, 0x62, 0x00, 0x07])); // status with a wrong value
       await intruder.send(Buffer.from([0x95, 0x07, 0xa6, ...Buffer.from("status"), 0xa1, 0x62, 0x00, 0xc0])); // another protocol version
       await stranger.send(Buffer.from("hello"));
       values.push(await runner.process());

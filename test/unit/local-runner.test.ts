@@ -253,3 +253,75 @@ describe("local runner - life cycle", () => {
     await runner.deinit();
   });
 });
+
+describe("local runner - free-run failures and closed()", () => {
+  const failing = {
+    nodes: {
+      a: { type: "count", params: { start: 3, step: -1 } },
+      b: { type: "divide", depends: [{ denominator: "a.index" }], params: { numerator: 6 } },
+      r: { type: "return", depends: "b.value" },
+    },
+  };
+
+  /** Fails at its fourth call, after start() has returned. */
+  const late = () => {
+    let calls = 0;
+    return defineNode({
+      process: async () => {
+        await new Promise((r) => setTimeout(r, 2));
+        if (++calls > 3) throw new Error("late failure");
+        return calls;
+      },
+    });
+  };
+
+  it("a free-run that fails before start() returns rejects start()", async () => {
+    const runner = await runnerOf(failing);
+    const err = (await runner.start().catch((e: unknown) => e)) as NodeError;
+    expect(err).toBeInstanceOf(NodeError);
+    expect(err.nodeId).toBe("b");
+    expect(err.epoch).toBe(3);
+    await runner.deinit();
+    await expect(runner.closed()).resolves.toBeUndefined();
+  });
+
+  it("a free-run begun by start() that fails later rejects stop() with the node's error, once", async () => {
+    const runner = await runnerOf({ nodes: { s: { type: "late" }, r: { type: "return", depends: "s.value" } } }, { late: late() }, 1);
+    await runner.start();
+    await new Promise<void>((resolve) => runner.once("error", () => resolve()));
+    const err = (await runner.stop().catch((e: unknown) => e)) as NodeError;
+    expect(err).toBeInstanceOf(NodeError);
+    expect(err.nodeId).toBe("s");
+    expect(err.errorMessage).toBe("late failure");
+    await expect(runner.stop()).resolves.toBeUndefined();
+    await runner.deinit();
+    await expect(runner.closed()).resolves.toBeUndefined();
+  });
+
+  it("a failed free-run nobody stopped is what closed() resolves with after deinit", async () => {
+    const runner = await runnerOf({ nodes: { s: { type: "late" }, r: { type: "return", depends: "s.value" } } }, { late: late() }, 1);
+    const failed = new Promise<void>((resolve) => runner.once("error", () => resolve()));
+    await runner.start();
+    await failed;
+    await runner.deinit();
+    const err = (await runner.closed()) as NodeError;
+    expect(err).toBeInstanceOf(NodeError);
+    expect(err.nodeId).toBe("s");
+  });
+
+  it("stop() of a clean free-run resolves, and closed() resolves with undefined after deinit", async () => {
+    const runner = await runnerOf(counting);
+    await runner.start();
+    await runner.stop();
+    await runner.deinit();
+    await expect(runner.closed()).resolves.toBeUndefined();
+  });
+
+  it("a failed init is what closed() resolves with", async () => {
+    const broken = defineNode({ init: () => { throw new Error("no camera attached"); }, process: () => 1 });
+    const tube = await loadTubeFromSpec({ nodes: { x: { type: "broken" } } }, { baseDir: process.cwd(), nodeTypes: { broken } });
+    const runner = new LocalRunner(tube);
+    const err = await runner.init().catch((e: unknown) => e);
+    expect(await runner.closed()).toBe(err);
+  });
+});

@@ -4,7 +4,8 @@ import {
   DropCounter,
   EventValue,
   MAX_MESSAGE_BYTES,
-  Message,
+  MESSAGES,
+  type Message,
   ProtocolError,
   PROTOCOL_VERSION,
   isEventValue,
@@ -46,8 +47,9 @@ const samples: Message[] = [
   makeMessage("deinit", "command", null, T),
   makeMessage("event", "runner-a", { events: [ev(1), ev(2, "s"), { ...ev(3), epoch: [3, ["m", 0], ["n", 2]] }], done: [["a", "1"], ["b", "2"]] }, T),
   makeMessage("event", "runner-a", { events: [], done: [["a", "7"]] }, T),
+  makeMessage("event", "runner-a", { events: [], done: [["a", "8", { err_type: "RangeError", message: "no", traceback: "at y", node_id: "a", epoch: [8, ["m", 1]], code: "TUBULAR_ERR_NODE_FAILED" }]] }, T),
   makeMessage("error", "runner-a", { err_type: "TypeError", message: "boom", traceback: "at x", node_id: "a", epoch: 2, err_args: [1] }, T),
-  makeMessage("epoch_ended", "command", { epoch: 9, cumulative: true }, T),
+  makeMessage("epoch_ended", "command", { epoch: 9 }, T),
   makeMessage("heartbeat", "command", null, T),
   makeMessage("heartbeat", "runner-a", { status: "ready" }, T),
   makeMessage("init", "command", { first_epoch: 12 }, T),
@@ -57,10 +59,10 @@ const samples: Message[] = [
   makeMessage("host_hello", "host:h1", { name: "h1", labels: ["gpu"], pid: 7, resources: { cpus: 2, memory_total: 8e9, memory_free: 4e9, load: [0.5, 0.4, 0.3], gpus: [{ model: "x", vram_mb: null }] }, runners: [] }, T),
   makeMessage("host_status", "host:h1", { resources: { cpus: 2, memory_total: 8e9, memory_free: 4e9, load: [1, 1, 1], gpus: [] }, runners: [{ run_id: "r", runner_id: "a", pid: 9, state: "running", restarts: 0 }] }, T),
   makeMessage("runner_exit", "host:h1", { run_id: "r", runner_id: "a", pid: 9, code: null, signal: "SIGKILL", restarting: true, restarts: 1 }, T),
-  makeMessage("spawn", "command", { run_id: "r", runner_id: "a", config: { spec: {} }, restart: "on-failure", max_restarts: 3 }, T),
+  makeMessage("spawn", "command", { run_id: "r", runner_id: "a", config: { runId: "r", runToken: "0123456789abcdef", spec: {}, file: "g.yaml", baseDir: "/g", input: {}, runners: { a: { id: "a", nodes: ["a"], upstream: [] } }, commandInbox: "tcp://10.0.0.1:1", commandOutbox: "tcp://10.0.0.1:2", outbox: { transport: "tcp", bind: "0.0.0.0", advertise: "10.0.0.2" }, logLevel: "info", heartbeatMs: 250, commandTimeoutMs: 5000, maxMessageBytes: 1024, curve_trusted: [], command_key: null }, restart: "on-failure", max_restarts: 3 }, T),
   makeMessage("kill", "command", { run_id: "r", runner_id: null }, T),
   makeMessage("status_request", "operator", null, T),
-  makeMessage("status_report", "command", { hosts: {} }, T),
+  makeMessage("status_report", "command", { state: "ready", hosts: {}, nodes: { a: { runner: "a", host: "driver", pid: 7, status: "restarting", restarts: 1, epochs: 3 } }, epochsCompleted: 3 }, T),
 ];
 
 describe("protocol codec - round trip", () => {
@@ -74,7 +76,7 @@ describe("protocol codec - round trip", () => {
 
   it("protocol codec - covers every message type", () => {
     const types = new Set(samples.map((m) => m.type));
-    expect(types.size).toBe(Message.options.length);
+    expect(types.size).toBe(Object.keys(MESSAGES).length);
   });
 
   it("protocol codec - pub framing puts the sender id first as topic", () => {
@@ -249,6 +251,10 @@ describe("protocol codec - event fast check", () => {
     { events: [{ ...ev(1), signal: 3 }], done: [] },
     { events: [{ id: 1, timestamp: 1, node_id: "a", signal: "s", epoch: 1 }], done: [] },
     { events: [ev(1)], done: [["a"]] },
+    { events: [], done: [["a", "1", { err_type: "Error", message: "m", traceback: "", node_id: "a" }]] },
+    { events: [], done: [["a", "1", 1]] },
+    { events: [], done: [["a", "1", { err_type: "Error", message: "m", node_id: "a" }]] },
+    { events: [], done: [["a", "1", { err_type: "Error", message: "m", traceback: "", node_id: "a", epoch: "x" }]] },
     { events: [ev(1)] },
     { events: null, done: [] },
     null,

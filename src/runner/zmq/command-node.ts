@@ -10,7 +10,7 @@ import type { Logger } from "pino";
 import { Codec, MAX_FRAMES, ProtocolError } from "../../protocol/codec.ts";
 import { openSocket, readLoop, serverSender, type Server } from "../../transport/sockets.ts";
 import { DropCounter } from "../../protocol/drops.ts";
-import type { Message, MessageOf } from "../../protocol/message.ts";
+import { travelsIn, type CommandToHost, type CommandToOperator, type CommandToRunner, type HostToCommand, type Message, type MessageOf, type OperatorToCommand, type RunnerToCommand } from "../../protocol/message.ts";
 import { SendQueue } from "../../transport/send-queue.ts";
 import { curveServerOptions, type CurveKeyPair } from "../../transport/curve.ts";
 import { PeerSubscriptions } from "../../transport/peer-subscriptions.ts";
@@ -21,8 +21,8 @@ export { COMMAND_ID };
 
 
 export interface CommandHandlers {
-  /** A message on the inbox from runner `from` (its routing id). */
-  control(from: string, msg: Message): void;
+  /** A message on the inbox from connection `from` (its routing id): a runner's, a host agent's or an operator's. */
+  control(from: string, msg: InboxMessage): void;
   event(msg: MessageOf<"event">): void;
   /** A runner's command subscription reached the outbox: broadcasts now reach it. */
   subscribed(runnerId: string): void;
@@ -34,6 +34,10 @@ export interface CommandHandlers {
    */
   corrupt(runnerId: string, err: ProtocolError): void;
 }
+
+/** What may arrive on the command inbox; anything else is dropped and counted. */
+export type InboxMessage = RunnerToCommand | HostToCommand | OperatorToCommand;
+const INBOX = ["runnerToCommand", "hostToCommand", "operatorToCommand"] as const;
 
 export interface CommandEndpoints {
   inbox: string;
@@ -139,12 +143,13 @@ export class CommandNode {
     this.events.disconnect(runnerId);
   }
 
-  broadcast(msg: Message): void {
+  /** Publishes to every runner (the command outbox). Only command-to-runner messages type-check. */
+  broadcast(msg: CommandToRunner): void {
     if (!this.closed) this.outQueue.send(this.codec.encodePub(msg, msg.type === "process" ? PROCESS_TOPIC : COMMAND_TOPIC));
   }
 
-  /** Sends on the inbox to one connection (its id as `control` gave it). */
-  sendTo(connection: string, msg: Message): void {
+  /** Sends on the inbox to one connection (its id as `control` gave it): a host agent or an operator. */
+  sendTo(connection: string, msg: CommandToHost | CommandToOperator): void {
     if (!this.closed) this.inQueue.send([connection, ...this.codec.encode(msg)]);
   }
 
@@ -166,7 +171,9 @@ export class CommandNode {
       onMessage: (frames) => {
         const [payload, meta] = frames;
         const msg = this.codec.decodeSafe([payload]);
-        if (msg) this.handlers.control(String(meta.routingId), msg);
+        if (!msg) return;
+        if (travelsIn(msg, INBOX)) this.handlers.control(String(meta.routingId), msg);
+        else this.codec.drops.record("schema", `a ${msg.type} message on the command inbox, where it does not travel`);
       },
     });
   }

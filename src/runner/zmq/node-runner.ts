@@ -16,10 +16,11 @@ import { loadTubeFromSpec } from "../../spec/load.ts";
 import { Codec, MAX_FRAMES } from "../../protocol/codec.ts";
 import { clientSender, openSocket, readLoop, type Client } from "../../transport/sockets.ts";
 import { DropCounter } from "../../protocol/drops.ts";
-import { makeMessage, type Message, type MessageOf } from "../../protocol/message.ts";
+import { makeMessage, type Message, type MessageOf, type RunnerToCommand } from "../../protocol/message.ts";
 import { processEpochs, type IdentifyValue } from "../../protocol/command-to-runner.ts";
 import type { NodeStatus } from "../../protocol/common.ts";
 import type { EventValue } from "../../protocol/runner-to-runner.ts";
+import { nodeErrorToWire } from "../../protocol/node-error.ts";
 import { SendQueue } from "../../transport/send-queue.ts";
 import { isProbeFrame, probeReply, probeSubscriber, probeTopic } from "../../transport/subscription-probe.ts";
 import { PeerSubscriptions } from "../../transport/peer-subscriptions.ts";
@@ -31,7 +32,7 @@ import { endAssetEpoch } from "../../node/assets.ts";
 import { LocalRunner } from "../local.ts";
 import { TaskPump } from "../task-pump.ts";
 import type { TubeEvent } from "../runner.ts";
-import type { RunnerProcessConfig } from "./config.ts";
+import type { RunnerProcessConfig } from "../../protocol/runner-config.ts";
 import { completionKey, groupEvents } from "./event-groups.ts";
 import { COMMAND_ID, COMMAND_TOPIC, PROCESS_TOPIC, doneTopic, eventTopic } from "./topics.ts";
 import { HeartbeatThread, defaultHeartbeatWorker } from "./heartbeat-thread.ts";
@@ -207,7 +208,7 @@ export class NodeRunner {
     };
   }
 
-  private sendControl(msg: Message): void {
+  private sendControl(msg: RunnerToCommand): void {
     if (this.closing && msg.type !== "status") return;
     this.controlQueue.send(this.codec.encode(msg));
   }
@@ -294,8 +295,7 @@ export class NodeRunner {
         return;
       case "epoch_ended": {
         const e = msg.value.epoch;
-        const root = typeof e === "number" ? e : e[0];
-        if (!msg.value.cumulative) this.scheduler.closeEpoch(root);
+        this.scheduler.closeEpoch(typeof e === "number" ? e : e[0]);
         return;
       }
       case "deinit":
@@ -430,22 +430,13 @@ export class NodeRunner {
   }
 
   private onFailed(task: Task, err: NodeError): void {
-    this.sendError(err);
-    // The done entry that follows says "failed", so the command waits for this error before it ends the epoch.
-    this.pendingDone.push([task.node.id, task.key, 1]);
+    // The error rides in the completion itself: whoever hears the node is done hears why it failed.
+    this.pendingDone.push([task.node.id, task.key, nodeErrorToWire(err, task.node.id)]);
   }
 
+  /** A failure outside any epoch (init, deinit) goes to the command node on the control channel. */
   private sendError(err: NodeError): void {
-    this.sendControl(
-      makeMessage("error", this.id, {
-        err_type: err.errorType ?? err.name,
-        message: err.errorMessage ?? err.message,
-        traceback: err.remoteStack ?? err.stack ?? "",
-        node_id: err.nodeId ?? this.id,
-        ...(err.epoch !== undefined ? { epoch: err.epoch as number } : {}),
-        code: err.code,
-      }),
-    );
+    this.sendControl(makeMessage("error", this.id, nodeErrorToWire(err, this.id)));
   }
 
   private afterPump(): void {

@@ -6,7 +6,7 @@
  */
 import { readFileSync } from "node:fs";
 import { rootLogger, type LogLevel } from "../../log.ts";
-import { RunnerProcessConfig } from "./config.ts";
+import { RunnerProcessConfig } from "../../protocol/runner-config.ts";
 import { NodeRunner } from "./node-runner.ts";
 
 const [configFile, runnerId, heartbeatWorker] = process.argv.slice(2);

@@ -3,6 +3,8 @@
  * (as its merged spec: the process resolves node types from its own modules),
  * its nodes, the placement of every other node, and where the command node is.
  * Written as JSON to the run directory; its path is the process's argument.
+ * A host agent gets it in a `spawn` message as `SpawnConfig`: without key
+ * material, which the host adds from its own.
  */
 import { z } from "zod";
 
@@ -46,3 +48,14 @@ export const RunnerProcessConfig = z.object({
     .optional(),
 });
 export type RunnerProcessConfig = z.infer<typeof RunnerProcessConfig>;
+
+/**
+ * The runner configuration a `spawn` carries to a host agent: no key pair
+ * (the host uses its own), but the keys the runner must trust and the
+ * command node's public key.
+ */
+export const SpawnConfig = RunnerProcessConfig.omit({ curve: true }).extend({
+  curve_trusted: z.array(z.string()),
+  command_key: z.string().nullable(),
+});
+export type SpawnConfig = z.infer<typeof SpawnConfig>;
