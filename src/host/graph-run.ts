@@ -1,0 +1,145 @@
+/**
+ * One claimed run of a job registry, executed here: the one place both host
+ * agents (HTTP worker, WebSocket worker) run a graph and report on it. It
+ * loads the graph with the run's inputs, runs its epochs on a ZeroMQ runner
+ * (or in this process), and tells a `RunReport` what happens: started,
+ * progress, metrics (the runtime's per-epoch figures and the nodes'
+ * `ctx.log`), then completed with each epoch's return value, or failed with
+ * the error. How a report reaches the server is the agent's business.
+ *
+ * Metrics are buffered and handed over every quarter second and once at the
+ * end (before completed / failed), so a fast graph does not make one report
+ * per epoch.
+ */
+import type { Logger } from "pino";
+import type { NodeMetric } from "../node/metrics.ts";
+import { LocalRunner } from "../runner/local.ts";
+import type { Runner } from "../runner/runner.ts";
+import { ZmqRunner } from "../runner/zmq/zmq-runner.ts";
+import { loadTubeFromSpec } from "../spec/load.ts";
+
+/** A run as a registry hands it out. */
+export interface ClaimedRun {
+  run_id: string;
+  attempt: number;
+  graph: Record<string, unknown>;
+  inputs: Record<string, unknown>;
+}
+
+/** One metric point of a run, as the Run API stores it. */
+export interface RunMetric {
+  name: string;
+  value: unknown;
+  step: number;
+}
+
+export interface RunReport {
+  started(): void;
+  /** Percent of the epochs done (not sent for the last one: completed says it). */
+  progress(percent: number): void;
+  metrics(batch: RunMetric[]): void;
+  completed(values: unknown[]): void;
+  failed(message: string): void;
+}
+
+export interface GraphRunOptions {
+  /** Where graphs run: "zmq" (node runner processes, default) or "local" (in this process). */
+  runner?: "zmq" | "local";
+  /** Folder relative module node types resolve from; default the working directory. */
+  modulesDir?: string;
+  logger: Logger;
+}
+
+const METRICS_EVERY_MS = 250;
+
+/** JSON for return values JSON.stringify mishandles (bigint, typed arrays, Map, Set). */
+export function jsonSafe(value: unknown): unknown {
+  return JSON.parse(
+    JSON.stringify(value ?? null, (_k, v: unknown) => {
+      if (typeof v === "bigint") return v.toString();
+      if (v instanceof Map) return Object.fromEntries(v);
+      if (v instanceof Set) return [...v];
+      if (ArrayBuffer.isView(v) && !(v instanceof DataView)) return Array.from(v as unknown as ArrayLike<number>);
+      return v;
+    }),
+  );
+}
+
+export class GraphRun {
+  private cancelledFlag = false;
+  private runner: Runner | undefined;
+  private buffer: RunMetric[] = [];
+
+  constructor(readonly op: ClaimedRun, private readonly o: GraphRunOptions) {}
+
+  get cancelled(): boolean {
+    return this.cancelledFlag;
+  }
+
+  /** Stops the run: nothing more is reported (the server already knows why it ends). */
+  cancel(): Promise<void> {
+    this.cancelledFlag = true;
+    return this.runner?.deinit().catch(() => undefined) ?? Promise.resolve();
+  }
+
+  /** Runs the graph to its end; never rejects (a failure is reported). */
+  async execute(report: RunReport): Promise<void> {
+    const { op } = this;
+    const { epochs: rawEpochs, process_inputs: rawProcess, ...tubeInputs } = op.inputs;
+    const epochs = typeof rawEpochs === "number" ? rawEpochs : 1;
+    const processInputs = Array.isArray(rawProcess) ? (rawProcess as Array<Record<string, unknown>>) : [];
+    const flush = () => {
+      if (this.buffer.length === 0 || this.cancelledFlag) return;
+      const batch = this.buffer;
+      this.buffer = [];
+      report.metrics(batch);
+    };
+    const timer = setInterval(flush, METRICS_EVERY_MS);
+    timer.unref();
+    try {
+      const tube = await loadTubeFromSpec(op.graph, { baseDir: this.o.modulesDir ?? process.cwd(), input: tubeInputs, file: `<run ${op.run_id}>` });
+      this.runner = this.o.runner === "local" ? new LocalRunner(tube) : new ZmqRunner(tube, { logLevel: (this.o.logger.level as "warn") ?? "warn" });
+      this.runner.on("metric", (m: NodeMetric) => this.buffer.push({ name: m.name, value: m.value, step: m.step }));
+      await this.runner.init();
+      if (this.cancelledFlag) return;
+      report.started();
+      const values: unknown[] = [];
+      const began = performance.now();
+      let lastPct = -1;
+      let lastAt = 0;
+      for (let i = 0; i < epochs; i++) {
+        if (this.cancelledFlag) return;
+        const asked = performance.now();
+        values.push(jsonSafe(await this.runner.process(processInputs[i])));
+        const now = performance.now();
+        const seconds = (now - began) / 1000;
+        this.buffer.push(
+          { name: "epochs", value: i + 1, step: i },
+          { name: "epochs_per_s", value: seconds > 0 ? (i + 1) / seconds : 0, step: i },
+          { name: "latency_ms", value: now - asked, step: i },
+        );
+        const pct = Math.floor(((i + 1) / epochs) * 100);
+        // One progress report per percent at most, and not more than 10 a second.
+        if (i + 1 < epochs && pct !== lastPct && Date.now() - lastAt >= 100) {
+          report.progress(pct);
+          lastPct = pct;
+          lastAt = Date.now();
+        }
+      }
+      // Node metrics still travelling from runner processes arrive before their runners close.
+      await this.runner.deinit();
+      flush();
+      report.completed(values);
+    } catch (err) {
+      if (this.cancelledFlag) return;
+      const message = (err as Error).message;
+      this.o.logger.info({ run: op.run_id, err: message }, "run failed");
+      await this.runner?.deinit().catch(() => undefined);
+      flush();
+      report.failed(message);
+    } finally {
+      clearInterval(timer);
+      await this.runner?.deinit().catch(() => undefined);
+    }
+  }
+}
