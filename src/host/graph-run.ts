@@ -51,6 +51,7 @@ export interface GraphRunOptions {
 }
 
 const METRICS_EVERY_MS = 250;
+const YIELD_EVERY_MS = 20;
 
 /** JSON for return values JSON.stringify mishandles (bigint, typed arrays, Map, Set). */
 export function jsonSafe(value: unknown): unknown {
@@ -107,7 +108,14 @@ export class GraphRun {
       const began = performance.now();
       let lastPct = -1;
       let lastAt = 0;
+      let yielded = performance.now();
       for (let i = 0; i < epochs; i++) {
+        // An in-process graph of synchronous nodes resolves its epochs in microtasks: without a turn of the
+        // event loop now and then, the agent's socket, timers and a termination would wait for the whole run.
+        if (performance.now() - yielded > YIELD_EVERY_MS) {
+          await new Promise((r) => setImmediate(r));
+          yielded = performance.now();
+        }
         if (this.cancelledFlag) return;
         const asked = performance.now();
         values.push(jsonSafe(await this.runner.process(processInputs[i])));
