@@ -52,6 +52,8 @@ export interface GraphRunOptions {
 
 const METRICS_EVERY_MS = 250;
 const YIELD_EVERY_MS = 20;
+const CANCELLED = Symbol("cancelled");
+const RELEASE_MS = 5000;
 
 /** JSON for return values JSON.stringify mishandles (bigint, typed arrays, Map, Set). */
 export function jsonSafe(value: unknown): unknown {
@@ -68,6 +70,9 @@ export function jsonSafe(value: unknown): unknown {
 
 export class GraphRun {
   private cancelledFlag = false;
+  private onCancel: () => void = () => undefined;
+  /** Resolves on cancel: an epoch in flight when its runner is released may never settle, so the loop races it. */
+  private readonly cancelledSignal = new Promise<typeof CANCELLED>((resolve) => (this.onCancel = () => resolve(CANCELLED)));
   private runner: Runner | undefined;
   private buffer: RunMetric[] = [];
 
@@ -80,7 +85,24 @@ export class GraphRun {
   /** Stops the run: nothing more is reported (the server already knows why it ends). */
   cancel(): Promise<void> {
     this.cancelledFlag = true;
-    return this.runner?.deinit().catch(() => undefined) ?? Promise.resolve();
+    this.onCancel();
+    return this.release();
+  }
+
+  private released: Promise<void> | undefined;
+
+  /** Releases the runner once, however many ask; waits at most RELEASE_MS (a release stuck on an epoch in flight must not hold the agent's slot). */
+  private release(): Promise<void> {
+    if (!this.runner) return Promise.resolve();
+    this.released ??= this.runner.deinit().catch((err: unknown) => this.o.logger.warn({ run: this.op.run_id, err: (err as Error).message }, "releasing the run's runner failed"));
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        this.o.logger.warn({ run: this.op.run_id }, "the run's runner is still releasing; going on without it");
+        resolve();
+      }, RELEASE_MS);
+    });
+    return Promise.race([this.released, late]).finally(() => clearTimeout(timer));
   }
 
   /** Runs the graph to its end; never rejects (a failure is reported). */
@@ -101,8 +123,7 @@ export class GraphRun {
       const tube = await loadTubeFromSpec(op.graph, { baseDir: this.o.modulesDir ?? process.cwd(), input: tubeInputs, file: `<run ${op.run_id}>` });
       this.runner = this.o.runner === "local" ? new LocalRunner(tube) : new ZmqRunner(tube, { logLevel: (this.o.logger.level as "warn") ?? "warn" });
       this.runner.on("metric", (m: NodeMetric) => this.buffer.push({ name: m.name, value: m.value, step: m.step }));
-      await this.runner.init();
-      if (this.cancelledFlag) return;
+      if ((await Promise.race([this.runner.init(), this.cancelledSignal])) === CANCELLED) return;
       report.started();
       const values: unknown[] = [];
       const began = performance.now();
@@ -118,7 +139,9 @@ export class GraphRun {
         }
         if (this.cancelledFlag) return;
         const asked = performance.now();
-        values.push(jsonSafe(await this.runner.process(processInputs[i])));
+        const value = await Promise.race([this.runner.process(processInputs[i]), this.cancelledSignal]);
+        if (value === CANCELLED) return;
+        values.push(jsonSafe(value));
         const now = performance.now();
         const seconds = (now - began) / 1000;
         this.buffer.push(
@@ -135,19 +158,19 @@ export class GraphRun {
         }
       }
       // Node metrics still travelling from runner processes arrive before their runners close.
-      await this.runner.deinit();
+      await this.release();
       flush();
       report.completed(values);
     } catch (err) {
       if (this.cancelledFlag) return;
       const message = (err as Error).message;
       this.o.logger.info({ run: op.run_id, err: message }, "run failed");
-      await this.runner?.deinit().catch(() => undefined);
+      await this.release();
       flush();
       report.failed(message);
     } finally {
       clearInterval(timer);
-      await this.runner?.deinit().catch(() => undefined);
+      await this.release();
     }
   }
 }

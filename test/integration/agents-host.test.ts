@@ -156,6 +156,7 @@ describe("agents - host agents over WebSocket and HTTP, every job run tracked", 
     const job = await submit(LONG, 1_000_000);
     await until(async () => (await api("GET", `/runs/${job}`)).json.state === "RUNNING", 10_000, "the run to be RUNNING");
     expect(w.running).toBe(1);
+    await until(async () => ((await tracked(job))?.of("epochs").length ?? 0) > 0, 10_000, "the first metrics of the run");
     expect((await api("PATCH", `/runs/${job}`, { state: "CANCELLED" })).status).toBe(200);
     await until(() => w.running === 0, 10_000, "the agent to stop the run");
     const t = await until(async () => {
