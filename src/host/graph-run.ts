@@ -54,6 +54,11 @@ const METRICS_EVERY_MS = 250;
 const YIELD_EVERY_MS = 20;
 const CANCELLED = Symbol("cancelled");
 const RELEASE_MS = 5000;
+/**
+ * An agent runs queued work, often several runs at once on a busy machine: a slow start of its runner
+ * processes is better than a failed run (the interactive default is 20 s).
+ */
+const INIT_TIMEOUT_MS = 60_000;
 
 /** JSON for return values JSON.stringify mishandles (bigint, typed arrays, Map, Set). */
 export function jsonSafe(value: unknown): unknown {
@@ -121,7 +126,7 @@ export class GraphRun {
     timer.unref();
     try {
       const tube = await loadTubeFromSpec(op.graph, { baseDir: this.o.modulesDir ?? process.cwd(), input: tubeInputs, file: `<run ${op.run_id}>` });
-      this.runner = this.o.runner === "local" ? new LocalRunner(tube) : new ZmqRunner(tube, { logLevel: (this.o.logger.level as "warn") ?? "warn" });
+      this.runner = this.o.runner === "local" ? new LocalRunner(tube) : new ZmqRunner(tube, { logLevel: (this.o.logger.level as "warn") ?? "warn", initTimeoutMs: INIT_TIMEOUT_MS });
       this.runner.on("metric", (m: NodeMetric) => this.buffer.push({ name: m.name, value: m.value, step: m.step }));
       if ((await Promise.race([this.runner.init(), this.cancelledSignal])) === CANCELLED) return;
       report.started();
