@@ -33,6 +33,7 @@ export async function startTestServer(target: StoreTarget, o: { workerTimeoutMs?
     logger: log,
     httpHandler: (req, res, keys) => agents.handleHttp(req, res, keys) || tracking.httpHandler(req, res, keys) || jobs.httpHandler(req, res, keys),
     upgradeHandler: (req, socket, head, keys) => agents.handleUpgrade(req, socket, head, keys),
+    tracker: tracking.tracker,
   });
   const { port } = await bridge.start({ port: o.port ?? 0, apiKeys: [KEY] });
   return {
