@@ -324,7 +324,10 @@ export const methods = {
     handler(p, { session, runUuid }) {
       const entry = session.runner(p.runner_id);
       entry.noteRun(runUuid);
-      return entry.process(p.input);
+      return entry.process(p.input).catch((err: unknown) => {
+        entry.tracking?.noteCrash();
+        throw err;
+      });
     },
   }),
 
@@ -335,7 +338,10 @@ export const methods = {
     handler(p, { session, runUuid }) {
       const entry = session.runner(p.runner_id);
       entry.noteRun(runUuid);
-      return entry.run(p.n);
+      return entry.run(p.n).catch((err: unknown) => {
+        entry.tracking?.noteCrash();
+        throw err;
+      });
     },
   }),
 

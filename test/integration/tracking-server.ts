@@ -22,7 +22,7 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-export async function startTestServer(target: StoreTarget, o: { workerTimeoutMs?: number; agents?: Partial<AgentRegistryOptions>; port?: number } = {}): Promise<TestServer> {
+export async function startTestServer(target: StoreTarget, o: { workerTimeoutMs?: number; agents?: Partial<AgentRegistryOptions>; port?: number; graphsDir?: string } = {}): Promise<TestServer> {
   const log = pino({ level: process.env.TUBULAR_TEST_LOG ?? "silent" });
   const jobs = await openJobServer({ db: target.db, ...(target.schema ? { schema: target.schema } : {}), log, ...(o.workerTimeoutMs ? { workerTimeoutMs: o.workerTimeoutMs } : {}) });
   const tracking = await openTracking(jobs.store, log);
@@ -34,6 +34,7 @@ export async function startTestServer(target: StoreTarget, o: { workerTimeoutMs?
     httpHandler: (req, res, keys) => agents.handleHttp(req, res, keys) || tracking.httpHandler(req, res, keys) || jobs.httpHandler(req, res, keys),
     upgradeHandler: (req, socket, head, keys) => agents.handleUpgrade(req, socket, head, keys),
     tracker: tracking.tracker,
+    ...(o.graphsDir ? { graphsDir: o.graphsDir } : {}),
   });
   const { port } = await bridge.start({ port: o.port ?? 0, apiKeys: [KEY] });
   return {
