@@ -58,6 +58,7 @@ const samples: Message[] = [
   makeMessage("kill", "command", { run_id: "r", runner_id: null }, T),
   makeMessage("status_request", "operator", null, T),
   makeMessage("status_report", "command", { hosts: {} }, T),
+  makeMessage("metrics", "runner-a", { metrics: [{ node_id: "a", name: "loss", value: 0.5, step: 3 }] }, T),
 ];
 
 describe("protocol codec - round trip", () => {
