@@ -68,6 +68,8 @@ export class AgentWorker {
   private id: string;
   private closing = false;
   private loop: Promise<void> | undefined;
+  /** The socket being opened, so close() can end a connect in progress. */
+  private connecting: WebSocket | undefined;
   private wake: (() => void) | undefined;
   private firstRegister: { resolve: (id: string) => void; reject: (err: Error) => void } | undefined;
   /** Connections opened and registered; for tests and logs. */
@@ -112,6 +114,7 @@ export class AgentWorker {
   async close(): Promise<void> {
     this.closing = true;
     this.wake?.();
+    this.connecting?.terminate();
     for (const t of this.reserved.values()) clearTimeout(t);
     await Promise.allSettled([...this.runs.values()].map((r) => r.run.cancel()));
     await Promise.race([Promise.allSettled([...this.runs.values()].map((r) => r.done)), new Promise((r) => setTimeout(r, 5000))]);
@@ -146,6 +149,10 @@ export class AgentWorker {
         await this.sleep(delayMs);
         continue;
       }
+      if (this.closing) {
+        ws.terminate();
+        return;
+      }
       tries = 0;
       this.connections++;
       await this.serve(ws);
@@ -167,7 +174,9 @@ export class AgentWorker {
   private connect(): Promise<WebSocket> {
     return new Promise((resolve, reject) => {
       const ws = new WebSocket(this.o.url, { headers: { Authorization: `Bearer ${this.o.token}` }, handshakeTimeout: 10_000 });
+      this.connecting = ws;
       const fail = (err: Error) => {
+        this.connecting = undefined;
         ws.removeAllListeners();
         ws.on("error", () => undefined);
         ws.terminate();
@@ -212,6 +221,7 @@ export class AgentWorker {
         }
         if (reply.type !== "register" || reply.success !== true) return fail(new Error(`register refused: ${String(reply.message ?? "unknown error")}`));
         ws.removeAllListeners();
+        this.connecting = undefined;
         this.id = String(reply.worker_id);
         resolve(ws);
       });

@@ -122,7 +122,7 @@ describe("agents - host agents over WebSocket and HTTP, every job run tracked", 
     await srv.close();
     srv = await startTestServer(target, { port, agents: { pollMs: 50 } });
     // The first retry is immediate, the next after 2 s: within a few seconds it is back, with the same id.
-    await until(() => srv.agents.connected.find((c) => c.worker_id === id), 20_000, "the worker to register again");
+    await until(() => w.connections === 2 && srv.agents.connected.find((c) => c.worker_id === id), 20_000, "the worker to register again");
     expect(w.workerId).toBe(id);
     expect(w.connections).toBe(2);
     const job = await submit(LOSS, 2);
