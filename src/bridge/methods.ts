@@ -23,6 +23,10 @@ import type { CallContext, Handler } from "./peer.ts";
 import { CallableError, rpcNodeType } from "./rpc-node.ts";
 import { createRunner, RUNNER_KINDS, tubeForRunner } from "./runners.ts";
 import { RunnerEntry, type LoadedTube, type Session } from "./session.ts";
+import { DEFAULT_NAMESPACE, Tracker } from "./tracking/tracker.ts";
+import { RunnerTracking } from "./tracking/runner-tracking.ts";
+import { TrackingError } from "./tracking/tracking-error.ts";
+import { slugify } from "./tracking/names.ts";
 
 /** What handlers may use of the server. */
 export interface BridgeServices {
@@ -33,6 +37,8 @@ export interface BridgeServices {
   readonly log: Logger;
   relayUrl(): string;
   discover(): unknown;
+  /** Run tracking over the server's store, when it has one (`tubular serve`). */
+  readonly tracker?: Tracker | undefined;
 }
 
 export interface MethodContext {
@@ -71,7 +77,48 @@ const RunnerStatus = z.object({
   epochs: z.number().int().describe("epochs completed"),
   last_epoch: z.number().int().nullable(),
   run_uuid: z.string().nullable().describe("the run id the latest call on this runner carried"),
+  track: z.object({ run_uuid: z.string(), owned: z.boolean() }).nullable().optional().describe("the tracked run this runner's metrics go to; owned: made for this runner and finished with it"),
 });
+
+const TrackParam = z.object({
+  project: z.string().min(1).describe("the project's display name; made when missing"),
+  name: z.string().min(1).optional().describe("the run's name (generated when not given; a taken one gets _1, _2, ...)"),
+  namespace: z.string().min(1).optional().describe(`default "${DEFAULT_NAMESPACE}"`),
+  description: z.string().optional(),
+});
+
+const TrackedRunResult = z.object({
+  uuid: z.string(),
+  name: z.string(),
+  description: z.string(),
+  status: z.string(),
+  namespace: z.string(),
+  project: z.string().describe("the project's slug"),
+  date_created: z.string(),
+  date_updated: z.string(),
+});
+
+function needTracker(services: BridgeServices): Tracker {
+  if (!services.tracker) throw new RpcError(RpcCodes.NOT_AVAILABLE, "run tracking needs a store: this server has none");
+  return services.tracker;
+}
+
+/** Tracking errors as JSON-RPC errors: a missing project or run is NOT_FOUND, a bad value INVALID_PARAMS. */
+async function tracking<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof TrackingError) throw new RpcError(err.status === 404 ? RpcCodes.NOT_FOUND : RpcCodes.INVALID_PARAMS, err.message, { code: err.code });
+    throw err;
+  }
+}
+
+async function trackedView(tracker: Tracker, uuid: string): Promise<z.infer<typeof TrackedRunResult>> {
+  const r = await tracker.run(uuid);
+  const p = (await tracker.store.getProjectByUuid(r.project_uuid))!;
+  const iso = (t: number) => new Date(t).toISOString();
+  return { uuid: r.uuid, name: r.name, description: r.description, status: r.status, namespace: p.namespace, project: p.slug, date_created: iso(r.created_at), date_updated: iso(r.updated_at) };
+}
 
 const ProcessResult = z.object({ epoch: z.number().int().nullable(), value: z.unknown() });
 const RunResult = z.object({ results: z.array(z.object({ epoch: z.number().int(), value: z.unknown() })) });
@@ -233,18 +280,31 @@ export const methods = {
       tube_id: Id,
       runner: z.enum(RUNNER_KINDS).default("local"),
       options: Record_.default({}).describe("runner options, passed to the runner kind"),
+      track: TrackParam.optional().describe("track this runner in a new run of this project: its per-epoch figures and the nodes' ctx.log; finished with the runner"),
     }),
     result: RunnerStatus,
     async handler(p, { session, services, runUuid }) {
+      // A run to track into: a new one (`track`), or the client's active run (`run_uuid`) when the store knows it.
+      let track: { uuid: string; owned: boolean } | undefined;
+      if (p.track) {
+        const tracker = needTracker(services);
+        const t = p.track;
+        const r = await tracking(() => tracker.start({ namespace: t.namespace ?? DEFAULT_NAMESPACE, project: t.project, name: t.name, description: t.description ?? `JSON-RPC runner of tube ${p.tube_id}`, owner: Tracker.self() }));
+        track = { uuid: r.uuid, owned: true };
+      } else if (runUuid && services.tracker && (await services.tracker.store.getTrackedRun(runUuid))) {
+        track = { uuid: runUuid, owned: false };
+      }
       const loaded = session.tube(p.tube_id);
       const tube = await tubeForRunner(p.runner, loaded, { url: services.relayUrl(), token: session.relayToken });
       const runner = await createRunner(p.runner, tube, p.options);
       const id = `runner-${randomUUID().slice(0, 13)}`;
       const entry = new RunnerEntry(id, p.tube_id, p.runner, runner, (r, e) => session.onRunnerEvent(r, e), (r, e) => session.onRunnerError(r, e));
       entry.noteRun(runUuid);
+      if (track) entry.tracking = new RunnerTracking(services.tracker!, track.uuid, track.owned, runner, services.log);
       try {
         await runner.init();
       } catch (err) {
+        entry.tracking?.noteCrash();
         await entry.deinit().catch(() => undefined);
         throw err;
       }
@@ -264,7 +324,10 @@ export const methods = {
     handler(p, { session, runUuid }) {
       const entry = session.runner(p.runner_id);
       entry.noteRun(runUuid);
-      return entry.process(p.input);
+      return entry.process(p.input).catch((err: unknown) => {
+        entry.tracking?.noteCrash();
+        throw err;
+      });
     },
   }),
 
@@ -275,7 +338,10 @@ export const methods = {
     handler(p, { session, runUuid }) {
       const entry = session.runner(p.runner_id);
       entry.noteRun(runUuid);
-      return entry.run(p.n);
+      return entry.run(p.n).catch((err: unknown) => {
+        entry.tracking?.noteCrash();
+        throw err;
+      });
     },
   }),
 
@@ -387,6 +453,70 @@ export const methods = {
       session.variables.drop(p.subscription_id);
       if (!found) throw new RpcError(RpcCodes.NOT_FOUND, `no subscription "${p.subscription_id}" in this session`, { subscription_id: p.subscription_id });
       return { subscription_id: p.subscription_id, unsubscribed: true };
+    },
+  }),
+
+  "tracking.runs.create": method({
+    summary: "Creates a tracked run (RUNNING) in a project, made when missing; its uuid is what later calls carry as run_uuid.",
+    params: TrackParam,
+    result: TrackedRunResult,
+    async handler(p, { services }) {
+      const tracker = needTracker(services);
+      const r = await tracking(() => tracker.start({ namespace: p.namespace ?? DEFAULT_NAMESPACE, project: p.project, name: p.name, description: p.description }));
+      return trackedView(tracker, r.uuid);
+    },
+  }),
+
+  "tracking.runs.get": method({
+    summary: "One tracked run: `uuid`, or the run_uuid the call carries.",
+    params: z.object({ uuid: z.string().min(1).optional() }),
+    result: TrackedRunResult,
+    async handler(p, { services, runUuid }) {
+      const tracker = needTracker(services);
+      const uuid = p.uuid ?? runUuid;
+      if (!uuid) throw new RpcError(RpcCodes.INVALID_PARAMS, "Invalid params: give uuid, or carry run_uuid", { issues: [{ path: ["uuid"], code: "invalid_type", message: "required" }] });
+      return tracking(() => trackedView(tracker, uuid));
+    },
+  }),
+
+  "tracking.runs.list": method({
+    summary: "The tracked runs of a project (by display name or slug), newest first.",
+    params: z.object({ project: z.string().min(1), namespace: z.string().min(1).optional() }),
+    result: z.object({ runs: z.array(TrackedRunResult) }),
+    async handler(p, { services }) {
+      const tracker = needTracker(services);
+      return tracking(async () => {
+        const ns = p.namespace ?? DEFAULT_NAMESPACE;
+        const project = (await tracker.store.getProject(ns, p.project)) ?? (await tracker.project(ns, slugify(p.project)));
+        const runs = await tracker.store.listTrackedRuns({ projectUuid: project.uuid });
+        return { runs: await Promise.all(runs.map((r) => trackedView(tracker, r.uuid))) };
+      });
+    },
+  }),
+
+  "tracking.log": method({
+    summary: "Logs a metric into the run the call carries as run_uuid (or `uuid`); step defaults to the next of that name.",
+    params: z.object({ uuid: z.string().min(1).optional(), name: z.string().min(1), value: z.json(), step: z.number().int().nonnegative().optional() }),
+    result: z.object({ logged: z.boolean() }),
+    async handler(p, { services, runUuid }) {
+      const tracker = needTracker(services);
+      const uuid = p.uuid ?? runUuid;
+      if (!uuid) throw new RpcError(RpcCodes.INVALID_PARAMS, "Invalid params: give uuid, or carry run_uuid", { issues: [{ path: ["uuid"], code: "invalid_type", message: "required" }] });
+      await tracking(() => tracker.log(uuid, [{ name: p.name, value: p.value, step: p.step }]));
+      return { logged: true };
+    },
+  }),
+
+  "tracking.finish": method({
+    summary: "Finishes the run the call carries as run_uuid (or `uuid`): COMPLETED unless a status is given.",
+    params: z.object({ uuid: z.string().min(1).optional(), status: z.enum(["COMPLETED", "CRASHED", "FAILED", "RUNNING"]).default("COMPLETED") }),
+    result: TrackedRunResult,
+    async handler(p, { services, runUuid }) {
+      const tracker = needTracker(services);
+      const uuid = p.uuid ?? runUuid;
+      if (!uuid) throw new RpcError(RpcCodes.INVALID_PARAMS, "Invalid params: give uuid, or carry run_uuid", { issues: [{ path: ["uuid"], code: "invalid_type", message: "required" }] });
+      await tracking(() => tracker.setStatus(uuid, p.status));
+      return tracking(() => trackedView(tracker, uuid));
     },
   }),
 

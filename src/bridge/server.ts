@@ -17,6 +17,7 @@
  * - Plain HTTP requests go through one route table (`routes`), to which other
  *   parts of the bridge add their routes.
  */
+import type { Tracker } from "./tracking/tracker.ts";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
@@ -86,6 +87,8 @@ export interface BridgeOptions extends Partial<BridgeLimits> {
   dashboardJobs?: JobsSource;
   /** Plain HTTP requests go here first (the job registry); it returns false for paths it leaves to the bridge. */
   httpHandler?: (req: http.IncomingMessage, res: http.ServerResponse, keys: ApiKeys) => boolean;
+  /** Run tracking over the server's store: `runner.init` with `track`, a known `run_uuid`, and the `tracking.*` methods. */
+  tracker?: Tracker | undefined;
   /** WebSocket upgrades go here first (the worker registry's `/agent`); it returns false for paths it leaves to the bridge. */
   upgradeHandler?: (req: http.IncomingMessage, socket: Duplex, head: Buffer, keys: ApiKeys) => boolean;
 }
@@ -176,6 +179,7 @@ export class BridgeServer {
       log: this.log,
       relayUrl: () => this.url,
       discover: () => this.discoverDoc,
+      tracker: o.tracker,
     });
 
     // The dashboard (its page at `/`, its feed at /ws/v0/dashboard) behind the same keys.

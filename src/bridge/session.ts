@@ -5,6 +5,7 @@
  * reconnects with the same API key takes it back; after the grace period its
  * runners are deinitialized and it is gone.
  */
+import type { RunnerTracking } from "./tracking/runner-tracking.ts";
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import type { Tube } from "../graph/tube.ts";
@@ -27,6 +28,8 @@ export class RunnerEntry {
   readonly subscriptions = new Map<string, Subscription>();
   /** The client's run this runner's work belongs to (the reference client's `run_uuid`), for run tracking; the latest one given wins. */
   runUuid: string | null = null;
+  /** The tracked run this runner's metrics go to, when it has one (runner.init `track`, or a known `run_uuid`). */
+  tracking: RunnerTracking | undefined;
   lastEpoch: number | null = null;
   epochs = 0;
   lastError: Error | undefined;
@@ -91,13 +94,19 @@ export class RunnerEntry {
     if (typeof runUuid === "string") this.runUuid = runUuid;
   }
 
-  status(): { runner_id: string; tube_id: string; runner: RunnerKind; state: string; epochs: number; last_epoch: number | null; run_uuid: string | null } {
-    return { runner_id: this.id, tube_id: this.tubeId, runner: this.kind, state: this.runner.state, epochs: this.epochs, last_epoch: this.lastEpoch, run_uuid: this.runUuid };
+  status(): { runner_id: string; tube_id: string; runner: RunnerKind; state: string; epochs: number; last_epoch: number | null; run_uuid: string | null; track: { run_uuid: string; owned: boolean } | null } {
+    const track = this.tracking ? { run_uuid: this.tracking.runUuid, owned: this.tracking.owned } : null;
+    return { runner_id: this.id, tube_id: this.tubeId, runner: this.kind, state: this.runner.state, epochs: this.epochs, last_epoch: this.lastEpoch, run_uuid: this.runUuid, track };
   }
 
   async deinit(): Promise<void> {
     for (const d of this.detachers.splice(0)) d();
-    if (this.runner.state !== "closed") await this.runner.deinit();
+    try {
+      if (this.runner.state !== "closed") await this.runner.deinit();
+    } finally {
+      // After the release: metrics still travelling from runner processes have arrived.
+      await this.tracking?.finish();
+    }
   }
 }
 

@@ -6,7 +6,7 @@
  */
 import path from "node:path";
 import { DEFAULT_NAMESPACE, Tracker } from "../bridge/tracking/index.ts";
-import { setMetricSink } from "../node/metrics.ts";
+import type { Runner } from "../runner/runner.ts";
 import { openStore } from "../store/open.ts";
 import type { Store } from "../store/store.ts";
 import type { NewMetric, TrackedRunRecord, TrackStatus } from "../store/tracking-records.ts";
@@ -23,7 +23,11 @@ export class CliRunTracking {
   private constructor(private readonly store: Store, private readonly tracker: Tracker, readonly run: TrackedRunRecord, readonly project: string) {
     this.timer = setInterval(() => void this.flush(), FLUSH_MS);
     this.timer.unref();
-    setMetricSink((m) => this.buffer.push({ name: m.name, value: m.value, step: m.step, timestamp: Date.now() }));
+  }
+
+  /** The nodes' `ctx.log` metrics of this runner (in this process or its runner processes) join the run. */
+  listen(runner: Runner): void {
+    runner.on("metric", (m) => this.buffer.push({ name: m.name, value: m.value, step: m.step, timestamp: Date.now() }));
   }
 
   /** Opens the store, marks runs this host's dead processes left RUNNING as FAILED, and starts the run. */
@@ -66,7 +70,6 @@ export class CliRunTracking {
   /** Writes what is buffered, sets the final status, closes the store. */
   async finish(status: TrackStatus): Promise<void> {
     clearInterval(this.timer);
-    setMetricSink(undefined);
     try {
       await this.flush();
       await this.tracker.setStatus(this.run.uuid, status);

@@ -183,6 +183,7 @@ export async function run(file: string, options: RunOptions, io: CliContext = de
     }
     if (options.track) {
       tracking = await CliRunTracking.open({ db: options.db ?? "tubular.db", project: options.track, name: options.runName, file, tubeId: tube.id });
+      tracking.listen(runner);
       io.stderr.write(`tubular: tracking run ${tracking.run.name} in project ${tracking.project} (tubular runs show ${tracking.run.name})\n`);
     }
     await runner.init();
@@ -231,16 +232,17 @@ export async function run(file: string, options: RunOptions, io: CliContext = de
     return reportError(err, io.stderr, verbose);
   } finally {
     process.off("SIGINT", onSigint);
-    if (tracking) {
+    // The runner goes first: metrics its runner processes still send arrive before their runners close.
+    if (runner) {
       try {
-        await tracking.finish(interrupted ? "FAILED" : outcome);
+        await runner.deinit();
       } catch (err) {
         reportError(err, io.stderr, verbose);
       }
     }
-    if (runner) {
+    if (tracking) {
       try {
-        await runner.deinit();
+        await tracking.finish(interrupted ? "FAILED" : outcome);
       } catch (err) {
         reportError(err, io.stderr, verbose);
       }

@@ -44,18 +44,22 @@ Example:
         const logger = rootLogger(options.logLevel);
         const jobs = await openJobServer({ db: options.db, graphsDir: options.graphs, workerTimeoutMs: options.workerTimeout * 1000, log: logger });
         const tracking = await openTracking(jobs.store, logger);
-        const agents = new AgentRegistry({ store: jobs.store, log: logger, tracker: tracking.tracker });
+        // Every run of the job registry is tracked, whichever kind of worker runs it.
+        jobs.registry.observe(tracking.jobs.observe);
+        const agents = new AgentRegistry({ store: jobs.store, log: logger, tracking: tracking.jobs });
         agents.start();
         const { server, url } = await startBridge({
           httpHandler: (req, res, keys) => agents.handleHttp(req, res, keys) || tracking.httpHandler(req, res, keys) || jobs.httpHandler(req, res, keys),
           upgradeHandler: (req, socket, head, keys) => agents.handleUpgrade(req, socket, head, keys),
           dashboardJobs: jobs.store,
+          tracker: tracking.tracker,
           host: options.host,
           port: options.port,
           ...(options.apiKeys ? { apiKeysFile: options.apiKeys } : {}),
           ...(options.graphs ? { graphsDir: options.graphs } : {}),
         }).catch(async (err: unknown) => {
           await agents.close();
+          await tracking.jobs.close();
           await jobs.close();
           throw err;
         });
@@ -66,8 +70,10 @@ Example:
         await new Promise<void>((resolve) => {
           for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => resolve());
         });
-        await server.close();
+        // Workers first: an open worker socket would hold the HTTP server's close.
         await agents.close();
+        await server.close();
+        await tracking.jobs.close();
         await jobs.close();
         ctx.exitCode = ExitCode.OK;
       } catch (err) {

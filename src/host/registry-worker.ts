@@ -18,10 +18,7 @@ import os from "node:os";
 import path from "node:path";
 import type { Logger } from "pino";
 import { RegistryClient, RegistryRequestError } from "../bridge/registry/client.ts";
-import { loadTubeFromSpec } from "../spec/load.ts";
-import { LocalRunner } from "../runner/local.ts";
-import type { Runner } from "../runner/runner.ts";
-import { ZmqRunner } from "../runner/zmq/zmq-runner.ts";
+import { GraphRun, type ClaimedRun } from "./graph-run.ts";
 import { readGpus } from "./resources.ts";
 
 export interface RegistryWorkerOptions {
@@ -44,34 +41,14 @@ export interface RegistryWorkerOptions {
   logger: Logger;
 }
 
-interface Op {
-  run_id: string;
-  attempt: number;
-  graph: Record<string, unknown>;
-  inputs: Record<string, unknown>;
-}
+type Op = ClaimedRun;
 
 interface Active {
-  op: Op;
-  cancelled: boolean;
-  runner: Runner | undefined;
+  run: GraphRun;
   done: Promise<void>;
 }
 
 const MAX_BACKOFF_MS = 10_000;
-
-/** JSON for return values JSON.stringify mishandles (bigint, typed arrays, Map, Set). */
-function jsonSafe(value: unknown): unknown {
-  return JSON.parse(
-    JSON.stringify(value ?? null, (_k, v: unknown) => {
-      if (typeof v === "bigint") return v.toString();
-      if (v instanceof Map) return Object.fromEntries(v);
-      if (v instanceof Set) return [...v];
-      if (ArrayBuffer.isView(v) && !(v instanceof DataView)) return Array.from(v as unknown as ArrayLike<number>);
-      return v;
-    }),
-  );
-}
 
 /** Resolves the worker id: given, or kept in stateDir (host name plus a random suffix, made once). */
 export async function workerIdentity(given: string | undefined, stateDir: string): Promise<string> {
@@ -179,8 +156,7 @@ export class RegistryWorker {
     this.closed = true;
     clearInterval(this.heartbeatTimer);
     clearInterval(this.pollTimer);
-    for (const a of this.active.values()) a.cancelled = true;
-    await Promise.allSettled([...this.active.values()].map((a) => a.runner?.deinit()));
+    await Promise.allSettled([...this.active.values()].map((a) => a.run.cancel()));
     await Promise.race([Promise.allSettled([...this.active.values()].map((a) => a.done)), new Promise((r) => setTimeout(r, 5000))]);
     for (const o of this.outboxes) o.close();
     this.client.close();
@@ -196,14 +172,13 @@ export class RegistryWorker {
         worker_id: this.id,
         resources: this.resources(),
         tags: this.o.tags ?? [],
-        running_ops: [...this.active.values()].map((a) => ({ run_id: a.op.run_id, attempt: a.op.attempt })),
+        running_ops: [...this.active.values()].map((a) => ({ run_id: a.run.op.run_id, attempt: a.run.op.attempt })),
       });
       for (const id of reply.cancelled ?? []) {
         const a = this.active.get(id);
-        if (a && !a.cancelled) {
+        if (a && !a.run.cancelled) {
           this.log.info({ run: id }, "the registry no longer gives this run to this worker (cancelled or reassigned); stopping it");
-          a.cancelled = true;
-          void a.runner?.deinit().catch(() => undefined);
+          void a.run.cancel();
         }
       }
     } catch (err) {
@@ -232,7 +207,7 @@ export class RegistryWorker {
   }
 
   private begin(op: Op): void {
-    const a: Active = { op, cancelled: false, runner: undefined, done: Promise.resolve() };
+    const a: Active = { run: new GraphRun(op, { runner: this.o.runner ?? "zmq", ...(this.o.modulesDir ? { modulesDir: this.o.modulesDir } : {}), logger: this.log }), done: Promise.resolve() };
     this.active.set(op.run_id, a);
     a.done = this.execute(a).finally(() => {
       this.active.delete(op.run_id);
@@ -240,41 +215,19 @@ export class RegistryWorker {
     });
   }
 
+  /** Runs the claimed graph; its reports become the run's events (metrics: INFO events with `payload.metrics`). */
   private async execute(a: Active): Promise<void> {
-    const { op } = a;
-    const outbox = new EventOutbox(this.client, op, this.log);
+    const outbox = new EventOutbox(this.client, a.run.op, this.log);
     this.outboxes.add(outbox);
-    const { epochs: rawEpochs, process_inputs: rawProcess, ...tubeInputs } = op.inputs;
-    const epochs = typeof rawEpochs === "number" ? rawEpochs : 1;
-    const processInputs = Array.isArray(rawProcess) ? (rawProcess as Array<Record<string, unknown>>) : [];
     try {
-      const tube = await loadTubeFromSpec(op.graph, { baseDir: this.o.modulesDir ?? process.cwd(), input: tubeInputs, file: `<run ${op.run_id}>` });
-      a.runner = this.o.runner === "local" ? new LocalRunner(tube) : new ZmqRunner(tube, { logLevel: (this.o.logger.level as "warn") ?? "warn" });
-      await a.runner.init();
-      if (a.cancelled) return;
-      outbox.push("STARTED", `worker ${this.id}`);
-      const values: unknown[] = [];
-      let lastPct = -1;
-      let lastAt = 0;
-      for (let i = 0; i < epochs; i++) {
-        if (a.cancelled) return;
-        values.push(jsonSafe(await a.runner.process(processInputs[i])));
-        const pct = Math.floor(((i + 1) / epochs) * 100);
-        // One PROGRESS per percent at most, and not more than 10 a second: the last epoch is reported by COMPLETED.
-        if (i + 1 < epochs && pct !== lastPct && Date.now() - lastAt >= 100) {
-          outbox.push("PROGRESS", pct);
-          lastPct = pct;
-          lastAt = Date.now();
-        }
-      }
-      outbox.push("COMPLETED", `${epochs} epochs`, { outputs: { values } });
-    } catch (err) {
-      if (a.cancelled) return;
-      const message = (err as Error).message;
-      this.log.info({ run: op.run_id, err: message }, "run failed");
-      outbox.push("FAILED", message, { error_message: message });
+      await a.run.execute({
+        started: () => outbox.push("STARTED", `worker ${this.id}`),
+        progress: (pct) => outbox.push("PROGRESS", pct),
+        metrics: (batch) => outbox.push("INFO", "metrics", { metrics: batch }),
+        completed: (values) => outbox.push("COMPLETED", `${values.length} epochs`, { outputs: { values } }),
+        failed: (message) => outbox.push("FAILED", message, { error_message: message }),
+      });
     } finally {
-      await a.runner?.deinit().catch(() => undefined);
       await outbox.flushed();
       this.outboxes.delete(outbox);
     }

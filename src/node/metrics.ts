@@ -1,8 +1,9 @@
 /**
- * `ctx.log(name, value, step?)` for nodes: a metric goes to this process's
- * metric sink (set by whoever tracks the run, e.g. `tubular run --track`);
- * with no sink it costs a check and is dropped. The step is the node's root
- * epoch when not given.
+ * `ctx.log(name, value, step?)` for nodes: a metric of the tracked run. The
+ * runner that runs the node hands it on (LocalRunner emits it as a `metric`
+ * event; a node runner process sends it to the command node, whose ZmqRunner
+ * emits it), and whoever tracks the run listens. With no listener it costs
+ * a call and is dropped. The step is the node's root epoch when not given.
  */
 import type { Epoch } from "../graph/epoch.ts";
 
@@ -15,15 +16,18 @@ export interface NodeMetric {
 
 export type MetricSink = (metric: NodeMetric) => void;
 
-let sink: MetricSink | undefined;
-
-/** Sets (or with undefined, clears) where this process's node metrics go. */
-export function setMetricSink(next: MetricSink | undefined): void {
-  sink = next;
+/** The context a node's `log` is called on. */
+export interface LogContext {
+  nodeId: string;
+  epoch: Epoch;
 }
 
-/** The `log` of a node's context: called as `ctx.log(...)`, it reads the node id and epoch from the context. */
-export function logMetric(this: { nodeId: string; epoch: Epoch }, name: string, value: unknown, step?: number): void {
-  if (!sink) return;
-  sink({ nodeId: this.nodeId, name, value, step: step ?? (typeof this.epoch === "number" ? this.epoch : this.epoch[0]) });
+/** The `log` of a node's context, sending to `sink`: called as `ctx.log(...)`, it reads the node id and epoch from the context. */
+export function metricLogger(sink: MetricSink): (this: LogContext, name: string, value: unknown, step?: number) => void {
+  return function log(this: LogContext, name: string, value: unknown, step?: number): void {
+    sink({ nodeId: this.nodeId, name, value, step: step ?? (typeof this.epoch === "number" ? this.epoch : this.epoch[0]) });
+  };
 }
+
+/** A `log` for runners nobody tracks. */
+export const dropMetric = metricLogger(() => undefined);

@@ -7,7 +7,7 @@
  */
 import type { z } from "zod";
 import { Announce, Deinit, Enable, EpochEnded, Heartbeat, Init, Ping, Process, Start, Stop } from "./command-to-runner.ts";
-import { ErrorMsg, Identify, Status } from "./runner-to-command.ts";
+import { ErrorMsg, Identify, Metrics, Status } from "./runner-to-command.ts";
 import { Event } from "./runner-to-runner.ts";
 import { HostHello, HostStatus, Kill, RunnerExit, Spawn } from "./command-to-host.ts";
 import { StatusReport, StatusRequest } from "./status-report.ts";
@@ -40,6 +40,7 @@ export const MESSAGES = {
   identify: { schema: Identify, directions: ["runnerToCommand"] },
   status: { schema: Status, directions: ["runnerToCommand"] },
   error: { schema: ErrorMsg, directions: ["runnerToCommand"] },
+  metrics: { schema: Metrics, directions: ["runnerToCommand"] },
   event: { schema: Event, directions: ["runnerToRunner"] },
   spawn: { schema: Spawn, directions: ["commandToHost"] },
   kill: { schema: Kill, directions: ["commandToHost"] },

@@ -37,3 +37,18 @@ export type ErrorValue = z.infer<typeof ErrorValue>;
 export const ErrorMsg = messageSchema("error", ErrorValue);
 export type ErrorMsg = z.infer<typeof ErrorMsg>;
 
+export const MetricPoint = z.object({
+  node_id: NodeIdSchema,
+  name: z.string().min(1).max(200),
+  value: z.unknown(),
+  step: z.number().int().min(0),
+});
+export type MetricPoint = z.infer<typeof MetricPoint>;
+
+/**
+ * The `ctx.log` metrics of the runner's nodes since its last message of this
+ * kind: one message per round of work, on the control connection, so they
+ * reach the command node before the runner's `closed` status.
+ */
+export const Metrics = messageSchema("metrics", z.object({ metrics: z.array(MetricPoint).max(10_000) }));
+export type Metrics = z.infer<typeof Metrics>;

@@ -8,7 +8,7 @@ import type { Emitted, Task } from "../graph/scheduler.ts";
 import type { Tube, TubeNode } from "../graph/tube.ts";
 import { emissions, type ChildRun, type NodeInstance } from "../node/definition.ts";
 import { AssetStore, ASSET_STORE } from "../node/assets.ts";
-import { logMetric } from "../node/metrics.ts";
+import { dropMetric, type LogContext } from "../node/metrics.ts";
 
 export type Instances = Map<string, NodeInstance>;
 
@@ -73,11 +73,11 @@ export function toEmitted(node: TubeNode, key: string, result: unknown): Emitted
  * Runs one task. Returns the emitted values, synchronously when the node is
  * synchronous (the hot path of free-run), else a promise. Throws NodeError.
  */
-export function execute(instance: NodeInstance, task: Task): Emitted[] | Promise<Emitted[]> {
+export function execute(instance: NodeInstance, task: Task, log: (this: LogContext, name: string, value: unknown, step?: number) => void = dropMetric): Emitted[] | Promise<Emitted[]> {
   const { node, key } = task;
   let result: unknown;
   try {
-    result = instance.process(task.inputs!, { nodeId: node.id, epoch: task.epoch, collapsed: node.collapsed, log: logMetric });
+    result = instance.process(task.inputs!, { nodeId: node.id, epoch: task.epoch, collapsed: node.collapsed, log });
   } catch (err) {
     throw NodeError.from(node.id, task.epoch, err);
   }

@@ -39,6 +39,9 @@ export class LocalRunner extends EpochRunner {
       completed: (task, emitted) => this.onCompleted(task, emitted),
       failed: (task, err) => this.onFailed(task, err),
       settled: () => this.finishEpochs(),
+      metric: (m) => {
+        if (this.listenerCount("metric") > 0) this.emit("metric", m);
+      },
     });
   }
 

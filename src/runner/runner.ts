@@ -3,6 +3,7 @@
  * ZmqRunner across processes and hosts. Same calls, same results.
  */
 import type { TubeEvent } from "../graph/event.ts";
+import type { NodeMetric } from "../node/metrics.ts";
 
 export type { TubeEvent };
 
@@ -18,6 +19,8 @@ export interface RunnerEvents {
   event: (event: TubeEvent) => void;
   epoch: (result: EpochResult) => void;
   error: (error: Error) => void;
+  /** A node called `ctx.log` (in this process or, for ZmqRunner, in a runner process). */
+  metric: (metric: NodeMetric) => void;
 }
 
 export interface Runner {

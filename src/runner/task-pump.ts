@@ -7,6 +7,7 @@
 import type { NodeError } from "../errors.ts";
 import type { Emitted, Scheduler, Task } from "../graph/scheduler.ts";
 import { execute, type Instances } from "./execute.ts";
+import { dropMetric, metricLogger, type NodeMetric } from "../node/metrics.ts";
 
 export interface PumpHooks {
   /** A local node completed an epoch (ran, or was skipped: then `emitted` is empty). Called before the scheduler hears of it. */
@@ -15,6 +16,8 @@ export interface PumpHooks {
   failed(task: Task, error: NodeError): void;
   /** Called after each round of work, e.g. to finish epochs or flush batched messages. */
   settled(): void;
+  /** A node called `ctx.log`; without this hook its metrics are dropped. */
+  metric?(metric: NodeMetric): void;
 }
 
 export interface PumpOptions {
@@ -36,13 +39,18 @@ export class TaskPump {
   /** Ready tasks left over when a slice ran out, run first on the next pump. */
   private backlog: Task[] = [];
   private resume: NodeJS.Timeout | undefined;
+  /** Made once: the hot path passes it, never builds it. */
+  private readonly log: ReturnType<typeof metricLogger>;
 
   constructor(
     private readonly scheduler: Scheduler,
     private readonly instances: Instances,
     private readonly hooks: PumpHooks,
     private readonly options: PumpOptions = {},
-  ) {}
+  ) {
+    const metric = hooks.metric?.bind(hooks);
+    this.log = metric ? metricLogger(metric) : dropMetric;
+  }
 
   pump(): void {
     if (this.pumping) return;
@@ -95,7 +103,7 @@ export class TaskPump {
     }
     let out: Emitted[] | Promise<Emitted[]>;
     try {
-      out = execute(instance, task);
+      out = execute(instance, task, this.log);
     } catch (err) {
       this.fail(task, err as NodeError);
       return;

@@ -88,8 +88,10 @@ describe("registry end to end - tubular serve and two host agents", () => {
       if (r.zmq) expect(got.worker_id).toBe("zmq-agent");
     }
     const one = (await c("GET", `/runs/${runs[4]!.id}`)).body;
-    expect(one.events.map((e: any) => e.type).filter((t: string) => t !== "PROGRESS")).toEqual(["CREATED", "ASSIGNED", "STARTED", "COMPLETED"]);
+    expect(one.events.map((e: any) => e.type).filter((t: string) => t !== "PROGRESS" && t !== "INFO")).toEqual(["CREATED", "ASSIGNED", "STARTED", "COMPLETED"]);
     expect(one.attempts).toEqual([expect.objectContaining({ number: 1, state: "COMPLETED" })]);
+    // INFO events carry the run's metrics (for its tracked run).
+    for (const e of one.events.filter((x: any) => x.type === "INFO")) expect(Array.isArray(e.payload.metrics)).toBe(true);
   }, 180_000);
 
   it("a node's error fails the run with that error; a cancelled run is stopped by its agent", async () => {

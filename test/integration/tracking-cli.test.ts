@@ -58,6 +58,19 @@ describe("tracking - tubular run --track and tubular runs", { timeout: 180_000 }
     expect(list.stdout).toMatch(/exp\s+demo\s+COMPLETED/);
   });
 
+  it("ctx.log of nodes in ZeroMQ runner processes reaches the tracked run", async () => {
+    const r = await tubular(["run", path.join(FIX, "loss.yaml"), "--runner", "zmq", "--processes", "per-node", "--epochs", "4", "--track", "demo", "--run-name", "remote", "--db", db, "--quiet"]);
+    expect(r.stderr).toContain("tracking run remote in project demo");
+    expect(r.code).toBe(0);
+    const show = await tubular(["runs", "show", "remote", "--db", db, "--json"]);
+    const run = JSON.parse(show.stdout) as { status: string; metrics: Array<{ name: string; value: number; step: number }> };
+    expect(run.status).toBe("COMPLETED");
+    const of = (name: string) => run.metrics.filter((m) => m.name === name).sort((x, y) => x.step - y.step);
+    expect(of("loss").map((m) => [m.step, m.value])).toEqual([0, 1, 2, 3].map((i) => [i, 1 / (i + 1)]));
+    expect(of("custom_step").map((m) => [m.step, m.value])).toEqual([0, 1, 2, 3].map((i) => [i + 100, i * 10]));
+    expect(of("epochs").map((m) => m.value)).toEqual([1, 2, 3, 4]);
+  });
+
   it("a node's unhandled error makes the run CRASHED", async () => {
     const r = await tubular(["run", path.join(FIX, "crash.yaml"), "--runner", "local", "--epochs", "5", "--track", "demo", "--run-name", "crashy", "--db", db, "--quiet"]);
     expect(r.code).toBe(1);

@@ -22,18 +22,21 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-export async function startTestServer(target: StoreTarget, o: { workerTimeoutMs?: number; agents?: Partial<AgentRegistryOptions> } = {}): Promise<TestServer> {
+export async function startTestServer(target: StoreTarget, o: { workerTimeoutMs?: number; agents?: Partial<AgentRegistryOptions>; port?: number; graphsDir?: string } = {}): Promise<TestServer> {
   const log = pino({ level: process.env.TUBULAR_TEST_LOG ?? "silent" });
   const jobs = await openJobServer({ db: target.db, ...(target.schema ? { schema: target.schema } : {}), log, ...(o.workerTimeoutMs ? { workerTimeoutMs: o.workerTimeoutMs } : {}) });
   const tracking = await openTracking(jobs.store, log);
-  const agents = new AgentRegistry({ store: jobs.store, log, tracker: tracking.tracker, ...o.agents });
+  jobs.registry.observe(tracking.jobs.observe);
+  const agents = new AgentRegistry({ store: jobs.store, log, tracking: tracking.jobs, ...o.agents });
   agents.start();
   const bridge = new BridgeServer({
     logger: log,
     httpHandler: (req, res, keys) => agents.handleHttp(req, res, keys) || tracking.httpHandler(req, res, keys) || jobs.httpHandler(req, res, keys),
     upgradeHandler: (req, socket, head, keys) => agents.handleUpgrade(req, socket, head, keys),
+    tracker: tracking.tracker,
+    ...(o.graphsDir ? { graphsDir: o.graphsDir } : {}),
   });
-  const { port } = await bridge.start({ port: 0, apiKeys: [KEY] });
+  const { port } = await bridge.start({ port: o.port ?? 0, apiKeys: [KEY] });
   return {
     base: `http://127.0.0.1:${port}`,
     port,
@@ -42,8 +45,9 @@ export async function startTestServer(target: StoreTarget, o: { workerTimeoutMs?
     agents,
     bridge,
     async close() {
-      await bridge.close();
       await agents.close();
+      await bridge.close();
+      await tracking.jobs.close();
       await jobs.close();
     },
   };

@@ -315,6 +315,7 @@ describe("bridge OpenRPC document", () => {
       ["tube_id", true],
       ["runner", false],
       ["options", false],
+      ["track", false],
       ["run_uuid", false],
     ]);
     expect(init.params[1].schema.enum).toEqual(["local", "zmq"]);

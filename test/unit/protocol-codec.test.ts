@@ -63,6 +63,7 @@ const samples: Message[] = [
   makeMessage("kill", "command", { run_id: "r", runner_id: null }, T),
   makeMessage("status_request", "operator", null, T),
   makeMessage("status_report", "command", { state: "ready", hosts: {}, nodes: { a: { runner: "a", host: "driver", pid: 7, status: "restarting", restarts: 1, epochs: 3 } }, epochsCompleted: 3 }, T),
+  makeMessage("metrics", "runner-a", { metrics: [{ node_id: "a", name: "loss", value: 0.5, step: 3 }] }, T),
 ];
 
 describe("protocol codec - round trip", () => {

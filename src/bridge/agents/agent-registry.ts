@@ -22,7 +22,7 @@ import type { AgentWorkerRecord } from "../../store/tracking-records.ts";
 import { keyFromHeader, type ApiKeys } from "../auth.ts";
 import { fits } from "../registry/placement.ts";
 import { applyEvent, assigned, lost } from "../registry/state-machine.ts";
-import type { Tracker } from "../tracking/tracker.ts";
+import type { JobTracking } from "../tracking/job-tracking.ts";
 import { OFFERABLE_STATUSES, toWorker, WorkerMessage, type ServerToWorker } from "./messages.ts";
 import { parseRequestTarget } from "../http-routes.ts";
 
@@ -33,7 +33,7 @@ export interface AgentRegistryOptions {
   store: Store;
   log: Logger;
   /** When given, every run handed to a worker is tracked (project "jobs", or the definition's name). */
-  tracker?: Tracker | undefined;
+  tracking?: JobTracking | undefined;
   /** A worker that has not answered an availability request in this long is skipped; default 5 s. */
   availabilityTimeoutMs?: number;
   /** A worker whose socket dropped keeps its runs this long, waiting for it to come back; default 10 s. */
@@ -53,8 +53,6 @@ interface Conn {
   asks: Map<string, (available: boolean) => void>;
   /** Runs handed to this worker and not yet finished. */
   jobs: Set<string>;
-  /** Tracked run of each job. */
-  tracked: Map<string, string>;
 }
 
 const HEARTBEAT_EVERY_MS = 2000;
@@ -62,7 +60,7 @@ const HEARTBEAT_EVERY_MS = 2000;
 const UNREPORTED = 2 ** 31;
 
 export class AgentRegistry {
-  private readonly o: Required<Omit<AgentRegistryOptions, "tracker">> & { tracker?: Tracker | undefined };
+  private readonly o: Required<Omit<AgentRegistryOptions, "tracking">> & { tracking?: JobTracking | undefined };
   private readonly log: Logger;
   private readonly wss: WebSocketServer;
   private readonly conns = new Map<string, Conn>();
@@ -112,6 +110,11 @@ export class AgentRegistry {
     const url = parseRequestTarget(req.url);
     if (!url) return false;
     if (url.pathname !== AGENT_PATH && url.pathname !== `${AGENT_PATH}/`) return false;
+    if (this.closed) {
+      // Shutting down: a worker that reconnects at once is turned away, so the server's close is not held open by it.
+      socket.end("HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+      return true;
+    }
     if (!keys.check(keyFromHeader(req.headers.authorization))) {
       this.refused.auth++;
       const body = JSON.stringify({ error: "a valid token is required: Authorization: Bearer <token>" });
@@ -139,7 +142,7 @@ export class AgentRegistry {
   }
 
   private accept(ws: WebSocket): void {
-    const conn: Conn = { ws, asks: new Map(), jobs: new Set(), tracked: new Map() };
+    const conn: Conn = { ws, asks: new Map(), jobs: new Set() };
     // Frames are handled one at a time, in order, so a job_update never overtakes the one before it.
     let chain = Promise.resolve();
     ws.on("message", (data: RawData, isBinary: boolean) => {
@@ -216,7 +219,6 @@ export class AgentRegistry {
     this.graceTimers.delete(id);
     // A worker coming back keeps the runs it still holds.
     if (other && other !== conn) for (const j of other.jobs) conn.jobs.add(j);
-    if (other && other !== conn) for (const [j, t] of other.tracked) conn.tracked.set(j, t);
     if (!other || other === conn) for (const run of await this.o.store.listRuns({ workerId: id, states: ["ASSIGNED", "RUNNING"] })) conn.jobs.add(run.id);
     conn.worker = await this.o.store.tracking.putAgentWorker(rec);
     this.conns.set(id, conn);
@@ -262,10 +264,13 @@ export class AgentRegistry {
     if (!id) return;
     const workerId = conn.worker!.worker_id;
     let outputs: Record<string, unknown> | undefined;
+    let metrics: Record<string, unknown> | undefined;
     if (m.participant_metadata) {
       try {
-        const meta = JSON.parse(m.participant_metadata) as { outputs?: unknown };
+        const meta = JSON.parse(m.participant_metadata) as { outputs?: unknown; metrics?: unknown };
         if (meta && typeof meta.outputs === "object" && meta.outputs !== null) outputs = meta.outputs as Record<string, unknown>;
+        // Host agents report metrics here (a running update); the tracked run gets them.
+        if (meta && "metrics" in meta) metrics = { metrics: meta.metrics };
       } catch {
         // Not ours: participant metadata is free text in the reference protocol.
       }
@@ -292,12 +297,8 @@ export class AgentRegistry {
       return;
     }
     if (!run) return;
-    const tracked = conn.tracked.get(id);
-    if (["COMPLETED", "FAILED", "CANCELLED"].includes(run.state)) {
-      conn.jobs.delete(id);
-      conn.tracked.delete(id);
-      if (tracked && this.o.tracker) await this.o.tracker.setStatus(tracked, run.state === "COMPLETED" ? "COMPLETED" : run.state === "FAILED" ? "CRASHED" : "FAILED").catch(() => undefined);
-    }
+    if (["COMPLETED", "FAILED", "CANCELLED"].includes(run.state)) conn.jobs.delete(id);
+    this.o.tracking?.observe(run, metrics ? { type: "metrics", payload: metrics } : undefined);
   }
 
   private onClose(conn: Conn): void {
@@ -371,11 +372,9 @@ export class AgentRegistry {
       const run = await this.o.store.getRun(id);
       if (run && run.worker_id === c.worker!.worker_id && (run.state === "ASSIGNED" || run.state === "RUNNING")) continue;
       c.jobs.delete(id);
-      const tracked = c.tracked.get(id);
-      c.tracked.delete(id);
+      if (run) await this.o.tracking?.settle(run);
       if (run?.state === "COMPLETED") continue;
       this.send(c, { type: "job_termination", job_id: id, reason: run ? (run.state === "CANCELLED" ? "cancelled" : `run is ${run.state}`) : "run deleted" });
-      if (tracked && this.o.tracker) await this.o.tracker.setStatus(tracked, "FAILED").catch(() => undefined);
     }
   }
 
@@ -403,14 +402,7 @@ export class AgentRegistry {
     if (!claimed) return; // taken by another worker meanwhile
     this.declined.delete(run.id);
     c.jobs.add(claimed.id);
-    let track: Record<string, unknown> | undefined;
-    if (this.o.tracker) {
-      const project = claimed.definition?.name ?? "jobs";
-      const t = await this.o.tracker.start({ namespace: "tubular", project, name: `${project}_${claimed.id.slice(0, 8)}`, description: `job run ${claimed.id} (attempt ${claimed.attempt}) on worker ${w.worker_id}`, jobRunId: claimed.id });
-      c.tracked.set(claimed.id, t.uuid);
-      const p = (await this.o.tracker.store.getProjectByUuid(t.project_uuid))!;
-      track = { namespace: p.namespace, project: p.slug, run_uuid: t.uuid, name: t.name };
-    }
+    const track = this.o.tracking ? await this.o.tracking.begin(claimed, w.worker_id) : undefined;
     this.send(c, {
       type: "job_assignment",
       job_id: claimed.id,

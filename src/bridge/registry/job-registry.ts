@@ -29,6 +29,9 @@ export interface JobRegistryOptions {
 }
 
 export const DEFAULT_WORKER_TIMEOUT_MS = 30_000;
+
+/** Told of a run a worker claimed (no event) or a worker's event on it, in order, after the store has it (run tracking listens). */
+export type RunObserver = (run: RunRecord, event?: { type: string; payload?: Record<string, unknown> | null | undefined }) => void;
 const DEFAULT_MAX_ATTEMPTS = 3;
 const DEFAULT_PRIORITY = 5;
 
@@ -45,6 +48,7 @@ export class JobRegistry {
   private readonly webhooks: WebhookDispatcher;
   private sweeper: NodeJS.Timeout | undefined;
   private sweeping: Promise<void> | undefined;
+  private readonly observers: RunObserver[] = [];
 
   constructor(private readonly o: JobRegistryOptions) {
     this.store = o.store;
@@ -62,6 +66,11 @@ export class JobRegistry {
       ).finally(() => (this.sweeping = undefined));
     }, Math.max(50, Math.min(5000, this.workerTimeoutMs / 4)));
     this.sweeper.unref();
+  }
+
+  /** Adds a listener of claims and events (see RunObserver); it must not throw. */
+  observe(listener: RunObserver): void {
+    this.observers.push(listener);
   }
 
   async close(): Promise<void> {
@@ -182,8 +191,8 @@ export class JobRegistry {
     return this.change(id, (run, now) => retried(run, now));
   }
 
-  addEvent(id: string, body: z.infer<typeof EventBody>): Promise<RunRecord> {
-    return this.change(
+  async addEvent(id: string, body: z.infer<typeof EventBody>): Promise<RunRecord> {
+    const run = await this.change(
       id,
       (run, now) => {
         if (body.attempt !== undefined && body.attempt !== run.attempt) throw badRequest(`run ${id} is at attempt ${run.attempt}: an event of attempt ${body.attempt} is refused`, [{ path: "attempt", message: "not the run's current attempt" }]);
@@ -191,6 +200,8 @@ export class JobRegistry {
       },
       body.key !== undefined ? `${body.attempt ?? 0}:${body.key}` : undefined,
     );
+    for (const o of this.observers) o(run, body);
+    return run;
   }
 
   async events(id: string, after?: number): Promise<ReturnType<Store["listEvents"]>> {
@@ -233,6 +244,7 @@ export class JobRegistry {
     const runs = await this.store.claim(workerId, now, (worker, held, pending) => planClaim(worker, held, pending, n, now));
     if (!runs) throw notFound(`no worker "${workerId}": send POST /workers/heartbeat first`);
     if (runs.some((r) => r.webhook_url)) this.webhooks.poke();
+    for (const r of runs) for (const o of this.observers) o(r);
     return runs;
   }
 

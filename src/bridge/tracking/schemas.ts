@@ -25,3 +25,16 @@ export const MetricBody = z.object({
   value: z.json(),
   step: z.number().int().nonnegative().nullish(),
 });
+
+/** Metrics a host agent reports for a job run (in an INFO event's payload, or a job_update's participant_metadata). */
+export const JobMetricsBody = z.object({
+  metrics: z
+    .array(
+      z.object({
+        name: z.string().min(1).max(200),
+        value: z.json(),
+        step: z.number().int().nonnegative(),
+      }),
+    )
+    .max(100_000),
+});

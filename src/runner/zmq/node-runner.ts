@@ -21,6 +21,7 @@ import { processEpochs, type IdentifyValue } from "../../protocol/command-to-run
 import type { NodeStatus } from "../../protocol/common.ts";
 import type { EventValue } from "../../protocol/runner-to-runner.ts";
 import { nodeErrorToWire } from "../../protocol/node-error.ts";
+import type { MetricPoint } from "../../protocol/runner-to-command.ts";
 import { SendQueue } from "../../transport/send-queue.ts";
 import { isProbeFrame, probeReply, probeSubscriber, probeTopic } from "../../transport/subscription-probe.ts";
 import { PeerSubscriptions } from "../../transport/peer-subscriptions.ts";
@@ -63,6 +64,8 @@ export class NodeRunner {
   private eventId = 0;
   private pendingEvents: TubeEvent[] = [];
   private pendingDone: EventValue["done"] = [];
+  /** `ctx.log` metrics of this round of work, sent to the command node with its end. */
+  private pendingMetrics: MetricPoint[] = [];
   /** The init in progress, if any: it runs beside the read loop, not inside it. */
   private initializing: Promise<void> | undefined;
   private timers: NodeJS.Timeout[] = [];
@@ -343,6 +346,7 @@ export class NodeRunner {
       completed: (task, emitted) => this.onCompleted(task, emitted),
       failed: (task, err) => this.onFailed(task, err),
       settled: () => this.afterPump(),
+      metric: (m) => void this.pendingMetrics.push({ node_id: m.nodeId, name: m.name, value: m.value, step: m.step }),
     }, { sliceMs: 50 });
     this.setStatus("waiting");
     // Ready means: every upstream publisher has our subscription, and every subscriber has subscribed to us.
@@ -447,6 +451,11 @@ export class NodeRunner {
     }
     // One outgoing message per round of work: a received batch of events (or epochs) becomes one batch out.
     this.flush();
+    if (this.pendingMetrics.length > 0) {
+      const metrics = this.pendingMetrics;
+      this.pendingMetrics = [];
+      this.sendControl(makeMessage("metrics", this.id, { metrics }));
+    }
   }
 
   /** Whether anyone subscribed to this runner's events with values, or to its done-only messages. */

@@ -199,6 +199,9 @@ export class ZmqRunner extends EpochRunner {
         completed: (task, emitted) => this.emitEvents(task.node.id, emitted),
         failed: (task, err) => this.recordError(task.key, err),
         settled: () => this.finishEpochs(),
+        metric: (m) => {
+          if (this.listenerCount("metric") > 0) this.emit("metric", m);
+        },
       });
       this._state = "ready";
     } catch (err) {
@@ -264,6 +267,9 @@ export class ZmqRunner extends EpochRunner {
       case "error":
         this.onRemoteError(msg);
         break;
+      case "metrics":
+        if (this.listenerCount("metric") > 0) for (const m of msg.value.metrics) this.emit("metric", { nodeId: m.node_id, name: m.name, value: m.value, step: m.step });
+        return;
       default:
         return;
     }
