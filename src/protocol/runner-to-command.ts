@@ -42,4 +42,22 @@ export type ErrorValue = z.infer<typeof ErrorValue>;
 export const ErrorMsg = messageSchema("error", ErrorValue);
 export type ErrorMsg = z.infer<typeof ErrorMsg>;
 
-export type RunnerToCommand = Identify | Status | ErrorMsg | Heartbeat;
+/** Per-node figures measured in the runner (runner/node-metrics.ts), sent about once a heartbeat period while they change. */
+export const NodeMetricsValue = z.object({
+  nodes: z.record(
+    NodeIdSchema,
+    z.object({
+      runs: z.number().int().nonnegative(),
+      errors: z.number().int().nonnegative(),
+      events: z.record(z.string(), z.number().int().nonnegative()),
+      p50Ms: z.number().nonnegative().nullable(),
+      p99Ms: z.number().nonnegative().nullable(),
+    }),
+  ),
+});
+export type NodeMetricsValue = z.infer<typeof NodeMetricsValue>;
+
+export const Metrics = messageSchema("metrics", NodeMetricsValue);
+export type Metrics = z.infer<typeof Metrics>;
+
+export type RunnerToCommand = Identify | Status | ErrorMsg | Heartbeat | Metrics;

@@ -10,6 +10,7 @@ import type { Tube } from "../graph/tube.ts";
 import { EpochRunner } from "./epoch-runner.ts";
 import { instantiate, release, type Instances } from "./execute.ts";
 import { TaskPump } from "./task-pump.ts";
+import { NodeMetrics, type NodeMetricsReport } from "./node-metrics.ts";
 import { endAssetEpoch } from "../node/assets.ts";
 import type { TubeEvent } from "./runner.ts";
 
@@ -26,6 +27,8 @@ export class LocalRunner extends EpochRunner {
   private readonly errors = new Map<number, NodeError>();
   private fillScheduled = false;
   private pump: TaskPump;
+  /** Kept across the pumps init makes, so the counts run on. */
+  private readonly metrics = new NodeMetrics();
 
   constructor(tube: Tube, options: LocalRunnerOptions = {}) {
     super(tube);
@@ -39,7 +42,12 @@ export class LocalRunner extends EpochRunner {
       completed: (task, emitted) => this.onCompleted(task, emitted),
       failed: (task, err) => this.onFailed(task, err),
       settled: () => this.finishEpochs(),
-    });
+    }, { metrics: this.metrics });
+  }
+
+  /** Per node: runs, errors, events per signal, process time p50/p99 (for the dashboard). */
+  nodeMetrics(): Record<string, NodeMetricsReport> {
+    return this.metrics.report();
   }
 
   async init(): Promise<void> {

@@ -7,6 +7,7 @@
 import type { NodeError } from "../errors.ts";
 import type { Emitted, Scheduler, Task } from "../graph/scheduler.ts";
 import { execute, type Instances } from "./execute.ts";
+import { NodeMetrics } from "./node-metrics.ts";
 
 export interface PumpHooks {
   /** A local node completed an epoch (ran, or was skipped: then `emitted` is empty). Called before the scheduler hears of it. */
@@ -27,6 +28,8 @@ export interface PumpOptions {
    * chain100). Default: no limit (LocalRunner runs whole batches).
    */
   readonly sliceMs?: number;
+  /** Where runs are counted and timed; a runner that re-makes its pump passes its own to keep the counts. */
+  readonly metrics?: NodeMetrics;
 }
 
 export class TaskPump {
@@ -36,13 +39,17 @@ export class TaskPump {
   /** Ready tasks left over when a slice ran out, run first on the next pump. */
   private backlog: Task[] = [];
   private resume: NodeJS.Timeout | undefined;
+  /** Runs, errors, events per signal and process times of the nodes this pump runs. */
+  readonly metrics: NodeMetrics;
 
   constructor(
     private readonly scheduler: Scheduler,
     private readonly instances: Instances,
     private readonly hooks: PumpHooks,
     private readonly options: PumpOptions = {},
-  ) {}
+  ) {
+    this.metrics = options.metrics ?? new NodeMetrics();
+  }
 
   pump(): void {
     if (this.pumping) return;
@@ -94,13 +101,17 @@ export class TaskPump {
       return;
     }
     let out: Emitted[] | Promise<Emitted[]>;
+    const id = task.node.id;
+    const t0 = performance.now();
     try {
       out = execute(instance, task);
     } catch (err) {
+      this.metrics.record(id, performance.now() - t0, undefined);
       this.fail(task, err as NodeError);
       return;
     }
     if (Array.isArray(out)) {
+      this.metrics.record(id, performance.now() - t0, out);
       this.complete(task, out);
       return;
     }
@@ -108,11 +119,13 @@ export class TaskPump {
     out.then(
       (emitted) => {
         this.active--;
+        this.metrics.record(id, performance.now() - t0, emitted);
         this.complete(task, emitted);
         this.pump();
       },
       (err: NodeError) => {
         this.active--;
+        this.metrics.record(id, performance.now() - t0, undefined);
         this.fail(task, err);
         this.pump();
       },

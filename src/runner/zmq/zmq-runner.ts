@@ -32,6 +32,7 @@ import { LocalRunner } from "../local.ts";
 import type { RunnerEvents, RunnerState, TubeEvent } from "../runner.ts";
 import { EpochRunner } from "../epoch-runner.ts";
 import { TaskPump } from "../task-pump.ts";
+import type { NodeMetricsReport } from "../node-metrics.ts";
 import { CommandNode, COMMAND_ID } from "./command-node.ts";
 import type { RunnerProcessConfig } from "./config.ts";
 import { placeNodes, upstreamNodes, type Placement } from "./placement.ts";
@@ -49,6 +50,8 @@ export interface NodeReport {
   status: NodeStatus | "restarting" | "unknown";
   restarts: number;
   epochs: number;
+  /** Measured where the node runs (runs, errors, events per signal, process time p50/p99); absent before its first report. */
+  metrics?: NodeMetricsReport;
 }
 
 export interface RunStatus {
@@ -111,6 +114,8 @@ export class ZmqRunner extends EpochRunner {
   private readonly restarting = new Set<string>();
   private readonly restartCount = new Map<string, number>();
   private readonly epochsByNode = new Map<string, number>();
+  /** The last per-node figures each runner reported (its `metrics` message). */
+  private readonly metricsByNode = new Map<string, NodeMetricsReport>();
   private zapRelease: (() => Promise<void>) | undefined;
   private zap: ZapAuthenticator | undefined;
   private endpoints: { inbox: string; outbox: string } | undefined;
@@ -183,10 +188,12 @@ export class ZmqRunner extends EpochRunner {
           status: this.restarting.has(runner) ? "restarting" : (this.statuses.get(runner) ?? "unknown"),
           restarts: this.restartCount.get(runner) ?? 0,
           epochs: this.epochsByNode.get(node) ?? 0,
+          ...(this.metricsByNode.has(node) ? { metrics: this.metricsByNode.get(node)! } : {}),
         };
       }
     }
-    for (const node of this.placement.driverNodes) nodes[node] = { runner: "command", host: "driver", pid: process.pid, status: this._state === "closed" ? "closed" : "ready", restarts: 0, epochs: this.epochsByNode.get(node) ?? 0 };
+    const driverMetrics = this.pump?.metrics.report() ?? {};
+    for (const node of this.placement.driverNodes) nodes[node] = { runner: "command", host: "driver", pid: process.pid, status: this._state === "closed" ? "closed" : "ready", restarts: 0, epochs: this.epochsByNode.get(node) ?? 0, ...(driverMetrics[node] ? { metrics: driverMetrics[node] } : {}) };
     return { state: this._state, hosts, nodes, epochsCompleted: this.completedCount };
   }
 
@@ -391,6 +398,10 @@ export class ZmqRunner extends EpochRunner {
       case "error":
         this.onRemoteError(msg);
         break;
+      case "metrics":
+        // Only for the nodes this runner hosts; nothing waits on these figures.
+        for (const [node, m] of Object.entries(msg.value.nodes)) if (this.placement.runnerOf.get(node) === from) this.metricsByNode.set(node, m);
+        return;
       default:
         return;
     }
