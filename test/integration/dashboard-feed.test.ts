@@ -121,6 +121,53 @@ describe("dashboard - feed", () => {
     expect(status.mock.calls.length).toBe(after);
   }, 60_000);
 
+  it("shows process time p50/p99 measured where each node runs, and edge rates from counted events (an edge that carries a quarter of the epochs shows a quarter)", async () => {
+    const runner = await startRunner(
+      {
+        nodes: {
+          a: { type: "count" },
+          s: { type: "sporadic", params: { values: [1], every: 4 } },
+          slow: { type: "sleep", depends: [{ value: "s.value" }], params: { ms: 5 } },
+          b: { type: "multiply", depends: [{ left: "a.index" }], params: { right: 2 } },
+          return: { type: "return", depends: "b.value" },
+        },
+      },
+      { heartbeatMs: 1000, processes: "per-node" },
+    );
+    const dash = await dashboardOf(runner, { intervalMs: 500 });
+    const viewer = await feed(dash);
+    await viewer.next("state");
+    await runner.start();
+    cleanups.push(() => runner.stop());
+    type Run = Extract<ServerMessage, { type: "state" }>["runs"][number];
+    const latest = () => (viewer.messages.filter((m) => m.type === "state").at(-1) as Extract<ServerMessage, { type: "state" }>).runs[0]!;
+    let run: Run | undefined;
+    await vi.waitFor(
+      () => {
+        run = latest();
+        expect(run.edges["a.index->b.left"]).toBeGreaterThan(0);
+        expect(run.edges["s.value->slow.value"]).toBeGreaterThan(0);
+        expect(run.nodes.slow!.p50Ms).not.toBeNull();
+      },
+      { timeout: 20_000, interval: 100 },
+    );
+    // Both rates come from one pair of reports of the same free-run: sporadic emits on every 4th epoch.
+    const ratio = run!.edges["s.value->slow.value"]! / run!.edges["a.index->b.left"]!;
+    expect(ratio).toBeGreaterThan(0.15);
+    expect(ratio).toBeLessThan(0.35);
+    // The sleep node's process call takes at least its 5 ms where it runs; the others' percentiles are there too.
+    expect(run!.nodes.slow!.p50Ms!).toBeGreaterThanOrEqual(4.5);
+    expect(run!.nodes.slow!.p99Ms!).toBeGreaterThanOrEqual(run!.nodes.slow!.p50Ms!);
+    expect(run!.nodes.b!.p50Ms).toEqual(expect.any(Number));
+    expect(run!.nodes.b!.p99Ms).toEqual(expect.any(Number));
+    expect(run!.nodes.b!.errors).toBe(0);
+    // The tube's return node runs in the driver, measured there.
+    expect(run!.nodes.return!.p50Ms).toEqual(expect.any(Number));
+    await runner.stop();
+    // Once the free-run stopped and the runners' reports went quiet, the edges show no events.
+    await vi.waitFor(() => expect(latest().edges["a.index->b.left"]).toBe(0), { timeout: 20_000, interval: 200 });
+  }, 90_000);
+
   it("keeps a node's error that came while nobody watched", async () => {
     const runner = await started({
       nodes: {
@@ -134,6 +181,8 @@ describe("dashboard - feed", () => {
     const viewer = await feed(dash);
     const state = (await viewer.next("state")) as Extract<ServerMessage, { type: "state" }>;
     expect(state.runs[0]!.nodes.b).toMatchObject({ status: "failed", error: { type: "RangeError", message: "division by zero (6 / 0)", epoch: 1, code: "TUBULAR_ERR_NODE_FAILED" } });
+    // Counted where b runs: one failed run of three (the report reaches the driver within a heartbeat period).
+    await vi.waitFor(() => expect(runner.status().nodes.b!.metrics).toMatchObject({ runs: 3, errors: 1 }), { timeout: 10_000, interval: 100 });
     expect(state.runs[0]!.nodes.a!.status).not.toBe("failed");
   }, 60_000);
 

@@ -18,6 +18,7 @@ import { NodeError } from "../../errors.ts";
 import type { Tube } from "../../graph/tube.ts";
 import { snapshot } from "../../host/resources.ts";
 import type { EpochResult, Runner } from "../../runner/runner.ts";
+import type { NodeMetricsReport } from "../../runner/node-metrics.ts";
 import type { RunStatus } from "../../runner/zmq/zmq-runner.ts";
 import { graphView } from "./graph-view.ts";
 import { JobsFeed, type JobsSource } from "./jobs-feed.ts";
@@ -59,6 +60,15 @@ type WithStatus = Runner & { status(): RunStatus };
 function hasStatus(r: Runner): r is WithStatus {
   return typeof (r as Partial<WithStatus>).status === "function";
 }
+/** LocalRunner: per-node figures measured in this process. */
+type WithMetrics = Runner & { nodeMetrics(): Record<string, NodeMetricsReport> };
+function hasMetrics(r: Runner): r is WithMetrics {
+  return typeof (r as Partial<WithMetrics>).nodeMetrics === "function";
+}
+/** Key of one node's signal in the event counts. */
+const sig = (node: string, signal: string) => `${node}\u0000${signal}`;
+/** A signal whose runner has not reported for this long had no events (runners report only when counts move). */
+const STALE_MS = 3000;
 
 function errorView(err: Error): ErrorView {
   if (err instanceof NodeError) return { code: err.code, type: err.errorType, message: err.errorMessage, epoch: err.epoch ?? null, at: Date.now() };
@@ -93,12 +103,16 @@ const STATE_TO_STATUS: Record<string, NodeStatusView> = {
 
 class Tracked {
   readonly errors = new Map<string, ErrorView>();
+  /** Errors heard per node, for runners that count none themselves. */
+  readonly errorsHeard = new Map<string, number>();
   lastError: ErrorView | undefined;
   graph: GraphView;
   /** Epochs seen through `epoch` events, for runners without status(). */
   epochs = 0;
   private prev: { t: number; total: number; nodes: Map<string, number> } | undefined;
   private rates: { total: number | null; nodes: Map<string, number | null> } = { total: null, nodes: new Map() };
+  /** Per node signal: its event count at the last report that came, and the rate between the last two. */
+  private readonly signals = new Map<string, { at: number; n: number; rate: number | null }>();
   private readonly detach: () => void;
 
   constructor(
@@ -109,7 +123,11 @@ class Tracked {
     const er = (err: Error) => {
       const view = errorView(err);
       this.lastError = view;
-      if (err instanceof NodeError) for (const id of err.nodeId.split(",")) this.errors.set(id, view);
+      if (err instanceof NodeError)
+        for (const id of err.nodeId.split(",")) {
+          this.errors.set(id, view);
+          this.errorsHeard.set(id, (this.errorsHeard.get(id) ?? 0) + 1);
+        }
       onError();
     };
     const ep = hasStatus(run.runner)
@@ -145,12 +163,48 @@ class Tracked {
     this.prev = { t: now, total, nodes };
   }
 
+  /**
+   * Events/s of one signal over the interval between the runner's last two
+   * reports (received at `at`), not between samples: runner reports and feed
+   * samples run on clocks of their own, and differences taken per sample
+   * would swing between 0 and twice the rate.
+   */
+  private signalRate(key: string, at: number, n: number, now: number): number | null {
+    const s = this.signals.get(key);
+    if (!s) {
+      this.signals.set(key, { at, n, rate: null });
+      return null;
+    }
+    if (at > s.at) {
+      // A count that went down started again (a restarted runner): no rate for that interval.
+      s.rate = n >= s.n ? (n - s.n) / ((at - s.at) / 1000) : null;
+      s.at = at;
+      s.n = n;
+    } else if (now - s.at > STALE_MS) {
+      // Runners report only when their counts move: a long silence means no events.
+      s.rate = 0;
+    }
+    return s.rate;
+  }
+
   state(now: number, minGapMs: number): RunState {
     const runner = this.run.runner;
     const st = hasStatus(runner) ? runner.status() : undefined;
     const nodes: Record<string, NodeState> = {};
     const counts = new Map<string, number>();
     if (st) for (const [id, r] of Object.entries(st.nodes)) counts.set(id, r.epochs);
+    const metrics: Record<string, (NodeMetricsReport & { receivedAt: number }) | undefined> = st
+      ? Object.fromEntries(Object.entries(st.nodes).map(([id, r]) => [id, r.metrics]))
+      : hasMetrics(runner)
+        ? Object.fromEntries(Object.entries(runner.nodeMetrics()).map(([id, m]) => [id, { ...m, receivedAt: now }]))
+        : {};
+    const signalRates = new Map<string, number | null>();
+    for (const [id, m] of Object.entries(metrics)) {
+      if (!m) continue;
+      const sigs = this.graph.nodes.find((n) => n.id === id)?.signals ?? [];
+      // A signal with no event yet counts 0, so its first events show as a rate.
+      for (const signal of new Set([...sigs, ...Object.keys(m.events)])) signalRates.set(sig(id, signal), this.signalRate(sig(id, signal), m.receivedAt, m.events[signal] ?? 0, now));
+    }
     const total = st ? st.epochsCompleted : this.epochs;
     this.rate(now, total, counts, minGapMs);
     const runnerState = st?.state ?? runner.state;
@@ -175,9 +229,15 @@ class Tracked {
         // The runtime counts epochs per node only in runner processes, not for the nodes the driver runs itself (the return node).
         epochs: r && r.runner !== DRIVER_RUNNER ? r.epochs : null,
         epochsPerSec: r && r.runner !== DRIVER_RUNNER ? (this.rates.nodes.get(n.id) ?? null) : null,
+        p50Ms: metrics[n.id]?.p50Ms ?? null,
+        p99Ms: metrics[n.id]?.p99Ms ?? null,
+        errors: metrics[n.id]?.errors ?? this.errorsHeard.get(n.id) ?? 0,
         ...(error ? { error } : {}),
       };
     }
+    const edges: Record<string, number | null> = {};
+    // Every event on a signal goes down every edge from it: an edge's rate is its signal's. Tube inputs are not counted.
+    for (const e of this.graph.edges) edges[e.id] = signalRates.get(sig(e.from, e.signal)) ?? null;
     const hosts: HostState[] = [];
     const here = snapshot([]);
     const processes = new Map<string, { host: string; pid: number | null; nodes: string[]; status: NodeStatusView; restarts: number }>();
@@ -204,6 +264,7 @@ class Tracked {
       epochsCompleted: total,
       epochsPerSec: this.rates.total,
       nodes,
+      edges,
       hosts,
       runners,
       ...(this.lastError ? { lastError: this.lastError } : {}),

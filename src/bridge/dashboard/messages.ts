@@ -72,6 +72,11 @@ export interface NodeState {
   /** Epochs this node has run, as the runtime counts them (null when the runner does not report it). */
   readonly epochs: number | null;
   readonly epochsPerSec: number | null;
+  /** Process time of the node's recent runs (up to 512), measured where it runs, ms; null before a report. */
+  readonly p50Ms: number | null;
+  readonly p99Ms: number | null;
+  /** Runs of the node that threw, as counted where it runs (or errors heard, where the runner reports no figures). */
+  readonly errors: number;
   readonly error?: ErrorView;
 }
 
@@ -103,6 +108,8 @@ export interface RunState {
   readonly epochsCompleted: number;
   readonly epochsPerSec: number | null;
   readonly nodes: Record<string, NodeState>;
+  /** Events per second on each edge (by EdgeView id), from the events counted where they are emitted; null when unknown. */
+  readonly edges: Record<string, number | null>;
   readonly hosts: readonly HostState[];
   readonly runners: readonly RunnerProcessState[];
   readonly lastError?: ErrorView;

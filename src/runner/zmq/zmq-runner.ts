@@ -51,7 +51,7 @@ export interface NodeReport {
   restarts: number;
   epochs: number;
   /** Measured where the node runs (runs, errors, events per signal, process time p50/p99); absent before its first report. */
-  metrics?: NodeMetricsReport;
+  metrics?: NodeMetricsReport & { /** When this process had the report (Date.now()), for rates over the runner's own intervals. */ receivedAt: number };
 }
 
 export interface RunStatus {
@@ -115,7 +115,7 @@ export class ZmqRunner extends EpochRunner {
   private readonly restartCount = new Map<string, number>();
   private readonly epochsByNode = new Map<string, number>();
   /** The last per-node figures each runner reported (its `metrics` message). */
-  private readonly metricsByNode = new Map<string, NodeMetricsReport>();
+  private readonly metricsByNode = new Map<string, NodeMetricsReport & { receivedAt: number }>();
   private zapRelease: (() => Promise<void>) | undefined;
   private zap: ZapAuthenticator | undefined;
   private endpoints: { inbox: string; outbox: string } | undefined;
@@ -193,7 +193,7 @@ export class ZmqRunner extends EpochRunner {
       }
     }
     const driverMetrics = this.pump?.metrics.report() ?? {};
-    for (const node of this.placement.driverNodes) nodes[node] = { runner: "command", host: "driver", pid: process.pid, status: this._state === "closed" ? "closed" : "ready", restarts: 0, epochs: this.epochsByNode.get(node) ?? 0, ...(driverMetrics[node] ? { metrics: driverMetrics[node] } : {}) };
+    for (const node of this.placement.driverNodes) nodes[node] = { runner: "command", host: "driver", pid: process.pid, status: this._state === "closed" ? "closed" : "ready", restarts: 0, epochs: this.epochsByNode.get(node) ?? 0, ...(driverMetrics[node] ? { metrics: { ...driverMetrics[node], receivedAt: now } } : {}) };
     return { state: this._state, hosts, nodes, epochsCompleted: this.completedCount };
   }
 
@@ -400,7 +400,7 @@ export class ZmqRunner extends EpochRunner {
         break;
       case "metrics":
         // Only for the nodes this runner hosts; nothing waits on these figures.
-        for (const [node, m] of Object.entries(msg.value.nodes)) if (this.placement.runnerOf.get(node) === from) this.metricsByNode.set(node, m);
+        for (const [node, m] of Object.entries(msg.value.nodes)) if (this.placement.runnerOf.get(node) === from) this.metricsByNode.set(node, { ...m, receivedAt: Date.now() });
         return;
       default:
         return;
