@@ -50,6 +50,7 @@ Example:
           httpHandler: (req, res, keys) => agents.handleHttp(req, res, keys) || tracking.httpHandler(req, res, keys) || jobs.httpHandler(req, res, keys),
           upgradeHandler: (req, socket, head, keys) => agents.handleUpgrade(req, socket, head, keys),
           dashboardJobs: jobs.store,
+          dashboardTracking: jobs.store.tracking,
           host: options.host,
           port: options.port,
           ...(options.apiKeys ? { apiKeysFile: options.apiKeys } : {}),

@@ -22,6 +22,7 @@ import type { NodeMetricsReport } from "../../runner/node-metrics.ts";
 import type { RunStatus } from "../../runner/zmq/zmq-runner.ts";
 import { graphView } from "./graph-view.ts";
 import { JobsFeed, type JobsSource } from "./jobs-feed.ts";
+import { TrackingFeed, type MetricsViewer, type TrackingSource } from "./tracking-feed.ts";
 import type { ErrorView, GraphView, HostState, NodeState, NodeStatusView, RunnerProcessState, RunState, ServerMessage } from "./messages.ts";
 
 export interface WatchedRun {
@@ -52,6 +53,8 @@ export interface DashboardFeedOptions {
   log?: Logger;
   /** The job registry's store, for the jobs view (tubular serve). */
   jobs?: JobsSource;
+  /** Run tracking's store, for the tracked runs and their metric plots. */
+  tracking?: TrackingSource;
 }
 
 const MAX_BUFFERED = 1 << 20;
@@ -286,10 +289,16 @@ export class DashboardFeed {
   private readonly jobs: JobsFeed | undefined;
   /** Viewers that have not had the jobs part yet. */
   private readonly jobsFresh = new Set<Viewer>();
+  private readonly tracking: TrackingFeed | undefined;
+  /** Viewers that have not had the tracked runs yet. */
+  private readonly trackingFresh = new Set<Viewer>();
+  /** The tracked runs each viewer plots. */
+  private readonly plots = new Map<Viewer, MetricsViewer & { chosen: Set<string> }>();
 
   constructor(options: DashboardFeedOptions) {
     this.source = options.runs;
     this.jobs = options.jobs ? new JobsFeed(options.jobs, options.log) : undefined;
+    this.tracking = options.tracking ? new TrackingFeed(options.tracking, options.log) : undefined;
     this.intervalMs = options.intervalMs ?? 1000;
     this.log = options.log;
   }
@@ -297,6 +306,23 @@ export class DashboardFeed {
   /** Whether the feed shows the job registry. */
   get hasJobs(): boolean {
     return this.jobs !== undefined;
+  }
+
+  /** Whether the feed shows run tracking. */
+  get hasTracking(): boolean {
+    return this.tracking !== undefined;
+  }
+
+  /** The tracked runs `viewer` plots from now on: those it had not chosen before come whole, at once. */
+  choose(viewer: Viewer, runIds: readonly string[]): void {
+    const p = this.plots.get(viewer);
+    if (!p || !this.tracking) return;
+    const next = new Set(runIds);
+    for (const id of next) if (!p.chosen.has(id)) p.newly.add(id);
+    p.chosen.clear();
+    for (const id of next) p.chosen.add(id);
+    for (const id of p.newly) if (!next.has(id)) p.newly.delete(id);
+    if (p.newly.size > 0) this.sampleSoon();
   }
 
   get viewerCount(): number {
@@ -322,6 +348,10 @@ export class DashboardFeed {
     if (this.closed) throw new Error("the dashboard feed is closed");
     this.viewers.add(viewer);
     if (this.jobs) this.jobsFresh.add(viewer);
+    if (this.tracking) {
+      this.trackingFresh.add(viewer);
+      this.plots.set(viewer, { chosen: new Set(), newly: new Set(), send: (text) => this.viewers.has(viewer) && viewer.send(text) });
+    }
     if (!this.timer) {
       this.timer = setInterval(() => this.sample(), this.intervalMs);
       this.timer.unref();
@@ -330,6 +360,8 @@ export class DashboardFeed {
     return () => {
       this.viewers.delete(viewer);
       this.jobsFresh.delete(viewer);
+      this.trackingFresh.delete(viewer);
+      this.plots.delete(viewer);
       if (this.viewers.size === 0) this.stopTimers();
     };
   }
@@ -389,6 +421,24 @@ export class DashboardFeed {
           if (!done) for (const v of fresh) if (this.viewers.has(v)) this.jobsFresh.add(v);
         });
       }
+      if (this.tracking) {
+        const fresh = [...this.trackingFresh];
+        this.trackingFresh.clear();
+        const settled = [...this.viewers].filter((v) => !fresh.includes(v));
+        void this.tracking
+          .sample(
+            (text) => {
+              for (const v of settled) if (this.viewers.has(v) && v.buffered() < MAX_BUFFERED) v.send(text);
+            },
+            fresh.map((v) => (text: string) => {
+              if (this.viewers.has(v)) v.send(text);
+            }),
+            [...this.plots.values()],
+          )
+          .then((done) => {
+            if (!done) for (const v of fresh) if (this.viewers.has(v)) this.trackingFresh.add(v);
+          });
+      }
     } catch (err) {
       this.log?.warn({ err }, "dashboard sample failed");
     }
@@ -398,6 +448,7 @@ export class DashboardFeed {
     this.closed = true;
     this.stopTimers();
     this.viewers.clear();
+    this.plots.clear();
     for (const t of this.tracked.values()) t.dispose();
     this.tracked.clear();
   }
