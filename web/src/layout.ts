@@ -7,7 +7,7 @@ import type { ElkNode } from "elkjs/lib/elk-api";
 import type { GraphView } from "../../src/bridge/dashboard/messages.ts";
 
 export const NODE_W = 230;
-export const NODE_H = 92;
+export const NODE_H = 108;
 export const INPUT_W = 130;
 export const INPUT_H = 36;
 
