@@ -34,6 +34,8 @@ type Mode = (typeof modes)[number];
 const rates: Record<Mode, number[]> = { none: [], unwatched: [], watched: [] };
 type Cpu = { driver: number; runners: number; browser: number };
 const cpuPerK: Record<Mode, Cpu[]> = { none: [], unwatched: [], watched: [] };
+/** Chromium's CPU per second of wall time: a cost per second, whatever the epoch rate. */
+const browserMsPerS: Record<Mode, number[]> = { none: [], unwatched: [], watched: [] };
 
 /** CPU seconds (user + system) and name of every process under `root`, by pid, from /proc (clock ticks of 1/100 s). */
 function cpuOfDescendants(root: number): Map<number, { cpu: number; name: string }> {
@@ -79,8 +81,10 @@ async function round(mode: Mode): Promise<number> {
       await browser.page.waitForSelector("[data-node=b][data-status=ready]", { timeout: 30_000 });
     }
     const before = cpuNow();
+    const t0 = performance.now();
     const { epochs, elapsed } = await freeRunFor(runner, seconds, 500);
     const after = cpuNow();
+    browserMsPerS[mode].push(((after.browser - before.browser) * 1000) / ((performance.now() - t0) / 1000));
     if (mode === "watched" && dash!.viewerCount !== 1) throw new Error("the browser was not watching during the round");
     // Warm-up (500 epochs) is inside the CPU interval but not in `epochs`: counted in.
     const k = (epochs + 500) / 1000;
@@ -127,6 +131,7 @@ emit({
   cpu_ms_per_1000_epochs: Object.fromEntries(
     modes.map((m) => [m, Object.fromEntries((["driver", "runners", "browser"] as const).map((part) => [part, Math.round(median(cpuPerK[m].map((c) => c[part])) * 10000) / 10]))]),
   ),
+  browser_cpu_ms_per_s: Object.fromEntries(modes.map((m) => [m, Math.round(median(browserMsPerS[m].slice(1)))])),
   load_average: (await import("node:os")).loadavg().map((x) => Math.round(x * 10) / 10),
   rounds: Object.fromEntries(modes.map((m) => [m, rates[m].map(Math.round)])),
   seconds,
