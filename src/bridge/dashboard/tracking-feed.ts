@@ -73,11 +73,13 @@ export class TrackingFeed {
           k.points.push(...added);
           if (k.points.length > POINTS_KEPT) k.points.splice(0, k.points.length - POINTS_KEPT);
         }
-        const whole = JSON.stringify({ type: "metrics", runId: id, reset: true, points: k!.points } satisfies ServerMessage);
+        // Made only for a viewer that just chose the run: up to 50,000 points are not serialized every second.
+        let whole: string | undefined;
+        const wholeText = () => (whole ??= JSON.stringify({ type: "metrics", runId: id, reset: true, points: k!.points } satisfies ServerMessage));
         const more = added.length > 0 ? JSON.stringify({ type: "metrics", runId: id, reset: false, points: added } satisfies ServerMessage) : undefined;
         for (const v of viewers) {
           if (!v.chosen.has(id)) continue;
-          if (v.newly.has(id)) v.send(whole);
+          if (v.newly.has(id)) v.send(wholeText());
           else if (more) v.send(more);
         }
       }
