@@ -15,7 +15,7 @@ import {
   Start,
   Stop,
 } from "./command-to-runner.ts";
-import { ErrorMsg, Identify, Metrics, Status } from "./runner-to-command.ts";
+import { ErrorMsg, Identify, NodeMetricsMessage, Status } from "./runner-to-command.ts";
 import { Event } from "./runner-to-runner.ts";
 import { HostHello, HostStatus, Kill, RunnerExit, Spawn, StatusReport, StatusRequest } from "./command-to-host.ts";
 
@@ -42,7 +42,7 @@ export const MessageType = {
   kill: "kill",
   status_request: "status_request",
   status_report: "status_report",
-  metrics: "metrics",
+  node_metrics: "node_metrics",
 } as const;
 export type MessageType = (typeof MessageType)[keyof typeof MessageType];
 
@@ -68,7 +68,7 @@ export const MessageSchemas = {
   kill: Kill,
   status_request: StatusRequest,
   status_report: StatusReport,
-  metrics: Metrics,
+  node_metrics: NodeMetricsMessage,
 } as const satisfies Record<MessageType, z.ZodType>;
 
 export const Message = z.discriminatedUnion("type", [
@@ -92,7 +92,7 @@ export const Message = z.discriminatedUnion("type", [
   Kill,
   StatusRequest,
   StatusReport,
-  Metrics,
+  NodeMetricsMessage,
 ]);
 export type Message =
   | Announce
@@ -115,7 +115,7 @@ export type Message =
   | Kill
   | StatusRequest
   | StatusReport
-  | Metrics;
+  | NodeMetricsMessage;
 
 /** The message of one type. */
 export type MessageOf<T extends MessageType> = Extract<Message, { type: T }>;

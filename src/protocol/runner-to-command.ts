@@ -57,7 +57,7 @@ export const NodeMetricsValue = z.object({
 });
 export type NodeMetricsValue = z.infer<typeof NodeMetricsValue>;
 
-export const Metrics = messageSchema("metrics", NodeMetricsValue);
-export type Metrics = z.infer<typeof Metrics>;
+export const NodeMetricsMessage = messageSchema("node_metrics", NodeMetricsValue);
+export type NodeMetricsMessage = z.infer<typeof NodeMetricsMessage>;
 
-export type RunnerToCommand = Identify | Status | ErrorMsg | Heartbeat | Metrics;
+export type RunnerToCommand = Identify | Status | ErrorMsg | Heartbeat | NodeMetricsMessage;

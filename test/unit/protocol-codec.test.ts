@@ -58,7 +58,7 @@ const samples: Message[] = [
   makeMessage("kill", "command", { run_id: "r", runner_id: null }, T),
   makeMessage("status_request", "operator", null, T),
   makeMessage("status_report", "command", { hosts: {} }, T),
-  makeMessage("metrics", "runner-a", { nodes: { a: { runs: 10, errors: 1, events: { value: 9 }, p50Ms: 0.02, p99Ms: 1.5 }, b: { runs: 0, errors: 0, events: {}, p50Ms: null, p99Ms: null } } }, T),
+  makeMessage("node_metrics", "runner-a", { nodes: { a: { runs: 10, errors: 1, events: { value: 9 }, p50Ms: 0.02, p99Ms: 1.5 }, b: { runs: 0, errors: 0, events: {}, p50Ms: null, p99Ms: null } } }, T),
 ];
 
 describe("protocol codec - round trip", () => {

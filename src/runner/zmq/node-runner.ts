@@ -138,7 +138,7 @@ export class NodeRunner {
         const m = this.pump?.metrics;
         if (!m || m.total === reported) return;
         reported = m.total;
-        this.sendControl(makeMessage("metrics", this.id, { nodes: m.report() }));
+        this.sendControl(makeMessage("node_metrics", this.id, { nodes: m.report() }));
       }, this.config.heartbeatMs),
     );
     void this.readSubscriptions();

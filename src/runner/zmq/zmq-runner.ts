@@ -398,7 +398,7 @@ export class ZmqRunner extends EpochRunner {
       case "error":
         this.onRemoteError(msg);
         break;
-      case "metrics":
+      case "node_metrics":
         // Only for the nodes this runner hosts; nothing waits on these figures.
         for (const [node, m] of Object.entries(msg.value.nodes)) if (this.placement.runnerOf.get(node) === from) this.metricsByNode.set(node, { ...m, receivedAt: Date.now() });
         return;
