@@ -175,6 +175,8 @@ export type { Runner, RunnerState, RunnerEvents, TubeEvent, EpochResult } from "
  */
 export { ZmqRunner } from "./runner/zmq/zmq-runner.ts";
 export type { ZmqRunnerOptions, ZmqRunnerStats, RunStatus, NodeReport } from "./runner/zmq/zmq-runner.ts";
+/** Per node, measured where it runs: runs, errors, events per signal, process time p50/p99 (`status().nodes[id].metrics`, `LocalRunner.nodeMetrics()`). */
+export type { NodeMetricsReport } from "./runner/node-metrics.ts";
 
 /**
  * A host agent (what `tubular host` runs): joins a command node over CurveZMQ,
@@ -376,3 +378,4 @@ export { openStore, type Store } from "./store/index.ts";
 export { startDashboard } from "./bridge/dashboard/start.ts";
 export type { Dashboard, DashboardOptions } from "./bridge/dashboard/start.ts";
 export type { WatchedRun } from "./bridge/dashboard/feed.ts";
+export type { TrackingSource } from "./bridge/dashboard/tracking-feed.ts";

@@ -34,6 +34,7 @@ import { Session } from "./session.ts";
 import { DashboardEndpoint } from "./dashboard/endpoint.ts";
 import { DashboardFeed } from "./dashboard/feed.ts";
 import type { JobsSource } from "./dashboard/jobs-feed.ts";
+import type { TrackingSource } from "./dashboard/tracking-feed.ts";
 import { sessionRuns } from "./dashboard/session-runs.ts";
 
 export const RPC_PATH = "/ws/v0/rpc/";
@@ -85,6 +86,8 @@ export interface BridgeOptions extends Partial<BridgeLimits> {
   logger?: Logger;
   /** The job registry's store: the dashboard shows its runs and their events. */
   dashboardJobs?: JobsSource;
+  /** Run tracking's store: the dashboard lists tracked runs and plots their metrics. */
+  dashboardTracking?: TrackingSource;
   /** Plain HTTP requests go here first (the job registry); it returns false for paths it leaves to the bridge. */
   httpHandler?: (req: http.IncomingMessage, res: http.ServerResponse, keys: ApiKeys) => boolean;
   /** Run tracking over the server's store: `runner.init` with `track`, a known `run_uuid`, and the `tracking.*` methods. */
@@ -183,7 +186,7 @@ export class BridgeServer {
     });
 
     // The dashboard (its page at `/`, its feed at /ws/v0/dashboard) behind the same keys.
-    const dashboard = new DashboardEndpoint({ feed: new DashboardFeed({ runs: () => sessionRuns(this.sessions.values()), log: this.log, ...(o.dashboardJobs ? { jobs: o.dashboardJobs } : {}) }), mode: "serve", keys: this.keys, log: this.log });
+    const dashboard = new DashboardEndpoint({ feed: new DashboardFeed({ runs: () => sessionRuns(this.sessions.values()), log: this.log, ...(o.dashboardJobs ? { jobs: o.dashboardJobs } : {}), ...(o.dashboardTracking ? { tracking: o.dashboardTracking } : {}) }), mode: "serve", keys: this.keys, log: this.log });
     this.dashboard = dashboard;
     const server = http.createServer((req, res) => {
       // A target that does not parse is refused before any handler reads it.

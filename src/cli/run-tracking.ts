@@ -20,7 +20,7 @@ export class CliRunTracking {
   private epochs = 0;
   private readonly started = performance.now();
 
-  private constructor(private readonly store: Store, private readonly tracker: Tracker, readonly run: TrackedRunRecord, readonly project: string) {
+  private constructor(readonly store: Store, private readonly tracker: Tracker, readonly run: TrackedRunRecord, readonly project: string) {
     this.timer = setInterval(() => void this.flush(), FLUSH_MS);
     this.timer.unref();
   }

@@ -172,19 +172,21 @@ export async function run(file: string, options: RunOptions, io: CliContext = de
       ...(options.trust ? { trust: options.trust } : {}),
       ...(options.advertise ? { advertise: options.advertise } : {}),
     });
+    if (options.track) {
+      tracking = await CliRunTracking.open({ db: options.db ?? "tubular.db", project: options.track, name: options.runName, file, tubeId: tube.id });
+      tracking.listen(runner);
+      io.stderr.write(`tubular: tracking run ${tracking.run.name} in project ${tracking.project} (tubular runs show ${tracking.run.name})\n`);
+    }
     if (options.dashboard !== undefined) {
       const watched = runner;
       dashboard = await startDashboard({
         runs: [{ id: "run", label: tube.id, kind: options.runner, tube, runner: watched }],
         port: options.dashboard === true ? 0 : options.dashboard,
         logger,
+        // With --track, the dashboard plots this run's metrics (and the store's other tracked runs beside them).
+        ...(tracking ? { tracking: tracking.store.tracking } : {}),
       });
       io.stderr.write(`dashboard: ${dashboard.url}\n`);
-    }
-    if (options.track) {
-      tracking = await CliRunTracking.open({ db: options.db ?? "tubular.db", project: options.track, name: options.runName, file, tubeId: tube.id });
-      tracking.listen(runner);
-      io.stderr.write(`tubular: tracking run ${tracking.run.name} in project ${tracking.project} (tubular runs show ${tracking.run.name})\n`);
     }
     await runner.init();
     if (options.freeRun) {

@@ -53,6 +53,7 @@ Example:
           upgradeHandler: (req, socket, head, keys) => agents.handleUpgrade(req, socket, head, keys),
           dashboardJobs: jobs.store,
           tracker: tracking.tracker,
+          dashboardTracking: jobs.store.tracking,
           host: options.host,
           port: options.port,
           ...(options.apiKeys ? { apiKeysFile: options.apiKeys } : {}),

@@ -7,7 +7,7 @@
  */
 import type { z } from "zod";
 import { Announce, Deinit, Enable, EpochEnded, Heartbeat, Init, Ping, Process, Start, Stop } from "./command-to-runner.ts";
-import { ErrorMsg, Identify, Metrics, Status } from "./runner-to-command.ts";
+import { ErrorMsg, Identify, Metrics, NodeMetricsMessage, Status } from "./runner-to-command.ts";
 import { Event } from "./runner-to-runner.ts";
 import { HostHello, HostStatus, Kill, RunnerExit, Spawn } from "./command-to-host.ts";
 import { StatusReport, StatusRequest } from "./status-report.ts";
@@ -41,6 +41,7 @@ export const MESSAGES = {
   status: { schema: Status, directions: ["runnerToCommand"] },
   error: { schema: ErrorMsg, directions: ["runnerToCommand"] },
   metrics: { schema: Metrics, directions: ["runnerToCommand"] },
+  node_metrics: { schema: NodeMetricsMessage, directions: ["runnerToCommand"] },
   event: { schema: Event, directions: ["runnerToRunner"] },
   spawn: { schema: Spawn, directions: ["commandToHost"] },
   kill: { schema: Kill, directions: ["commandToHost"] },

@@ -52,3 +52,17 @@ export type MetricPoint = z.infer<typeof MetricPoint>;
  */
 export const Metrics = messageSchema("metrics", z.object({ metrics: z.array(MetricPoint).max(10_000) }));
 export type Metrics = z.infer<typeof Metrics>;
+
+/** Per-node figures measured in the runner (runner/node-metrics.ts), sent about once a heartbeat period while they change. */
+export const NodeFigures = z.object({
+  runs: z.number().int().nonnegative(),
+  errors: z.number().int().nonnegative(),
+  events: z.record(z.string(), z.number().int().nonnegative()),
+  p50Ms: z.number().nonnegative().nullable(),
+  p99Ms: z.number().nonnegative().nullable(),
+});
+export const NodeMetricsValue = z.object({ nodes: z.record(NodeIdSchema, NodeFigures) });
+export type NodeMetricsValue = z.infer<typeof NodeMetricsValue>;
+
+export const NodeMetricsMessage = messageSchema("node_metrics", NodeMetricsValue);
+export type NodeMetricsMessage = z.infer<typeof NodeMetricsMessage>;

@@ -7,6 +7,7 @@
 import { z } from "zod";
 import { NodeStatusSchema, messageSchema } from "./common.ts";
 import { Resources } from "./command-to-host.ts";
+import { NodeFigures } from "./runner-to-command.ts";
 
 export const NodeReport = z.object({
   /** The runner process holding the node ("command" for the driver's own nodes). */
@@ -18,6 +19,8 @@ export const NodeReport = z.object({
   restarts: z.number().int().nonnegative(),
   /** Epochs the node finished. */
   epochs: z.number().int().nonnegative(),
+  /** Measured where the node runs (runs, errors, events per signal, process time p50/p99), with when this process had the report (Date.now()); absent before its first report. */
+  metrics: NodeFigures.extend({ receivedAt: z.number() }).optional(),
 });
 export type NodeReport = z.infer<typeof NodeReport>;
 

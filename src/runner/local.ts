@@ -11,6 +11,7 @@ import { EpochRunner } from "./epoch-runner.ts";
 import type { Waiter } from "./epoch-ledger.ts";
 import { instantiate, release, type Instances } from "./execute.ts";
 import { TaskPump } from "./task-pump.ts";
+import { NodeMetrics, type NodeMetricsReport } from "./node-metrics.ts";
 import { endAssetEpoch } from "../node/assets.ts";
 import type { TubeEvent } from "./runner.ts";
 
@@ -26,6 +27,8 @@ export class LocalRunner extends EpochRunner {
   private eventId = 0;
   private fillScheduled = false;
   private pump: TaskPump;
+  /** Kept across the pumps init makes, so the counts run on. */
+  private readonly metrics = new NodeMetrics();
 
   constructor(tube: Tube, options: LocalRunnerOptions = {}) {
     super(tube);
@@ -42,7 +45,12 @@ export class LocalRunner extends EpochRunner {
       metric: (m) => {
         if (this.listenerCount("metric") > 0) this.emit("metric", m);
       },
-    });
+    }, { metrics: this.metrics });
+  }
+
+  /** Per node: runs, errors, events per signal, process time p50/p99 (for the dashboard). */
+  nodeMetrics(): Record<string, NodeMetricsReport> {
+    return this.metrics.report();
   }
 
   async init(): Promise<void> {

@@ -8,6 +8,7 @@ import type { NodeError } from "../errors.ts";
 import type { Emitted, Scheduler, Task } from "../graph/scheduler.ts";
 import { execute, type Instances } from "./execute.ts";
 import { dropMetric, metricLogger, type NodeMetric } from "../node/metrics.ts";
+import { NodeMetrics } from "./node-metrics.ts";
 
 export interface PumpHooks {
   /** A local node completed an epoch (ran, or was skipped: then `emitted` is empty). Called before the scheduler hears of it. */
@@ -30,6 +31,8 @@ export interface PumpOptions {
    * chain100). Default: no limit (LocalRunner runs whole batches).
    */
   readonly sliceMs?: number;
+  /** Where runs are counted and timed; a runner that re-makes its pump passes its own to keep the counts. */
+  readonly metrics?: NodeMetrics;
 }
 
 export class TaskPump {
@@ -41,6 +44,8 @@ export class TaskPump {
   private resume: NodeJS.Timeout | undefined;
   /** Made once: the hot path passes it, never builds it. */
   private readonly log: ReturnType<typeof metricLogger>;
+  /** Runs, errors, events per signal and process times of the nodes this pump runs. */
+  readonly metrics: NodeMetrics;
 
   constructor(
     private readonly scheduler: Scheduler,
@@ -50,6 +55,7 @@ export class TaskPump {
   ) {
     const metric = hooks.metric?.bind(hooks);
     this.log = metric ? metricLogger(metric) : dropMetric;
+    this.metrics = options.metrics ?? new NodeMetrics();
   }
 
   pump(): void {
@@ -102,13 +108,17 @@ export class TaskPump {
       return;
     }
     let out: Emitted[] | Promise<Emitted[]>;
+    const id = task.node.id;
+    const t0 = performance.now();
     try {
       out = execute(instance, task, this.log);
     } catch (err) {
+      this.metrics.record(id, performance.now() - t0, undefined);
       this.fail(task, err as NodeError);
       return;
     }
     if (Array.isArray(out)) {
+      this.metrics.record(id, performance.now() - t0, out);
       this.complete(task, out);
       return;
     }
@@ -116,11 +126,13 @@ export class TaskPump {
     out.then(
       (emitted) => {
         this.active--;
+        this.metrics.record(id, performance.now() - t0, emitted);
         this.complete(task, emitted);
         this.pump();
       },
       (err: NodeError) => {
         this.active--;
+        this.metrics.record(id, performance.now() - t0, undefined);
         this.fail(task, err);
         this.pump();
       },

@@ -118,8 +118,8 @@ export class PostgresTracking implements TrackingStore {
     });
   }
 
-  async listMetrics(runUuid: string): Promise<MetricRecord[]> {
-    return ((await this.pool.query("SELECT * FROM track_metrics WHERE run_uuid = $1 ORDER BY seq", [runUuid])).rows as Row[]).map(rowToMetric);
+  async listMetrics(runUuid: string, skip = 0): Promise<MetricRecord[]> {
+    return ((await this.pool.query("SELECT * FROM track_metrics WHERE run_uuid = $1 ORDER BY seq OFFSET $2", [runUuid, skip])).rows as Row[]).map(rowToMetric);
   }
 
   async putAgentWorker(w: AgentWorkerRecord): Promise<AgentWorkerRecord> {

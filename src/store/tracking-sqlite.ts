@@ -98,8 +98,8 @@ export class SqliteTracking implements TrackingStore {
     return tx.immediate();
   }
 
-  async listMetrics(runUuid: string): Promise<MetricRecord[]> {
-    return (this.db.prepare("SELECT * FROM track_metrics WHERE run_uuid = ? ORDER BY seq").all(runUuid) as Row[]).map(rowToMetric);
+  async listMetrics(runUuid: string, skip = 0): Promise<MetricRecord[]> {
+    return (this.db.prepare("SELECT * FROM track_metrics WHERE run_uuid = ? ORDER BY seq LIMIT -1 OFFSET ?").all(runUuid, skip) as Row[]).map(rowToMetric);
   }
 
   async putAgentWorker(w: AgentWorkerRecord): Promise<AgentWorkerRecord> {

@@ -34,7 +34,8 @@ export interface TrackingStore {
   failOrphanedRuns(host: string, alive: (pid: number) => boolean, now: number): Promise<TrackedRunRecord[]>;
   /** Appends metrics to a run (steps filled in as NewMetric says); false when there is no such run. */
   addMetrics(runUuid: string, metrics: NewMetric[]): Promise<boolean>;
-  listMetrics(runUuid: string): Promise<MetricRecord[]>;
+  /** A run's metrics in the order they were logged; `skip`: leave out the first that many (a reader that has them already). */
+  listMetrics(runUuid: string, skip?: number): Promise<MetricRecord[]>;
 
   putAgentWorker(w: AgentWorkerRecord): Promise<AgentWorkerRecord>;
   getAgentWorker(workerId: string): Promise<AgentWorkerRecord | undefined>;

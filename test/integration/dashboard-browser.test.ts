@@ -3,7 +3,11 @@
  * Screenshots of each state go to test-artifacts/dashboard/ (ignored by git).
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import os from "node:os";
 import path from "node:path";
+import { Tracker } from "../../src/bridge/tracking/index.ts";
+import { openStore } from "../../src/store/open.ts";
 import { afterEach, describe, expect, it, onTestFailed } from "vitest";
 import { BridgeServer, TubularClient } from "../../src/bridge/index.ts";
 import { startDashboard, type Dashboard } from "../../src/bridge/dashboard/start.ts";
@@ -31,8 +35,8 @@ async function browser(): Promise<OpenBrowser> {
   return b;
 }
 
-async function dashboardOf(runner: ZmqRunner): Promise<Dashboard> {
-  const dash = await startDashboard({ runs: [{ id: "run", label: runner.tube.id, kind: "zmq", tube: runner.tube, runner }] });
+async function dashboardOf(runner: ZmqRunner, extra: Omit<Parameters<typeof startDashboard>[0], "runs"> = {}): Promise<Dashboard> {
+  const dash = await startDashboard({ runs: [{ id: "run", label: runner.tube.id, kind: "zmq", tube: runner.tube, runner }], ...extra });
   cleanups.push(() => dash.close());
   return dash;
 }
@@ -119,6 +123,84 @@ describe("dashboard - in Chromium", () => {
     await screenshot(b.page, "run-free-run");
     child.kill("SIGINT");
     expect(await exited).toBe(0);
+  }, 90_000);
+
+  it("during a free-run each node shows its process time p50/p99 and errors, and an edge's events/s figure changes", async () => {
+    const runner = await started(
+      {
+        nodes: {
+          a: { type: "count" },
+          s: { type: "sporadic", params: { values: [1], every: 4 } },
+          wait: { type: "sleep", depends: [{ value: "s.value" }], params: { ms: 5 } },
+          b: { type: "multiply", depends: [{ left: "a.index" }], params: { right: 2 } },
+          return: { type: "return", depends: "b.value" },
+        },
+      },
+      { processes: "per-node" },
+    );
+    const dash = await dashboardOf(runner);
+    const b = await browser();
+    await b.page.goto(dash.url);
+    await b.page.waitForSelector("[data-node=b][data-status=ready]", { timeout: 15_000 });
+    await runner.start();
+    cleanups.push(() => runner.stop());
+    const edge = "[data-testid='edge-rate-a.index->b.left']";
+    await b.page.waitForFunction((sel) => /^[\d.]+k?$/.test(document.querySelector(sel)?.textContent ?? "") && document.querySelector(sel)?.textContent !== "0.0", edge, { timeout: 20_000 });
+    const first = await text(b, edge);
+    await b.page.waitForFunction(([sel, was]) => document.querySelector(sel!)?.textContent !== was, [edge, first], { timeout: 20_000 });
+    expect(await text(b, edge)).toMatch(/^[\d.]+k?$/);
+    // The sleeping node's p50 is its 5 ms (and more on a loaded machine), shown in ms; the others have theirs.
+    await b.page.waitForFunction(() => /ms$/.test(document.querySelector("[data-testid=p50-wait]")?.textContent ?? ""), undefined, { timeout: 20_000 });
+    expect(Number.parseFloat(await text(b, "[data-testid=p50-wait]"))).toBeGreaterThanOrEqual(4.5);
+    for (const id of ["a", "b", "s"]) {
+      expect(await text(b, `[data-testid=p50-${id}]`)).toMatch(/^[\d.]+ (µs|ms|s)$/);
+      expect(await text(b, `[data-testid=p99-${id}]`)).toMatch(/^[\d.]+ (µs|ms|s)$/);
+      expect(await text(b, `[data-testid=errors-${id}]`)).toBe("0");
+    }
+    // The edge that carries a quarter of the epochs shows its own count, not the node rate.
+    expect(await b.page.$("[data-testid='edge-rate-s.value->wait.value']")).not.toBeNull();
+    await b.page.click("[data-node=wait]");
+    expect(await text(b, "[data-testid=node-panel]")).toMatch(/process time\s*p50 [\d.]+ ms · p99 [\d.]+ ms/);
+    await screenshot(b.page, "free-run-figures");
+  }, 90_000);
+
+  it("a tracked run's metrics plot appears and grows while it logs; two runs side by side in one chart per metric", async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), "tubular-dash-plot-"));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const store = await openStore(path.join(dir, "t.db"));
+    cleanups.push(() => store.close());
+    const tracker = new Tracker(store.tracking);
+    const done = await tracker.start({ namespace: "tubular", project: "Demo", name: "baseline" });
+    await tracker.log(done.uuid, Array.from({ length: 30 }, (_, i) => ({ name: "loss", value: 1 / (1 + i / 5), step: i })));
+    await tracker.setStatus(done.uuid, "COMPLETED");
+    const live = await tracker.start({ namespace: "tubular", project: "Demo", name: "tuned" });
+    let step = 0;
+    const logOne = () => tracker.log(live.uuid, [{ name: "loss", value: 1 / (1 + step / 3), step }, { name: "accuracy", value: 1 - 1 / (1 + step++ / 4), step: step - 1 }]);
+    for (let i = 0; i < 5; i++) await logOne();
+    const runner = await started({ nodes: { a: { type: "count" }, return: { type: "return", depends: "a.index" } } });
+    const dash = await dashboardOf(runner, { tracking: store.tracking });
+    const b = await browser();
+    await b.page.goto(dash.url);
+    await b.page.click("[data-testid=view-metrics]");
+    await b.page.waitForSelector("[data-tracked=tuned]", { timeout: 15_000 });
+    await b.page.click("[data-tracked=tuned]");
+    await b.page.waitForSelector("[data-testid=chart-loss] canvas", { timeout: 15_000 });
+    await b.page.waitForFunction(() => Number(document.querySelector("[data-testid=chart-loss]")?.getAttribute("data-points")) === 5, undefined, { timeout: 15_000 });
+    expect(await b.page.$("[data-testid=chart-accuracy] canvas")).not.toBeNull();
+    // Live: what the run logs from now on reaches the chart without a reload.
+    const logging = setInterval(() => void logOne(), 200);
+    cleanups.push(async () => clearInterval(logging));
+    await b.page.waitForFunction(() => Number(document.querySelector("[data-testid=chart-loss]")?.getAttribute("data-points")) >= 10, undefined, { timeout: 20_000 });
+    const grown = Number(await b.page.getAttribute("[data-testid=chart-loss]", "data-points"));
+    await b.page.waitForFunction((was) => Number(document.querySelector("[data-testid=chart-loss]")?.getAttribute("data-points")) > was, grown, { timeout: 20_000 });
+    clearInterval(logging);
+    // A second run beside it: the loss chart holds both series (its legend names both), accuracy only the one that logged it.
+    await b.page.click("[data-tracked=baseline]");
+    await b.page.waitForFunction(() => Number(document.querySelector("[data-testid=chart-loss]")?.getAttribute("data-points")) >= 40, undefined, { timeout: 15_000 });
+    const legend = await b.page.$$eval("[data-testid=chart-loss] .u-legend .u-series", (els) => els.map((e) => e.textContent ?? ""));
+    expect(legend.some((l) => l.includes("Demo/tuned"))).toBe(true);
+    expect(legend.some((l) => l.includes("Demo/baseline"))).toBe(true);
+    await screenshot(b.page, "tracked-metrics");
   }, 90_000);
 
   it("a node that fails turns red and shows its error: type, message, epoch", async () => {

@@ -4,6 +4,11 @@
  * unwatched run pays (nothing is read while nobody watches).
  */
 import http from "node:http";
+import os from "node:os";
+import path from "node:path";
+import { mkdtemp, rm } from "node:fs/promises";
+import { Tracker } from "../../src/bridge/tracking/index.ts";
+import { openStore } from "../../src/store/open.ts";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import WebSocket from "ws";
 import { BridgeServer } from "../../src/bridge/index.ts";
@@ -22,7 +27,7 @@ afterEach(async () => {
 
 const CHAIN = { nodes: { a: { type: "count" }, b: { type: "multiply", depends: [{ left: "a.index" }], params: { right: 2 } }, return: { type: "return", depends: "b.value" } } };
 
-async function dashboardOf(runner: ZmqRunner, opts: { apiKeys?: string[]; intervalMs?: number } = {}): Promise<Dashboard> {
+async function dashboardOf(runner: ZmqRunner, opts: Omit<Parameters<typeof startDashboard>[0], "runs"> = {}): Promise<Dashboard> {
   const dash = await startDashboard({ runs: [{ id: "run", label: "chain", kind: "zmq", tube: runner.tube, runner }], ...opts });
   cleanups.push(() => dash.close());
   return dash;
@@ -72,7 +77,7 @@ describe("dashboard - feed", () => {
     const dash = await dashboardOf(runner, { apiKeys: ["k1"] });
 
     const wrong = await feed(dash);
-    expect(await wrong.next("hello")).toEqual({ type: "hello", version: 1, mode: "serve", auth: true, jobs: false });
+    expect(await wrong.next("hello")).toEqual({ type: "hello", version: 1, mode: "serve", auth: true, jobs: false, tracking: false });
     wrong.ws.send(JSON.stringify({ type: "auth", key: "nope" }));
     expect((await wrong.closed).code).toBe(4401);
     expect(wrong.messages.map((m) => m.type)).toEqual(["hello"]);
@@ -121,6 +126,59 @@ describe("dashboard - feed", () => {
     expect(status.mock.calls.length).toBe(after);
   }, 60_000);
 
+  it("shows process time p50/p99 measured where each node runs, and edge rates from counted events (an edge that carries a quarter of the epochs shows a quarter)", async () => {
+    const runner = await startRunner(
+      {
+        nodes: {
+          // The two sources share a process: both edge rates then come from the same reports, over the same interval.
+          a: { type: "count", group: "sources" },
+          s: { type: "sporadic", params: { values: [1], every: 4 }, group: "sources" },
+          slow: { type: "sleep", depends: [{ value: "s.value" }], params: { ms: 5 } },
+          b: { type: "multiply", depends: [{ left: "a.index" }], params: { right: 2 } },
+          return: { type: "return", depends: "b.value" },
+        },
+      },
+      { heartbeatMs: 1000, processes: "per-node" },
+    );
+    expect(runner.status().nodes.a!.runner).toBe(runner.status().nodes.s!.runner);
+    const dash = await dashboardOf(runner, { intervalMs: 500 });
+    const viewer = await feed(dash);
+    await viewer.next("state");
+    await runner.start();
+    cleanups.push(() => runner.stop());
+    type Run = Extract<ServerMessage, { type: "state" }>["runs"][number];
+    const latest = () => (viewer.messages.filter((m) => m.type === "state").at(-1) as Extract<ServerMessage, { type: "state" }>).runs[0]!;
+    let run: Run | undefined;
+    await vi.waitFor(
+      () => {
+        run = latest();
+        // Enough epochs per report interval that a quarter of them is a ratio, not a rounding.
+        expect(run.edges["a.index->b.left"]).toBeGreaterThan(40);
+        expect(run.edges["s.value->slow.value"]).toBeGreaterThan(0);
+        expect(run.nodes.slow!.p50Ms).not.toBeNull();
+      },
+      { timeout: 20_000, interval: 100 },
+    );
+    // Both rates come from one pair of reports of one process: sporadic emits on every 4th of its runs.
+    const ratio = run!.edges["s.value->slow.value"]! / run!.edges["a.index->b.left"]!;
+    expect(ratio).toBeGreaterThan(0.2);
+    expect(ratio).toBeLessThan(0.3);
+    // The counts behind them, as the runner reported them: events counted, not runs.
+    const m = runner.status().nodes.s!.metrics!;
+    expect(m.events.value).toBe(Math.floor(m.runs / 4));
+    // The sleep node's process call takes at least its 5 ms where it runs; the others' percentiles are there too.
+    expect(run!.nodes.slow!.p50Ms!).toBeGreaterThanOrEqual(4.5);
+    expect(run!.nodes.slow!.p99Ms!).toBeGreaterThanOrEqual(run!.nodes.slow!.p50Ms!);
+    expect(run!.nodes.b!.p50Ms).toEqual(expect.any(Number));
+    expect(run!.nodes.b!.p99Ms).toEqual(expect.any(Number));
+    expect(run!.nodes.b!.errors).toBe(0);
+    // The tube's return node runs in the driver, measured there.
+    expect(run!.nodes.return!.p50Ms).toEqual(expect.any(Number));
+    await runner.stop();
+    // Once the free-run stopped and the runners' reports went quiet, the edges show no events.
+    await vi.waitFor(() => expect(latest().edges["a.index->b.left"]).toBe(0), { timeout: 20_000, interval: 200 });
+  }, 90_000);
+
   it("keeps a node's error that came while nobody watched", async () => {
     const runner = await started({
       nodes: {
@@ -134,7 +192,43 @@ describe("dashboard - feed", () => {
     const viewer = await feed(dash);
     const state = (await viewer.next("state")) as Extract<ServerMessage, { type: "state" }>;
     expect(state.runs[0]!.nodes.b).toMatchObject({ status: "failed", error: { type: "RangeError", message: "division by zero (6 / 0)", epoch: 1, code: "TUBULAR_ERR_NODE_FAILED" } });
+    // Counted where b runs: one failed run of three (the report reaches the driver within a heartbeat period).
+    await vi.waitFor(() => expect(runner.status().nodes.b!.metrics).toMatchObject({ runs: 3, errors: 1 }), { timeout: 10_000, interval: 100 });
     expect(state.runs[0]!.nodes.a!.status).not.toBe("failed");
+  }, 60_000);
+
+  it("tracked runs: the list, then a chosen run's metrics whole and then only the points logged since; a malformed message closes 4400", async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), "tubular-dash-track-"));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const store = await openStore(path.join(dir, "t.db"));
+    cleanups.push(() => store.close());
+    const tracker = new Tracker(store.tracking);
+    const a = await tracker.start({ namespace: "tubular", project: "Demo", name: "a" });
+    const b = await tracker.start({ namespace: "tubular", project: "Demo", name: "b" });
+    await tracker.log(a.uuid, [{ name: "loss", value: 1, step: 0 }, { name: "loss", value: 0.5, step: 1 }, { name: "note", value: "text", step: 1 }]);
+    await tracker.log(b.uuid, [{ name: "loss", value: 2, step: 0 }]);
+    const runner = await started(CHAIN);
+    const dash = await dashboardOf(runner, { intervalMs: 300, tracking: store.tracking });
+    const viewer = await feed(dash);
+    expect(await viewer.next("hello")).toMatchObject({ tracking: true });
+    const tracked = (await viewer.next("tracked")) as Extract<ServerMessage, { type: "tracked" }>;
+    expect(tracked.runs.map((r) => [r.project, r.name, r.status]).sort()).toEqual([["Demo", "a", "RUNNING"], ["Demo", "b", "RUNNING"]]);
+    viewer.ws.send(JSON.stringify({ type: "chooseRuns", runs: [a.uuid] }));
+    const whole = (await viewer.next("metrics")) as Extract<ServerMessage, { type: "metrics" }>;
+    // Numbers only: the text value is not a point.
+    expect(whole).toEqual({ type: "metrics", runId: a.uuid, reset: true, points: [{ name: "loss", step: 0, value: 1 }, { name: "loss", step: 1, value: 0.5 }] });
+    await tracker.log(a.uuid, [{ name: "loss", value: 0.25, step: 2 }]);
+    await tracker.log(b.uuid, [{ name: "loss", value: 9, step: 1 }]);
+    await vi.waitFor(() => expect(viewer.messages.filter((m) => m.type === "metrics")).toHaveLength(2), { timeout: 10_000, interval: 100 });
+    expect(viewer.messages.filter((m) => m.type === "metrics")[1]).toEqual({ type: "metrics", runId: a.uuid, reset: false, points: [{ name: "loss", step: 2, value: 0.25 }] });
+    // Choosing b as well brings b whole; a is not sent again.
+    viewer.ws.send(JSON.stringify({ type: "chooseRuns", runs: [a.uuid, b.uuid] }));
+    await vi.waitFor(() => expect(viewer.messages.filter((m) => m.type === "metrics")).toHaveLength(3), { timeout: 10_000, interval: 100 });
+    expect(viewer.messages.filter((m) => m.type === "metrics")[2]).toMatchObject({ runId: b.uuid, reset: true, points: [{ step: 0, value: 2 }, { step: 1, value: 9 }] });
+    await tracker.setStatus(a.uuid, "COMPLETED");
+    await vi.waitFor(() => expect((viewer.messages.filter((m) => m.type === "tracked").at(-1) as Extract<ServerMessage, { type: "tracked" }>).runs.find((r) => r.id === a.uuid)!.status).toBe("COMPLETED"), { timeout: 10_000, interval: 100 });
+    viewer.ws.send(JSON.stringify({ type: "chooseRuns", runs: "all" }));
+    expect((await viewer.closed).code).toBe(4400);
   }, 60_000);
 
   it("beyond loopback a dashboard needs keys", async () => {

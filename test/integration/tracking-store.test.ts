@@ -74,6 +74,9 @@ for (const k of STORE_KINDS) {
       expect(await t.addMetrics("r", [{ name: "loss", value: 0.5, timestamp: 1 }, { name: "loss", value: 0.25, timestamp: 2 }, { name: "acc", value: { top1: 0.9 }, timestamp: 3 }, { name: "loss", value: 0.1, step: 10, timestamp: 4 }])).toBe(true);
       expect(await t.addMetrics("missing", [{ name: "loss", value: 1, timestamp: 1 }])).toBe(false);
       expect((await t.listMetrics("r")).map((m) => [m.name, m.value, m.step])).toEqual([["loss", 0.5, 0], ["loss", 0.25, 1], ["acc", { top1: 0.9 }, 0], ["loss", 0.1, 10]]);
+      // A reader that has the first rows asks only for the rest, in the order they were logged.
+      expect((await t.listMetrics("r", 2)).map((m) => [m.name, m.step])).toEqual([["acc", 0], ["loss", 10]]);
+      expect(await t.listMetrics("r", 4)).toEqual([]);
     });
 
     it("a run left RUNNING by a process that is gone becomes FAILED; a live one's does not", async () => {

@@ -64,6 +64,7 @@ const samples: Message[] = [
   makeMessage("status_request", "operator", null, T),
   makeMessage("status_report", "command", { state: "ready", hosts: {}, nodes: { a: { runner: "a", host: "driver", pid: 7, status: "restarting", restarts: 1, epochs: 3 } }, epochsCompleted: 3 }, T),
   makeMessage("metrics", "runner-a", { metrics: [{ node_id: "a", name: "loss", value: 0.5, step: 3 }] }, T),
+  makeMessage("node_metrics", "runner-a", { nodes: { a: { runs: 10, errors: 1, events: { value: 9 }, p50Ms: 0.02, p99Ms: 1.5 }, b: { runs: 0, errors: 0, events: {}, p50Ms: null, p99Ms: null } } }, T),
 ];
 
 describe("protocol codec - round trip", () => {

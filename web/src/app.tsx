@@ -1,6 +1,6 @@
 /** The dashboard: login when a key is needed, else the runs, each as graph or hosts & runners. */
-import { useEffect, useMemo, useState } from "preact/hooks";
-import type { GraphView, JobEventView, JobRunView, RunState, ServerMessage } from "../../src/bridge/dashboard/messages.ts";
+import { useEffect, useMemo, useRef, useState } from "preact/hooks";
+import type { GraphView, JobEventView, JobRunView, MetricPoint, RunState, ServerMessage, TrackedRunView } from "../../src/bridge/dashboard/messages.ts";
 import { Connection, storedKey, type LinkState } from "./connection.ts";
 import { rate, time } from "./format.ts";
 import { Graph } from "./graph.tsx";
@@ -8,6 +8,7 @@ import { Hosts } from "./hosts.tsx";
 import { Jobs } from "./jobs.tsx";
 import { Login } from "./login.tsx";
 import { NodePanel } from "./node-panel.tsx";
+import { Tracking } from "./tracking.tsx";
 
 type Tab = "graph" | "hosts";
 
@@ -18,8 +19,13 @@ export function App() {
   const [runId, setRunId] = useState<string | undefined>();
   const [nodeId, setNodeId] = useState<string | undefined>();
   const [tab, setTab] = useState<Tab>("graph");
-  const [view, setView] = useState<"runs" | "jobs">("runs");
+  const [view, setView] = useState<"runs" | "jobs" | "metrics">("runs");
   const [hasJobs, setHasJobs] = useState(false);
+  const [hasTracking, setHasTracking] = useState(false);
+  const [tracked, setTracked] = useState<readonly TrackedRunView[]>([]);
+  const [chosen, setChosen] = useState<string[]>([]);
+  const chosenRef = useRef<string[]>([]);
+  const [points, setPoints] = useState<ReadonlyMap<string, readonly MetricPoint[]>>(new Map());
   const [jobRuns, setJobRuns] = useState<readonly JobRunView[]>([]);
   const [jobEvents, setJobEvents] = useState<ReadonlyMap<string, readonly JobEventView[]>>(new Map());
   const [jobId, setJobId] = useState<string | undefined>();
@@ -29,8 +35,20 @@ export function App() {
       new Connection({
         onLink: setLink,
         onMessage: (m: ServerMessage) => {
-          if (m.type === "hello") setHasJobs(m.jobs);
-          else if (m.type === "jobs") setJobRuns(m.runs);
+          if (m.type === "hello") {
+            setHasJobs(m.jobs);
+            setHasTracking(m.tracking);
+          } else if (m.type === "jobs") setJobRuns(m.runs);
+          else if (m.type === "tracked") {
+            setTracked(m.runs);
+            // The feed is up (after the key): the runs plotted before a reconnect are asked for again, whole.
+            if (chosenRef.current.length > 0) conn.send({ type: "chooseRuns", runs: chosenRef.current });
+          } else if (m.type === "metrics")
+            setPoints((old) => {
+              const next = new Map(old);
+              next.set(m.runId, m.reset ? m.points : [...(old.get(m.runId) ?? []), ...m.points]);
+              return next;
+            });
           else if (m.type === "jobEvents")
             setJobEvents((old) => {
               const next = new Map(old);
@@ -44,6 +62,12 @@ export function App() {
       }),
     [],
   );
+  const choose = (ids: string[]) => {
+    chosenRef.current = ids;
+    setChosen(ids);
+    setPoints((old) => new Map([...old].filter(([id]) => ids.includes(id))));
+    conn.send({ type: "chooseRuns", runs: ids });
+  };
   useEffect(() => {
     conn.open();
     return () => conn.close();
@@ -68,14 +92,21 @@ export function App() {
     <div class="app">
       <header class="top">
         <h1>tubular</h1>
-        {hasJobs ? (
+        {hasJobs || hasTracking ? (
           <nav class="views">
             <button class={view === "runs" ? "active" : ""} onClick={() => setView("runs")} data-testid="view-runs">
               Graphs
             </button>
-            <button class={view === "jobs" ? "active" : ""} onClick={() => setView("jobs")} data-testid="view-jobs">
-              Jobs
-            </button>
+            {hasJobs ? (
+              <button class={view === "jobs" ? "active" : ""} onClick={() => setView("jobs")} data-testid="view-jobs">
+                Jobs
+              </button>
+            ) : null}
+            {hasTracking ? (
+              <button class={view === "metrics" ? "active" : ""} onClick={() => setView("metrics")} data-testid="view-metrics">
+                Metrics
+              </button>
+            ) : null}
           </nav>
         ) : null}
         <nav class="runs">
@@ -104,6 +135,10 @@ export function App() {
       {view === "jobs" ? (
         <main>
           <Jobs runs={jobRuns} events={jobEvents} selected={jobId} onSelect={setJobId} />
+        </main>
+      ) : view === "metrics" ? (
+        <main>
+          <Tracking runs={tracked} chosen={chosen} points={points} onChoose={choose} />
         </main>
       ) : !run ? (
         <p class="muted empty" data-testid="no-runs">

@@ -73,6 +73,11 @@ export class Connection {
     };
   }
 
+  /** Sends a message to the feed when it is open (the app sends its choices again after a reconnect). */
+  send(message: { type: string } & Record<string, unknown>): void {
+    if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(message));
+  }
+
   close(): void {
     this.stopped = true;
     this.ws?.close();

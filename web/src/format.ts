@@ -25,3 +25,12 @@ export function epoch(e: unknown): string {
 export function time(ms: number): string {
   return new Date(ms).toLocaleTimeString();
 }
+
+/** A duration in milliseconds, with the precision it needs. */
+export function ms(v: number | null | undefined): string {
+  if (v === null || v === undefined) return "–";
+  if (v >= 1000) return `${(v / 1000).toFixed(2)} s`;
+  if (v >= 10) return `${v.toFixed(0)} ms`;
+  if (v >= 0.1) return `${v.toFixed(2)} ms`;
+  return `${(v * 1000).toFixed(0)} µs`;
+}

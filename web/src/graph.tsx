@@ -1,7 +1,7 @@
 /** The graph of one run: nodes with their live figures, edges with their rates, laid out by elkjs. */
 import { useEffect, useState } from "preact/hooks";
 import type { GraphView, RunState } from "../../src/bridge/dashboard/messages.ts";
-import { epoch, rate } from "./format.ts";
+import { epoch, ms, rate } from "./format.ts";
 import { layout, type Laid, type Point } from "./layout.ts";
 
 function path(points: Point[]): string {
@@ -39,14 +39,16 @@ export function Graph(props: { graph: GraphView; state: RunState | undefined; se
         if (!pts) return null;
         const mid = pts[Math.floor(pts.length / 2)]!;
         const prev = pts[Math.floor(pts.length / 2) - 1] ?? mid;
-        const from = state?.nodes[e.from];
-        const r = e.from.startsWith("input.") ? null : (from?.epochsPerSec ?? null);
+        // Events/s counted on the edge's signal where it is emitted (not derived from node rates).
+        const r = state?.edges[e.id] ?? null;
         return (
           <g class="edge" data-edge={e.id} key={e.id}>
             <path d={path(pts)} marker-end="url(#arrow)" />
             <text x={(mid.x + prev.x) / 2} y={(mid.y + prev.y) / 2 - 6} text-anchor="middle">
               {e.signal}→{e.slot}
-              {r !== null ? ` · ${rate(r)}/s` : ""}
+              {r !== null ? " · " : ""}
+              {r !== null ? <tspan data-testid={`edge-rate-${e.id}`}>{rate(r)}</tspan> : null}
+              {r !== null ? " ev/s" : ""}
             </text>
           </g>
         );
@@ -87,8 +89,15 @@ export function Graph(props: { graph: GraphView; state: RunState | undefined; se
             <text class="figures" x="10" y="70">
               <tspan data-testid={`rate-${n.id}`}>{rate(s?.epochsPerSec)}</tspan> epochs/s · <tspan data-testid={`epochs-${n.id}`}>{s?.epochs ?? "–"}</tspan> epochs
             </text>
+            <text class="figures" x="10" y="86">
+              p50 <tspan data-testid={`p50-${n.id}`}>{ms(s?.p50Ms)}</tspan> · p99 <tspan data-testid={`p99-${n.id}`}>{ms(s?.p99Ms)}</tspan> ·{" "}
+              <tspan class={s?.errors ? "errors-some" : ""} data-testid={`errors-${n.id}`}>
+                {s?.errors ?? 0}
+              </tspan>{" "}
+              errors
+            </text>
             {s?.error ? (
-              <text class="error" x="10" y="86" data-testid={`error-${n.id}`}>
+              <text class="error" x="10" y="102" data-testid={`error-${n.id}`}>
                 {`${s.error.type}: ${s.error.message}`.slice(0, 34)} @ {epoch(s.error.epoch)}
               </text>
             ) : null}

@@ -7,7 +7,7 @@ import type { ElkNode } from "elkjs/lib/elk-api";
 import type { GraphView } from "../../src/bridge/dashboard/messages.ts";
 
 export const NODE_W = 230;
-export const NODE_H = 92;
+export const NODE_H = 108;
 export const INPUT_W = 130;
 export const INPUT_H = 36;
 
@@ -32,7 +32,8 @@ export async function layout(graph: GraphView): Promise<Laid> {
       "elk.algorithm": "layered",
       "elk.direction": "RIGHT",
       "elk.spacing.nodeNode": "36",
-      "elk.layered.spacing.nodeNodeBetweenLayers": "120",
+      // Room for an edge label with its rate ("index→left · 1.2k ev/s").
+      "elk.layered.spacing.nodeNodeBetweenLayers": "170",
       "elk.edgeRouting": "SPLINES",
       "elk.padding": "[top=24,left=24,bottom=24,right=24]",
     },

@@ -1,6 +1,6 @@
 /** A clicked node: its params, slots, signals, where it runs and its last error in full. */
 import type { NodeState, NodeView } from "../../src/bridge/dashboard/messages.ts";
-import { epoch, rate, time } from "./format.ts";
+import { epoch, ms, rate, time } from "./format.ts";
 
 export function NodePanel(props: { node: NodeView; state: NodeState | undefined; onClose: () => void }) {
   const { node, state } = props;
@@ -29,6 +29,12 @@ export function NodePanel(props: { node: NodeView; state: NodeState | undefined;
         <dd>
           {state?.epochs ?? "–"} ({rate(state?.epochsPerSec)} /s)
         </dd>
+        <dt>process time</dt>
+        <dd>
+          p50 {ms(state?.p50Ms)} · p99 {ms(state?.p99Ms)} <span class="muted">(last 512 runs)</span>
+        </dd>
+        <dt>errors</dt>
+        <dd class={state?.errors ? "bad" : ""}>{state?.errors ?? 0}</dd>
         <dt>slots</dt>
         <dd>{node.slots.length ? node.slots.join(", ") : "–"}</dd>
         <dt>signals</dt>

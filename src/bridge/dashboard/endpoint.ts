@@ -96,10 +96,27 @@ export class DashboardEndpoint {
     this.sockets.add(ws);
     const send = (m: ServerMessage) => ws.send(JSON.stringify(m));
     const keys = this.options.keys;
-    send({ type: "hello", version: FEED_VERSION, mode: this.options.mode, auth: keys !== undefined, jobs: this.options.feed.hasJobs });
+    const feed = this.options.feed;
+    send({ type: "hello", version: FEED_VERSION, mode: this.options.mode, auth: keys !== undefined, jobs: feed.hasJobs, tracking: feed.hasTracking });
     let remove: (() => void) | undefined;
+    const viewer = { principal: undefined as string | undefined, send: (text: string) => ws.send(text), buffered: () => ws.bufferedAmount };
     const watch = (principal: string | undefined) => {
-      remove = this.options.feed.addViewer({ principal, send: (text) => ws.send(text), buffered: () => ws.bufferedAmount });
+      viewer.principal = principal;
+      remove = feed.addViewer(viewer);
+    };
+    /** A watching viewer's messages: the runs it plots; anything else is refused, counted, and closes the feed. */
+    const afterAuth = (data: unknown) => {
+      let parsed: ReturnType<typeof ClientMessage.safeParse>;
+      try {
+        parsed = ClientMessage.safeParse(JSON.parse(String(data)));
+      } catch {
+        parsed = ClientMessage.safeParse(undefined);
+      }
+      if (parsed.success && parsed.data.type === "chooseRuns") return feed.choose(viewer, parsed.data.runs);
+      if (parsed.success) return; // a second auth changes nothing
+      this.refused.badMessage++;
+      this.log.info("malformed message on the dashboard feed; closing");
+      ws.close(CLOSE_BAD_MESSAGE, "malformed message");
     };
     let timer: NodeJS.Timeout | undefined;
     ws.on("close", () => {
@@ -109,15 +126,14 @@ export class DashboardEndpoint {
     });
     ws.on("error", (err) => this.log.debug({ err: err.message }, "dashboard connection error"));
     if (!keys) {
-      // Nothing more is read from a viewer that needs no key.
-      ws.on("message", () => undefined);
+      ws.on("message", afterAuth);
       watch(undefined);
       return;
     }
     timer = setTimeout(() => ws.close(CLOSE_AUTH_TIMEOUT, "no key given in time"), this.options.authTimeoutMs ?? 10_000);
     timer.unref();
     ws.on("message", (data) => {
-      if (remove) return;
+      if (remove) return afterAuth(data);
       let parsed: ReturnType<typeof ClientMessage.safeParse>;
       try {
         parsed = ClientMessage.safeParse(JSON.parse(data.toString()));
@@ -125,7 +141,7 @@ export class DashboardEndpoint {
         parsed = ClientMessage.safeParse(undefined);
       }
       clearTimeout(timer);
-      if (!parsed.success) {
+      if (!parsed.success || parsed.data.type !== "auth") {
         this.refused.badMessage++;
         this.log.info("malformed first message on the dashboard feed; closing");
         ws.close(CLOSE_BAD_MESSAGE, "expected {\"type\":\"auth\",\"key\":...}");

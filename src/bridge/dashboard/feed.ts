@@ -18,9 +18,11 @@ import { NodeError } from "../../errors.ts";
 import type { Tube } from "../../graph/tube.ts";
 import { snapshot } from "../../host/resources.ts";
 import type { EpochResult, Runner } from "../../runner/runner.ts";
+import type { NodeMetricsReport } from "../../runner/node-metrics.ts";
 import type { RunStatus } from "../../runner/zmq/zmq-runner.ts";
 import { graphView } from "./graph-view.ts";
 import { JobsFeed, type JobsSource } from "./jobs-feed.ts";
+import { TrackingFeed, type MetricsViewer, type TrackingSource } from "./tracking-feed.ts";
 import type { ErrorView, GraphView, HostState, NodeState, NodeStatusView, RunnerProcessState, RunState, ServerMessage } from "./messages.ts";
 
 export interface WatchedRun {
@@ -51,6 +53,8 @@ export interface DashboardFeedOptions {
   log?: Logger;
   /** The job registry's store, for the jobs view (tubular serve). */
   jobs?: JobsSource;
+  /** Run tracking's store, for the tracked runs and their metric plots. */
+  tracking?: TrackingSource;
 }
 
 const MAX_BUFFERED = 1 << 20;
@@ -59,6 +63,15 @@ type WithStatus = Runner & { status(): RunStatus };
 function hasStatus(r: Runner): r is WithStatus {
   return typeof (r as Partial<WithStatus>).status === "function";
 }
+/** LocalRunner: per-node figures measured in this process. */
+type WithMetrics = Runner & { nodeMetrics(): Record<string, NodeMetricsReport> };
+function hasMetrics(r: Runner): r is WithMetrics {
+  return typeof (r as Partial<WithMetrics>).nodeMetrics === "function";
+}
+/** Key of one node's signal in the event counts. */
+const sig = (node: string, signal: string) => `${node}\u0000${signal}`;
+/** A signal whose runner has not reported for this long had no events (runners report only when counts move). */
+const STALE_MS = 3000;
 
 function errorView(err: Error): ErrorView {
   if (err instanceof NodeError) return { code: err.code, type: err.errorType, message: err.errorMessage, epoch: err.epoch ?? null, at: Date.now() };
@@ -93,12 +106,16 @@ const STATE_TO_STATUS: Record<string, NodeStatusView> = {
 
 class Tracked {
   readonly errors = new Map<string, ErrorView>();
+  /** Errors heard per node, for runners that count none themselves. */
+  readonly errorsHeard = new Map<string, number>();
   lastError: ErrorView | undefined;
   graph: GraphView;
   /** Epochs seen through `epoch` events, for runners without status(). */
   epochs = 0;
   private prev: { t: number; total: number; nodes: Map<string, number> } | undefined;
   private rates: { total: number | null; nodes: Map<string, number | null> } = { total: null, nodes: new Map() };
+  /** Per node signal: its event count at the last report that came, and the rate between the last two. */
+  private readonly signals = new Map<string, { at: number; n: number; rate: number | null }>();
   private readonly detach: () => void;
 
   constructor(
@@ -109,7 +126,11 @@ class Tracked {
     const er = (err: Error) => {
       const view = errorView(err);
       this.lastError = view;
-      if (err instanceof NodeError) for (const id of err.nodeId.split(",")) this.errors.set(id, view);
+      if (err instanceof NodeError)
+        for (const id of err.nodeId.split(",")) {
+          this.errors.set(id, view);
+          this.errorsHeard.set(id, (this.errorsHeard.get(id) ?? 0) + 1);
+        }
       onError();
     };
     const ep = hasStatus(run.runner)
@@ -145,12 +166,48 @@ class Tracked {
     this.prev = { t: now, total, nodes };
   }
 
+  /**
+   * Events/s of one signal over the interval between the runner's last two
+   * reports (received at `at`), not between samples: runner reports and feed
+   * samples run on clocks of their own, and differences taken per sample
+   * would swing between 0 and twice the rate.
+   */
+  private signalRate(key: string, at: number, n: number, now: number): number | null {
+    const s = this.signals.get(key);
+    if (!s) {
+      this.signals.set(key, { at, n, rate: null });
+      return null;
+    }
+    if (at > s.at) {
+      // A count that went down started again (a restarted runner): no rate for that interval.
+      s.rate = n >= s.n ? (n - s.n) / ((at - s.at) / 1000) : null;
+      s.at = at;
+      s.n = n;
+    } else if (now - s.at > STALE_MS) {
+      // Runners report only when their counts move: a long silence means no events.
+      s.rate = 0;
+    }
+    return s.rate;
+  }
+
   state(now: number, minGapMs: number): RunState {
     const runner = this.run.runner;
     const st = hasStatus(runner) ? runner.status() : undefined;
     const nodes: Record<string, NodeState> = {};
     const counts = new Map<string, number>();
     if (st) for (const [id, r] of Object.entries(st.nodes)) counts.set(id, r.epochs);
+    const metrics: Record<string, (NodeMetricsReport & { receivedAt: number }) | undefined> = st
+      ? Object.fromEntries(Object.entries(st.nodes).map(([id, r]) => [id, r.metrics]))
+      : hasMetrics(runner)
+        ? Object.fromEntries(Object.entries(runner.nodeMetrics()).map(([id, m]) => [id, { ...m, receivedAt: now }]))
+        : {};
+    const signalRates = new Map<string, number | null>();
+    for (const [id, m] of Object.entries(metrics)) {
+      if (!m) continue;
+      const sigs = this.graph.nodes.find((n) => n.id === id)?.signals ?? [];
+      // A signal with no event yet counts 0, so its first events show as a rate.
+      for (const signal of new Set([...sigs, ...Object.keys(m.events)])) signalRates.set(sig(id, signal), this.signalRate(sig(id, signal), m.receivedAt, m.events[signal] ?? 0, now));
+    }
     const total = st ? st.epochsCompleted : this.epochs;
     this.rate(now, total, counts, minGapMs);
     const runnerState = st?.state ?? runner.state;
@@ -175,9 +232,15 @@ class Tracked {
         // The runtime counts epochs per node only in runner processes, not for the nodes the driver runs itself (the return node).
         epochs: r && r.runner !== DRIVER_RUNNER ? r.epochs : null,
         epochsPerSec: r && r.runner !== DRIVER_RUNNER ? (this.rates.nodes.get(n.id) ?? null) : null,
+        p50Ms: metrics[n.id]?.p50Ms ?? null,
+        p99Ms: metrics[n.id]?.p99Ms ?? null,
+        errors: metrics[n.id]?.errors ?? this.errorsHeard.get(n.id) ?? 0,
         ...(error ? { error } : {}),
       };
     }
+    const edges: Record<string, number | null> = {};
+    // Every event on a signal goes down every edge from it: an edge's rate is its signal's. Tube inputs are not counted.
+    for (const e of this.graph.edges) edges[e.id] = signalRates.get(sig(e.from, e.signal)) ?? null;
     const hosts: HostState[] = [];
     const here = snapshot([]);
     const processes = new Map<string, { host: string; pid: number | null; nodes: string[]; status: NodeStatusView; restarts: number }>();
@@ -204,6 +267,7 @@ class Tracked {
       epochsCompleted: total,
       epochsPerSec: this.rates.total,
       nodes,
+      edges,
       hosts,
       runners,
       ...(this.lastError ? { lastError: this.lastError } : {}),
@@ -225,10 +289,16 @@ export class DashboardFeed {
   private readonly jobs: JobsFeed | undefined;
   /** Viewers that have not had the jobs part yet. */
   private readonly jobsFresh = new Set<Viewer>();
+  private readonly tracking: TrackingFeed | undefined;
+  /** Viewers that have not had the tracked runs yet. */
+  private readonly trackingFresh = new Set<Viewer>();
+  /** The tracked runs each viewer plots. */
+  private readonly plots = new Map<Viewer, MetricsViewer & { chosen: Set<string> }>();
 
   constructor(options: DashboardFeedOptions) {
     this.source = options.runs;
     this.jobs = options.jobs ? new JobsFeed(options.jobs, options.log) : undefined;
+    this.tracking = options.tracking ? new TrackingFeed(options.tracking, options.log) : undefined;
     this.intervalMs = options.intervalMs ?? 1000;
     this.log = options.log;
   }
@@ -236,6 +306,23 @@ export class DashboardFeed {
   /** Whether the feed shows the job registry. */
   get hasJobs(): boolean {
     return this.jobs !== undefined;
+  }
+
+  /** Whether the feed shows run tracking. */
+  get hasTracking(): boolean {
+    return this.tracking !== undefined;
+  }
+
+  /** The tracked runs `viewer` plots from now on: those it had not chosen before come whole, at once. */
+  choose(viewer: Viewer, runIds: readonly string[]): void {
+    const p = this.plots.get(viewer);
+    if (!p || !this.tracking) return;
+    const next = new Set(runIds);
+    for (const id of next) if (!p.chosen.has(id)) p.newly.add(id);
+    p.chosen.clear();
+    for (const id of next) p.chosen.add(id);
+    for (const id of p.newly) if (!next.has(id)) p.newly.delete(id);
+    if (p.newly.size > 0) this.sampleSoon();
   }
 
   get viewerCount(): number {
@@ -261,6 +348,10 @@ export class DashboardFeed {
     if (this.closed) throw new Error("the dashboard feed is closed");
     this.viewers.add(viewer);
     if (this.jobs) this.jobsFresh.add(viewer);
+    if (this.tracking) {
+      this.trackingFresh.add(viewer);
+      this.plots.set(viewer, { chosen: new Set(), newly: new Set(), send: (text) => this.viewers.has(viewer) && viewer.send(text) });
+    }
     if (!this.timer) {
       this.timer = setInterval(() => this.sample(), this.intervalMs);
       this.timer.unref();
@@ -269,6 +360,8 @@ export class DashboardFeed {
     return () => {
       this.viewers.delete(viewer);
       this.jobsFresh.delete(viewer);
+      this.trackingFresh.delete(viewer);
+      this.plots.delete(viewer);
       if (this.viewers.size === 0) this.stopTimers();
     };
   }
@@ -328,6 +421,24 @@ export class DashboardFeed {
           if (!done) for (const v of fresh) if (this.viewers.has(v)) this.jobsFresh.add(v);
         });
       }
+      if (this.tracking) {
+        const fresh = [...this.trackingFresh];
+        this.trackingFresh.clear();
+        const settled = [...this.viewers].filter((v) => !fresh.includes(v));
+        void this.tracking
+          .sample(
+            (text) => {
+              for (const v of settled) if (this.viewers.has(v) && v.buffered() < MAX_BUFFERED) v.send(text);
+            },
+            fresh.map((v) => (text: string) => {
+              if (this.viewers.has(v)) v.send(text);
+            }),
+            [...this.plots.values()],
+          )
+          .then((done) => {
+            if (!done) for (const v of fresh) if (this.viewers.has(v)) this.trackingFresh.add(v);
+          });
+      }
     } catch (err) {
       this.log?.warn({ err }, "dashboard sample failed");
     }
@@ -337,6 +448,7 @@ export class DashboardFeed {
     this.closed = true;
     this.stopTimers();
     this.viewers.clear();
+    this.plots.clear();
     for (const t of this.tracked.values()) t.dispose();
     this.tracked.clear();
   }

@@ -19,7 +19,14 @@ export const CLOSE_BAD_KEY = 4401;
 /** WebSocket close code for a malformed first message. */
 export const CLOSE_BAD_MESSAGE = 4400;
 
-export const ClientMessage = z.discriminatedUnion("type", [z.strictObject({ type: z.literal("auth"), key: z.string().min(1).max(4096) })]);
+/** Tracked runs a viewer plots at once. */
+export const MAX_CHOSEN_RUNS = 8;
+
+export const ClientMessage = z.discriminatedUnion("type", [
+  z.strictObject({ type: z.literal("auth"), key: z.string().min(1).max(4096) }),
+  /** After a good key: the tracked runs whose metrics this viewer plots (replaces the previous choice). */
+  z.strictObject({ type: z.literal("chooseRuns"), runs: z.array(z.string().min(1).max(200)).max(MAX_CHOSEN_RUNS) }),
+]);
 export type ClientMessage = z.infer<typeof ClientMessage>;
 
 export interface NodeView {
@@ -72,6 +79,11 @@ export interface NodeState {
   /** Epochs this node has run, as the runtime counts them (null when the runner does not report it). */
   readonly epochs: number | null;
   readonly epochsPerSec: number | null;
+  /** Process time of the node's recent runs (up to 512), measured where it runs, ms; null before a report. */
+  readonly p50Ms: number | null;
+  readonly p99Ms: number | null;
+  /** Runs of the node that threw, as counted where it runs (or errors heard, where the runner reports no figures). */
+  readonly errors: number;
   readonly error?: ErrorView;
 }
 
@@ -103,6 +115,8 @@ export interface RunState {
   readonly epochsCompleted: number;
   readonly epochsPerSec: number | null;
   readonly nodes: Record<string, NodeState>;
+  /** Events per second on each edge (by EdgeView id), from the events counted where they are emitted; null when unknown. */
+  readonly edges: Record<string, number | null>;
   readonly hosts: readonly HostState[];
   readonly runners: readonly RunnerProcessState[];
   readonly lastError?: ErrorView;
@@ -132,8 +146,29 @@ export interface JobEventView {
   readonly state: string;
 }
 
+/** A run of run tracking, as its list shows it. */
+export interface TrackedRunView {
+  readonly id: string;
+  readonly project: string;
+  readonly name: string;
+  readonly status: string;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+}
+
+/** One logged value of a metric, at its step (numbers only: what a chart plots). */
+export interface MetricPoint {
+  readonly name: string;
+  readonly step: number;
+  readonly value: number;
+}
+
 export type ServerMessage =
-  | { readonly type: "hello"; readonly version: number; readonly mode: "serve" | "run"; readonly auth: boolean; readonly jobs: boolean }
+  | { readonly type: "hello"; readonly version: number; readonly mode: "serve" | "run"; readonly auth: boolean; readonly jobs: boolean; readonly tracking: boolean }
+  /** The newest tracked runs (sent when the list changed). */
+  | { readonly type: "tracked"; readonly runs: readonly TrackedRunView[] }
+  /** Metric points of a chosen tracked run: all kept (`reset`, on choosing it) or those logged since. */
+  | { readonly type: "metrics"; readonly runId: string; readonly reset: boolean; readonly points: readonly MetricPoint[] }
   | { readonly type: "jobs"; readonly runs: readonly JobRunView[] }
   /** New events of one registry run (all those kept, for a viewer that just came). */
   | { readonly type: "jobEvents"; readonly runId: string; readonly events: readonly JobEventView[] }

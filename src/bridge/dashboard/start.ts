@@ -10,6 +10,7 @@ import { TubularError } from "../../errors.ts";
 import { ApiKeys } from "../auth.ts";
 import { DashboardEndpoint } from "./endpoint.ts";
 import { DashboardFeed, type RunSource, type WatchedRun } from "./feed.ts";
+import type { TrackingSource } from "./tracking-feed.ts";
 
 export interface DashboardOptions {
   /** The runs to show: a list, or a function read at every sample (runs may come and go). */
@@ -22,6 +23,8 @@ export interface DashboardOptions {
   /** Sampling period while someone watches, ms. Default 1000. */
   intervalMs?: number;
   logger?: Logger;
+  /** Run tracking's store: tracked runs and their metric plots (`tubular run --track --dashboard`). */
+  tracking?: TrackingSource;
 }
 
 export interface Dashboard {
@@ -52,7 +55,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
   }
   const log = options.logger ?? pino({ name: "tubular", level: process.env.TUBULAR_LOG_LEVEL ?? "warn" });
   const runs = options.runs;
-  const feed = new DashboardFeed({ runs: typeof runs === "function" ? runs : () => runs, ...(options.intervalMs ? { intervalMs: options.intervalMs } : {}), log });
+  const feed = new DashboardFeed({ runs: typeof runs === "function" ? runs : () => runs, ...(options.intervalMs ? { intervalMs: options.intervalMs } : {}), ...(options.tracking ? { tracking: options.tracking } : {}), log });
   const endpoint = new DashboardEndpoint({ feed, mode: keys ? "serve" : "run", ...(keys && keys.size > 0 ? { keys } : {}), log });
   const server = http.createServer((req, res) => {
     if (endpoint.handleRequest(req, res)) return;

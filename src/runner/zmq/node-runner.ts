@@ -145,6 +145,16 @@ export class NodeRunner {
     this.commands.subscribe(probeTopic(this.id));
     this.control.connect(this.config.commandInbox);
 
+    // Per-node figures (runs, errors, events per signal, process times) go to the command node for status(), only when they moved.
+    let reported = 0;
+    this.timers.push(
+      setInterval(() => {
+        const m = this.pump?.metrics;
+        if (!m || m.total === reported) return;
+        reported = m.total;
+        this.sendControl(makeMessage("node_metrics", this.id, { nodes: m.report() }));
+      }, this.config.heartbeatMs),
+    );
     void this.readSubscriptions();
     void this.readCommands();
     void this.readControl();

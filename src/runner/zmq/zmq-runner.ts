@@ -27,6 +27,7 @@ import { LocalRunner } from "../local.ts";
 import type { RunnerEvents, RunnerState, TubeEvent } from "../runner.ts";
 import { EpochRunner } from "../epoch-runner.ts";
 import { TaskPump } from "../task-pump.ts";
+import type { NodeMetricsReport } from "../node-metrics.ts";
 import { CommandNode, COMMAND_ID, type InboxMessage } from "./command-node.ts";
 import { DRIVER, placeNodes, upstreamNodes, type Placement } from "./placement.ts";
 import { completionKey, groupEvents } from "./event-groups.ts";
@@ -64,6 +65,8 @@ export class ZmqRunner extends EpochRunner {
   private pump: TaskPump | undefined;
   private fatal: Error | undefined;
   private readonly hosts = new HostRegistry();
+  /** The last per-node figures each runner reported (its `node_metrics` message), by node. */
+  private readonly metricsByNode = new Map<string, NodeMetricsReport & { receivedAt: number }>();
   /** The run's secret: only an identify carrying it binds a runner to a connection. */
   private readonly runToken = randomBytes(16).toString("hex");
   private readonly hostHeartbeats: HeartbeatMonitor;
@@ -163,10 +166,11 @@ export class ZmqRunner extends EpochRunner {
     const nodes: RunStatus["nodes"] = {};
     for (const r of this.roster.all()) {
       for (const node of r.plan.nodes) {
-        nodes[node] = { runner: r.id, host: r.host, pid: this.pidOf(r.id) ?? null, status: Roster.statusOf(r), restarts: r.restarts, epochs: r.epochs.get(node) ?? 0 };
+        nodes[node] = { runner: r.id, host: r.host, pid: this.pidOf(r.id) ?? null, status: Roster.statusOf(r), restarts: r.restarts, epochs: r.epochs.get(node) ?? 0, ...(this.metricsByNode.has(node) ? { metrics: this.metricsByNode.get(node)! } : {}) };
       }
     }
-    for (const node of this.placement.driverNodes) nodes[node] = { runner: "command", host: "driver", pid: process.pid, status: this._state === "closed" ? "closed" : "ready", restarts: 0, epochs: this.roster.driverEpochsOf(node) };
+    const driverMetrics = this.pump?.metrics.report() ?? {};
+    for (const node of this.placement.driverNodes) nodes[node] = { runner: "command", host: "driver", pid: process.pid, status: this._state === "closed" ? "closed" : "ready", restarts: 0, epochs: this.roster.driverEpochsOf(node), ...(driverMetrics[node] ? { metrics: { ...driverMetrics[node], receivedAt: now } } : {}) };
     return { state: this._state, hosts, nodes, epochsCompleted: this.ledger.completed };
   }
 
@@ -269,6 +273,10 @@ export class ZmqRunner extends EpochRunner {
         break;
       case "metrics":
         if (this.listenerCount("metric") > 0) for (const m of msg.value.metrics) this.emit("metric", { nodeId: m.node_id, name: m.name, value: m.value, step: m.step });
+        return;
+      case "node_metrics":
+        // Only for the nodes this runner hosts; nothing waits on these figures.
+        for (const [node, m] of Object.entries(msg.value.nodes)) if (this.placement.runnerOf.get(node) === from) this.metricsByNode.set(node, { ...m, receivedAt: Date.now() });
         return;
       default:
         return;
