@@ -22,6 +22,7 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { openSocket } from "../../transport/sockets.ts";
 import { curveClientOptions } from "../../transport/curve.ts";
+import { IdlePoll } from "../../transport/idle-poll.ts";
 import type { HeartbeatWorkerData, ToHeartbeatWorker } from "./heartbeat-thread.ts";
 
 if (!parentPort) throw new Error("heartbeat-worker runs as a worker thread of a node runner");
@@ -72,14 +73,18 @@ const timer = setInterval(() => {
   watchCommand();
 }, data.intervalMs);
 
+/** A CLIENT is read with a zero timeout at the idle pace, never with a read left pending (idle-poll.ts). */
 async function read(): Promise<void> {
+  const idle = new IdlePoll();
   while (!socket.closed) {
     try {
       await socket.receive();
     } catch {
       if (socket.closed) return;
+      await idle.next();
       continue;
     }
+    idle.wake();
     lastHeard = Date.now();
   }
 }
