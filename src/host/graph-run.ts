@@ -51,7 +51,13 @@ export interface GraphRunOptions {
 }
 
 const METRICS_EVERY_MS = 250;
-const YIELD_EVERY_MS = 20;
+/**
+ * How long an in-process graph may hold the agent's event loop before it lets one turn of it
+ * run. A turn serves one step of the agent's (and, in tests, the server's) I/O, and an HTTP call
+ * or a termination needs several: at 20 ms a cancel took 5-12 s to reach the run loop; at 2 ms
+ * it takes well under a second, for one setImmediate per 2 ms of work.
+ */
+const YIELD_EVERY_MS = 2;
 const CANCELLED = Symbol("cancelled");
 const RELEASE_MS = 5000;
 /**
