@@ -28,3 +28,24 @@ export async function stopChild(child: ChildProcess, graceMs = 5000): Promise<vo
   await exited;
   clearTimeout(timer);
 }
+
+/**
+ * Starts test/fixtures/drivers/hold-runner.ts (a driver that inits a run and
+ * holds it) and waits for the first line it prints: its runners' pids and run
+ * directory. `args` go to the driver (e.g. "busy").
+ */
+export async function startHoldingDriver(projectRoot: string, args: string[] = []): Promise<{ driver: ChildProcess; pids: number[]; runDirectory: string }> {
+  const { spawn } = await import("node:child_process");
+  const script = `${projectRoot}/test/fixtures/drivers/hold-runner.ts`;
+  const driver = spawn(process.execPath, ["--import", "tsx", script, ...args], { cwd: projectRoot, stdio: ["ignore", "pipe", "ignore"] });
+  const line = await new Promise<string>((resolve, reject) => {
+    let buf = "";
+    driver.stdout!.on("data", (d) => {
+      buf += d;
+      if (buf.includes("\n")) resolve(buf.split("\n")[0]!);
+    });
+    driver.once("exit", () => reject(new Error("driver exited early")));
+  });
+  const { pids, runDirectory } = JSON.parse(line) as { pids: Record<string, number>; runDirectory: string };
+  return { driver, pids: Object.values(pids), runDirectory };
+}

@@ -1,13 +1,11 @@
 import { existsSync, rmSync } from "node:fs";
-import { spawn } from "node:child_process";
-import path from "node:path";
 import { describe, expect, it } from "vitest";
 import * as zmq from "zeromq";
 import { Client } from "zeromq/lib/draft.js";
 import { loadTubeFromSpec } from "../../src/spec/load.ts";
 import { ZmqRunner } from "../../src/runner/zmq/zmq-runner.ts";
 import { NodeError, RunnerDiedError } from "../../src/errors.ts";
-import { isAlive, waitForExit } from "../helpers/processes.ts";
+import { isAlive, startHoldingDriver, waitForExit } from "../helpers/processes.ts";
 import { projectRoot } from "../helpers/acceptance.ts";
 import { devNull, useZmqRunners } from "../helpers/zmq-runners.ts";
 import { until } from "../helpers/until.ts";
@@ -105,18 +103,7 @@ describe("zmq runner - faults", () => {
   });
 
   it("runners exit by themselves when the driver is killed with -9", async () => {
-    const script = path.join(projectRoot, "test/fixtures/drivers/hold-runner.ts");
-    const driver = spawn(process.execPath, ["--import", "tsx", script], { cwd: projectRoot, stdio: ["ignore", "pipe", "ignore"] });
-    const line = await new Promise<string>((resolve, reject) => {
-      let buf = "";
-      driver.stdout!.on("data", (d) => {
-        buf += d;
-        if (buf.includes("\n")) resolve(buf.split("\n")[0]!);
-      });
-      driver.once("exit", () => reject(new Error("driver exited early")));
-    });
-    const { pids: byRunner, runDirectory } = JSON.parse(line) as { pids: Record<string, number>; runDirectory: string };
-    const pids = Object.values(byRunner);
+    const { driver, pids, runDirectory } = await startHoldingDriver(projectRoot);
     expect(pids.length).toBe(2);
     expect(pids.every(isAlive)).toBe(true);
     driver.kill("SIGKILL");

@@ -4,7 +4,6 @@
  * while a runner process that really died is noticed within about a second.
  * The host cut off the network is in multihost.test.ts.
  */
-import { spawn } from "node:child_process";
 import { rmSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
@@ -14,7 +13,7 @@ import { makeMessage } from "../../src/protocol/message.ts";
 import { projectRoot } from "../helpers/acceptance.ts";
 import { RunnerDiedError } from "../../src/errors.ts";
 import { useZmqRunners } from "../helpers/zmq-runners.ts";
-import { isAlive, waitForExit } from "../helpers/processes.ts";
+import { isAlive, startHoldingDriver, waitForExit } from "../helpers/processes.ts";
 import { until } from "../helpers/until.ts";
 import { generateKeyPair } from "../../src/transport/curve.ts";
 
@@ -125,18 +124,7 @@ describe("zmq runner - liveness", () => {
   }, 60_000);
 
   it("zmq liveness - with the driver killed -9 while a node computes without yielding, its runner still exits by itself", async () => {
-    const script = path.join(projectRoot, "test/fixtures/drivers/hold-runner.ts");
-    const driver = spawn(process.execPath, ["--import", "tsx", script, "busy"], { cwd: projectRoot, stdio: ["ignore", "pipe", "ignore"] });
-    const line = await new Promise<string>((resolve, reject) => {
-      let buf = "";
-      driver.stdout!.on("data", (d) => {
-        buf += d;
-        if (buf.includes("\n")) resolve(buf.split("\n")[0]!);
-      });
-      driver.once("exit", () => reject(new Error("driver exited early")));
-    });
-    const { pids: byRunner, runDirectory } = JSON.parse(line) as { pids: Record<string, number>; runDirectory: string };
-    const pids = Object.values(byRunner);
+    const { driver, pids, runDirectory } = await startHoldingDriver(projectRoot, ["busy"]);
     expect(pids.length).toBe(2);
     driver.kill("SIGKILL");
     // The command's silence (3 s) tells the runner to go; its main thread is held by the node, so its heartbeat thread ends it (3 s more).
