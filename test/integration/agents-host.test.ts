@@ -18,7 +18,9 @@ import { KEY, startTestServer, type TestServer } from "./tracking-server.ts";
 const FIX = fileURLToPath(new URL("../fixtures/tracking/", import.meta.url));
 const LOSS = { noob_id: "loss-graph", nodes: { count: { type: "count" }, loss: { type: "./loss-node.ts#loss", depends: [{ index: "count.index" }] }, return: { type: "return", depends: "loss.value" } } };
 const CRASH = { noob_id: "crash-graph", nodes: { count: { type: "count" }, bad: { type: "./loss-node.ts#failAt2", depends: [{ index: "count.index" }] }, return: { type: "return", depends: "bad.value" } } };
-const LONG = { noob_id: "long", nodes: { count: { type: "count" }, return: { type: "return", depends: "count.index" } } };
+// A long run whose epochs wait 1 ms each, as a graph doing I/O does. A CPU-bound in-process graph holds the
+// agent's own event loop between its yields, which delays a termination (docs/architecture.md, Known limits).
+const LONG = { noob_id: "long", nodes: { count: { type: "count" }, s: { type: "sleep", depends: "count.index", params: { ms: 1 } }, return: { type: "return", depends: "s.value" } } };
 const log = pino({ level: process.env.TUBULAR_TEST_LOG ?? "silent" });
 
 describe("agents - host agents over WebSocket and HTTP, every job run tracked", { timeout: 90_000 }, () => {
