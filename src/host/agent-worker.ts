@@ -22,6 +22,7 @@ import type { Logger } from "pino";
 import WebSocket from "ws";
 import { TubularError } from "../errors.ts";
 import { GraphRun, type ClaimedRun } from "./graph-run.ts";
+import { GraphThreads } from "./graph-thread.ts";
 
 export interface AgentWorkerOptions {
   /** ws://SERVER:PORT/agent */
@@ -74,9 +75,12 @@ export class AgentWorker {
   private firstRegister: { resolve: (id: string) => void; reject: (err: Error) => void } | undefined;
   /** Connections opened and registered; for tests and logs. */
   connections = 0;
+  /** Where in-process runs run (`runner: "local"`): a thread per run slot. */
+  private readonly threads: GraphThreads | undefined;
 
   constructor(private readonly o: AgentWorkerOptions) {
     this.log = o.logger.child({ component: "agent-worker" });
+    this.threads = o.runner === "local" ? new GraphThreads() : undefined;
     this.id = o.workerId ?? "";
   }
 
@@ -98,7 +102,8 @@ export class AgentWorker {
    * worker id, or rejects with TUBULAR_ERR_AGENT_UNREACHABLE after all tries.
    * `stopped` then tells when the agent gives up later.
    */
-  start(): Promise<string> {
+  async start(): Promise<string> {
+    await this.threads?.warm(this.maxRuns);
     const first = new Promise<string>((resolve, reject) => (this.firstRegister = { resolve, reject }));
     this.loop = this.connectionLoop();
     this.loop.catch((err: Error) => this.firstRegister?.reject(err));
@@ -118,6 +123,7 @@ export class AgentWorker {
     for (const t of this.reserved.values()) clearTimeout(t);
     await Promise.allSettled([...this.runs.values()].map((r) => r.run.cancel()));
     await Promise.race([Promise.allSettled([...this.runs.values()].map((r) => r.done)), new Promise((r) => setTimeout(r, 5000))]);
+    await this.threads?.close();
     const ws = this.ws;
     if (ws && ws.readyState === WebSocket.OPEN) {
       ws.send(dict({ type: "status_update", worker_id: this.id, status: "offline", load: 0, job_count: 0 }));
@@ -320,7 +326,7 @@ export class AgentWorker {
       return;
     }
     const op: ClaimedRun = { run_id: jobId, attempt: typeof meta.attempt === "number" ? meta.attempt : 1, graph: meta.graph as Record<string, unknown>, inputs: (meta.inputs ?? {}) as Record<string, unknown> };
-    const run = new GraphRun(op, { runner: this.o.runner ?? "zmq", ...(this.o.modulesDir ? { modulesDir: this.o.modulesDir } : {}), logger: this.log });
+    const run = new GraphRun(op, { runner: this.o.runner ?? "zmq", ...(this.o.modulesDir ? { modulesDir: this.o.modulesDir } : {}), ...(this.threads ? { threads: this.threads } : {}), logger: this.log });
     const update = (status: string, extra: Record<string, unknown> = {}) => {
       if (!run.cancelled) this.send({ type: "job_update", worker_id: this.id, job_id: jobId, status, ...extra });
     };

@@ -13,10 +13,11 @@
  */
 import type { Logger } from "pino";
 import type { NodeMetric } from "../node/metrics.ts";
-import { LocalRunner } from "../runner/local.ts";
 import type { Runner } from "../runner/runner.ts";
 import { ZmqRunner } from "../runner/zmq/zmq-runner.ts";
 import { loadTubeFromSpec } from "../spec/load.ts";
+import { GraphThreads } from "./graph-thread.ts";
+import { jsonSafe } from "./json-safe.ts";
 
 /** A run as a registry hands it out. */
 export interface ClaimedRun {
@@ -43,21 +44,16 @@ export interface RunReport {
 }
 
 export interface GraphRunOptions {
-  /** Where graphs run: "zmq" (node runner processes, default) or "local" (in this process). */
+  /** Where graphs run: "zmq" (node runner processes, default) or "local" (in this process, on `threads`). */
   runner?: "zmq" | "local";
+  /** The agent's run threads, for `runner: "local"`. */
+  threads?: GraphThreads;
   /** Folder relative module node types resolve from; default the working directory. */
   modulesDir?: string;
   logger: Logger;
 }
 
 const METRICS_EVERY_MS = 250;
-/**
- * How long an in-process graph may hold the agent's event loop before it lets one turn of it
- * run. A turn serves one step of the agent's (and, in tests, the server's) I/O, and an HTTP call
- * or a termination needs several: at 20 ms a cancel took 5-12 s to reach the run loop; at 2 ms
- * it takes well under a second, for one setImmediate per 2 ms of work.
- */
-const YIELD_EVERY_MS = 2;
 const CANCELLED = Symbol("cancelled");
 const RELEASE_MS = 5000;
 /**
@@ -65,19 +61,6 @@ const RELEASE_MS = 5000;
  * processes is better than a failed run (the interactive default is 20 s).
  */
 const INIT_TIMEOUT_MS = 60_000;
-
-/** JSON for return values JSON.stringify mishandles (bigint, typed arrays, Map, Set). */
-export function jsonSafe(value: unknown): unknown {
-  return JSON.parse(
-    JSON.stringify(value ?? null, (_k, v: unknown) => {
-      if (typeof v === "bigint") return v.toString();
-      if (v instanceof Map) return Object.fromEntries(v);
-      if (v instanceof Set) return [...v];
-      if (ArrayBuffer.isView(v) && !(v instanceof DataView)) return Array.from(v as unknown as ArrayLike<number>);
-      return v;
-    }),
-  );
-}
 
 export class GraphRun {
   private cancelledFlag = false;
@@ -130,48 +113,15 @@ export class GraphRun {
     };
     const timer = setInterval(flush, METRICS_EVERY_MS);
     timer.unref();
+    const tally = new EpochTally(epochs, (...m) => this.buffer.push(...m), report);
     try {
-      const tube = await loadTubeFromSpec(op.graph, { baseDir: this.o.modulesDir ?? process.cwd(), input: tubeInputs, file: `<run ${op.run_id}>` });
-      this.runner = this.o.runner === "local" ? new LocalRunner(tube) : new ZmqRunner(tube, { logLevel: (this.o.logger.level as "warn") ?? "warn", initTimeoutMs: INIT_TIMEOUT_MS });
-      this.runner.on("metric", (m: NodeMetric) => this.buffer.push({ name: m.name, value: m.value, step: m.step }));
-      if ((await Promise.race([this.runner.init(), this.cancelledSignal])) === CANCELLED) return;
-      report.started();
-      const values: unknown[] = [];
-      const began = performance.now();
-      let lastPct = -1;
-      let lastAt = 0;
-      let yielded = performance.now();
-      for (let i = 0; i < epochs; i++) {
-        // An in-process graph of synchronous nodes resolves its epochs in microtasks: without a turn of the
-        // event loop now and then, the agent's socket, timers and a termination would wait for the whole run.
-        if (performance.now() - yielded > YIELD_EVERY_MS) {
-          await new Promise((r) => setImmediate(r));
-          yielded = performance.now();
-        }
-        if (this.cancelledFlag) return;
-        const asked = performance.now();
-        const value = await Promise.race([this.runner.process(processInputs[i]), this.cancelledSignal]);
-        if (value === CANCELLED) return;
-        values.push(jsonSafe(value));
-        const now = performance.now();
-        const seconds = (now - began) / 1000;
-        this.buffer.push(
-          { name: "epochs", value: i + 1, step: i },
-          { name: "epochs_per_s", value: seconds > 0 ? (i + 1) / seconds : 0, step: i },
-          { name: "latency_ms", value: now - asked, step: i },
-        );
-        const pct = Math.floor(((i + 1) / epochs) * 100);
-        // One progress report per percent at most, and not more than 10 a second.
-        if (i + 1 < epochs && pct !== lastPct && Date.now() - lastAt >= 100) {
-          report.progress(pct);
-          lastPct = pct;
-          lastAt = Date.now();
-        }
-      }
+      if (this.o.runner === "local") await this.onThread(tubeInputs, processInputs, tally);
+      else await this.onZmq(tubeInputs, processInputs, tally);
+      if (this.cancelledFlag) return;
       // Node metrics still travelling from runner processes arrive before their runners close.
       await this.release();
       flush();
-      report.completed(values);
+      report.completed(tally.values);
     } catch (err) {
       if (this.cancelledFlag) return;
       const message = (err as Error).message;
@@ -182,6 +132,72 @@ export class GraphRun {
     } finally {
       clearInterval(timer);
       await this.release();
+    }
+  }
+
+  /** On ZeroMQ node runner processes, driven from here. */
+  private async onZmq(tubeInputs: Record<string, unknown>, processInputs: Array<Record<string, unknown>>, tally: EpochTally): Promise<void> {
+    const { op } = this;
+    const tube = await loadTubeFromSpec(op.graph, { baseDir: this.o.modulesDir ?? process.cwd(), input: tubeInputs, file: `<run ${op.run_id}>` });
+    this.runner = new ZmqRunner(tube, { logLevel: (this.o.logger.level as "warn") ?? "warn", initTimeoutMs: INIT_TIMEOUT_MS });
+    this.runner.on("metric", (m: NodeMetric) => this.buffer.push({ name: m.name, value: m.value, step: m.step }));
+    if ((await Promise.race([this.runner.init(), this.cancelledSignal])) === CANCELLED) return;
+    tally.started();
+    for (let i = 0; i < tally.epochs; i++) {
+      if (this.cancelledFlag) return;
+      const asked = performance.now();
+      const value = await Promise.race([this.runner.process(processInputs[i]), this.cancelledSignal]);
+      if (value === CANCELLED) return;
+      tally.epoch(jsonSafe(value), performance.now() - asked);
+    }
+  }
+
+  /** In this process, on one of the agent's run threads (graph-thread.ts): a cancel ends the thread. */
+  private async onThread(tubeInputs: Record<string, unknown>, processInputs: Array<Record<string, unknown>>, tally: EpochTally): Promise<void> {
+    const own = this.o.threads ? undefined : new GraphThreads();
+    const threads = this.o.threads ?? own!;
+    const job = { kind: "run" as const, op: this.op, modulesDir: this.o.modulesDir ?? process.cwd(), tubeInputs, epochs: tally.epochs, processInputs };
+    try {
+      await threads.run(job, {
+        started: () => tally.started(),
+        epoch: (value, ms) => tally.epoch(value, ms),
+        metric: (name, value, step) => this.buffer.push({ name, value, step }),
+      }, this.cancelledSignal);
+    } finally {
+      await own?.close();
+    }
+  }
+}
+
+/** What the epochs of a run come to: the return values, the runtime's per-epoch metrics, progress reports. */
+class EpochTally {
+  readonly values: unknown[] = [];
+  private began = 0;
+  private lastPct = -1;
+  private lastAt = 0;
+
+  constructor(readonly epochs: number, private readonly metrics: (...m: RunMetric[]) => void, private readonly report: RunReport) {}
+
+  started(): void {
+    this.began = performance.now();
+    this.report.started();
+  }
+
+  epoch(value: unknown, latencyMs: number): void {
+    this.values.push(value);
+    const i = this.values.length - 1;
+    const seconds = (performance.now() - this.began) / 1000;
+    this.metrics(
+      { name: "epochs", value: i + 1, step: i },
+      { name: "epochs_per_s", value: seconds > 0 ? (i + 1) / seconds : 0, step: i },
+      { name: "latency_ms", value: latencyMs, step: i },
+    );
+    const pct = Math.floor(((i + 1) / this.epochs) * 100);
+    // One progress report per percent at most, and not more than 10 a second.
+    if (i + 1 < this.epochs && pct !== this.lastPct && Date.now() - this.lastAt >= 100) {
+      this.report.progress(pct);
+      this.lastPct = pct;
+      this.lastAt = Date.now();
     }
   }
 }

@@ -19,6 +19,7 @@ import path from "node:path";
 import type { Logger } from "pino";
 import { RegistryClient, RegistryRequestError } from "../bridge/registry/client.ts";
 import { GraphRun, type ClaimedRun } from "./graph-run.ts";
+import { GraphThreads } from "./graph-thread.ts";
 import { readGpus } from "./resources.ts";
 
 export interface RegistryWorkerOptions {
@@ -129,8 +130,11 @@ export class RegistryWorker {
   private closed = false;
   private claimBackoffUntil = 0;
   private claimBackoff = 0;
+  /** Where in-process runs run (`runner: "local"`): a thread per run slot. */
+  private readonly threads: GraphThreads | undefined;
 
   constructor(private readonly o: RegistryWorkerOptions) {
+    this.threads = o.runner === "local" ? new GraphThreads() : undefined;
     this.client = new RegistryClient({ url: o.url, apiKey: o.apiKey, timeoutMs: 10_000 });
     this.log = o.logger.child({ component: "registry-worker" });
   }
@@ -139,10 +143,16 @@ export class RegistryWorker {
     return this.id;
   }
 
+  /** Runs in progress here. */
+  get running(): number {
+    return this.active.size;
+  }
+
   /** Registers with the registry (retrying while it is unreachable is the caller's choice: this rejects) and starts working. */
   async start(): Promise<string> {
     this.id = await workerIdentity(this.o.workerId, this.o.stateDir ?? path.join(os.homedir(), ".tubular", "host-agent"));
     this.gpus = (await readGpus()).map((g, i) => ({ id: i, vram_mb: g.vram_mb ?? 0, tags: g.model ? [g.model] : [] }));
+    await this.threads?.warm(this.o.maxRuns ?? 1);
     await this.heartbeat(true);
     this.heartbeatTimer = setInterval(() => void this.heartbeat(false), this.o.heartbeatMs ?? 2000);
     this.pollTimer = setInterval(() => void this.claim(), this.o.pollMs ?? 500);
@@ -158,6 +168,7 @@ export class RegistryWorker {
     clearInterval(this.pollTimer);
     await Promise.allSettled([...this.active.values()].map((a) => a.run.cancel()));
     await Promise.race([Promise.allSettled([...this.active.values()].map((a) => a.done)), new Promise((r) => setTimeout(r, 5000))]);
+    await this.threads?.close();
     for (const o of this.outboxes) o.close();
     this.client.close();
   }
@@ -207,7 +218,7 @@ export class RegistryWorker {
   }
 
   private begin(op: Op): void {
-    const a: Active = { run: new GraphRun(op, { runner: this.o.runner ?? "zmq", ...(this.o.modulesDir ? { modulesDir: this.o.modulesDir } : {}), logger: this.log }), done: Promise.resolve() };
+    const a: Active = { run: new GraphRun(op, { runner: this.o.runner ?? "zmq", ...(this.o.modulesDir ? { modulesDir: this.o.modulesDir } : {}), ...(this.threads ? { threads: this.threads } : {}), logger: this.log }), done: Promise.resolve() };
     this.active.set(op.run_id, a);
     a.done = this.execute(a).finally(() => {
       this.active.delete(op.run_id);

@@ -18,9 +18,10 @@ import { KEY, startTestServer, type TestServer } from "./tracking-server.ts";
 const FIX = fileURLToPath(new URL("../fixtures/tracking/", import.meta.url));
 const LOSS = { noob_id: "loss-graph", nodes: { count: { type: "count" }, loss: { type: "./loss-node.ts#loss", depends: [{ index: "count.index" }] }, return: { type: "return", depends: "loss.value" } } };
 const CRASH = { noob_id: "crash-graph", nodes: { count: { type: "count" }, bad: { type: "./loss-node.ts#failAt2", depends: [{ index: "count.index" }] }, return: { type: "return", depends: "bad.value" } } };
-// A long run whose epochs wait 1 ms each, as a graph doing I/O does. A CPU-bound in-process graph holds the
-// agent's own event loop between its yields, which delays a termination (docs/architecture.md, Known limits).
+// A long run whose epochs wait 1 ms each, as a graph doing I/O does.
 const LONG = { noob_id: "long", nodes: { count: { type: "count" }, s: { type: "sleep", depends: "count.index", params: { ms: 1 } }, return: { type: "return", depends: "s.value" } } };
+// A CPU-bound run: each epoch computes 6 s without yielding.
+const BUSY = { noob_id: "busy", nodes: { count: { type: "count" }, s: { type: "../nodes/busy.ts#spin", depends: [{ value: "count.index" }], params: { ms: 6000 } }, return: { type: "return", depends: "s.value" } } };
 const log = pino({ level: process.env.TUBULAR_TEST_LOG ?? "silent" });
 
 describe("agents - host agents over WebSocket and HTTP, every job run tracked", { timeout: 90_000 }, () => {
@@ -166,6 +167,27 @@ describe("agents - host agents over WebSocket and HTTP, every job run tracked", 
       return x?.run.status === "FAILED" ? x : undefined;
     }, 5000, "the tracked run to be FAILED");
     expect(t.of("epochs").length).toBeGreaterThan(0);
+    expect((await api("GET", `/runs/${job}`)).json.state).toBe("CANCELLED");
+  });
+
+  it("an in-process run that computes without yielding does not hold the agent: it heartbeats through it, and a cancel stops it at once", async () => {
+    const w = new RegistryWorker({ url: srv.base, apiKey: KEY, workerId: "busy-host", runner: "local", modulesDir: FIX, logger: log, pollMs: 50, heartbeatMs: 200 });
+    closers.push(() => w.close());
+    await w.start();
+    const job = await submit(BUSY, 1000);
+    await until(async () => (await api("GET", `/runs/${job}`)).json.state === "RUNNING", 10_000, "the run to be RUNNING");
+    // The node holds its thread 6 s per epoch; the agent's heartbeats (every 200 ms) go on meanwhile.
+    const beat = async () => Date.parse((await api("GET", "/workers")).json.find((x: { worker_id: string }) => x.worker_id === "busy-host").last_heartbeat);
+    const first = await beat();
+    await until(async () => (await beat()) > first, 3000, "a heartbeat during the busy epoch");
+    const second = await beat();
+    await until(async () => (await beat()) > second, 3000, "another heartbeat during the busy epoch");
+    expect(w.running).toBe(1);
+    const asked = Date.now();
+    expect((await api("PATCH", `/runs/${job}`, { state: "CANCELLED" })).status).toBe(200);
+    // Within the epoch in progress: the run's thread is ended, not waited for.
+    await until(() => w.running === 0, 3000, "the agent to stop the run");
+    expect(Date.now() - asked).toBeLessThan(3000);
     expect((await api("GET", `/runs/${job}`)).json.state).toBe("CANCELLED");
   });
 });
