@@ -6,38 +6,22 @@
  * HTTP all complete with the right outputs, both agents take part, and every
  * run is tracked with its metrics, checked through the Run API.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { projectRoot } from "../helpers/acceptance.ts";
+import { startTubular } from "../helpers/cli.ts";
 import { stopChild } from "../helpers/processes.ts";
 import { until } from "../helpers/until.ts";
 
-const bin = path.join(projectRoot, "bin/tubular.js");
 const FIX = fileURLToPath(new URL("../fixtures/tracking/", import.meta.url));
 const KEY = "agents-e2e-key";
 const LOSS = { noob_id: "loss-graph", nodes: { count: { type: "count" }, loss: { type: "./loss-node.ts#loss", depends: [{ index: "count.index" }] }, return: { type: "return", depends: "loss.value" } } };
 const RUNS = 30;
+const start = (args: string[], ready: RegExp) => startTubular(args, ready, { env: { TUBULAR_API_KEYS: KEY } });
 
-function start(args: string[], ready: RegExp): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
-  const child = spawn(process.execPath, [bin, ...args], { env: { ...process.env, TUBULAR_API_KEYS: KEY }, stdio: ["ignore", "ignore", "pipe"] });
-  let err = "";
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`tubular ${args[0]} did not start:\n${err}`)), 60_000);
-    child.stderr!.setEncoding("utf8").on("data", (d: string) => {
-      err += d;
-      const m = ready.exec(err);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ child, match: m });
-      }
-    });
-    child.once("exit", (code) => reject(new Error(`tubular ${args[0]} exited with ${code}:\n${err}`)));
-  });
-}
 
 describe("agents end to end - tubular serve, a WebSocket host agent and an HTTP host agent, every run tracked", () => {
   let dir: string;

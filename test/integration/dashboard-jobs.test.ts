@@ -3,7 +3,7 @@
  * registry on a SQLite file, a real host agent working for it, a run submitted
  * over HTTP; the page shows its progress bar moving to 100 % and its events.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -14,6 +14,7 @@ import { openJobServer, type JobServer } from "../../src/bridge/registry/index.t
 import { projectRoot } from "../helpers/acceptance.ts";
 import { openBrowser, screenshot, type OpenBrowser } from "../helpers/browser.ts";
 import { stopChild } from "../helpers/processes.ts";
+import { startTubular } from "../helpers/cli.ts";
 
 const KEY = "jobs-dashboard-key";
 let dir: string;
@@ -30,21 +31,8 @@ beforeAll(async () => {
   bridge = new BridgeServer({ apiKeys: [KEY], port: 0, httpHandler: jobs.httpHandler, dashboardJobs: jobs.store, logger: log });
   const { port } = await bridge.start();
   base = `http://127.0.0.1:${port}`;
-  const child = spawn(process.execPath, [path.join(projectRoot, "bin/tubular.js"), "host", "--registry", base, "--api-key", KEY, "--worker-id", "dash-agent", "--runner", "local", "--state-dir", dir, "--log-level", "warn"], { stdio: ["ignore", "ignore", "pipe"] });
-  agent = child;
-  let err = "";
-  await new Promise<void>((resolve, reject) => {
-    // A loaded machine may take a while to start a TypeScript process.
-    const timer = setTimeout(() => reject(new Error(`the host agent did not start:\n${err}`)), 75_000);
-    child.stderr!.setEncoding("utf8").on("data", (d: string) => {
-      err += d;
-      if (/working for/.test(err)) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.once("exit", (code) => reject(new Error(`the host agent exited with ${code}:\n${err}`)));
-  });
+  // A loaded machine may take a while to start a TypeScript process.
+  ({ child: agent } = await startTubular(["host", "--registry", base, "--api-key", KEY, "--worker-id", "dash-agent", "--runner", "local", "--state-dir", dir, "--log-level", "warn"], /working for/, { timeoutMs: 75_000 }));
 }, 90_000);
 
 afterAll(async () => {

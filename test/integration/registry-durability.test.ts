@@ -2,10 +2,10 @@
  * The registry when things go wrong: a worker that vanishes, a server killed
  * with -9 mid-run, and two servers sharing one PostgreSQL.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { projectRoot } from "../helpers/acceptance.ts";
+import { startTubular } from "../helpers/cli.ts";
 import { stopChild } from "../helpers/processes.ts";
 import { STORE_KINDS, postgresTarget, type StoreTarget } from "./registry-stores.ts";
 import { EXAMPLES, KEY, RESOURCES, call, startServer, until, type RunningServer } from "./registry-server.ts";
@@ -17,25 +17,8 @@ afterEach(async () => {
 
 /** `tubular serve` as a process; resolves with its base URL once it listens. */
 async function serveProcess(db: string): Promise<{ child: ChildProcess; base: string }> {
-  const child = spawn(process.execPath, [path.join(projectRoot, "bin/tubular.js"), "serve", "--port", "0", "--db", db, "--graphs", EXAMPLES, "--log-level", "warn"], {
-    env: { ...process.env, TUBULAR_API_KEYS: KEY },
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-  let err = "";
-  const base = await new Promise<string>((resolve, reject) => {
-    // Start-up of a process under the TypeScript loader takes seconds on a loaded machine.
-    const timer = setTimeout(() => reject(new Error(`tubular serve did not start:\n${err}`)), 60_000);
-    child.stderr!.setEncoding("utf8").on("data", (d: string) => {
-      err += d;
-      const m = /job registry at (http:\/\/\S+)/.exec(err);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]!);
-      }
-    });
-    child.once("exit", (code) => reject(new Error(`tubular serve exited with ${code}:\n${err}`)));
-  });
-  return { child, base };
+  const { child, match } = await startTubular(["serve", "--port", "0", "--db", db, "--graphs", EXAMPLES, "--log-level", "warn"], /job registry at (http:\/\/\S+)/, { env: { TUBULAR_API_KEYS: KEY } });
+  return { child, base: match[1]! };
 }
 
 for (const k of STORE_KINDS) {

@@ -4,34 +4,17 @@
  * over HTTP with mixed priorities and constraints all complete with the right
  * outputs; a node error fails its run; a cancelled run is stopped.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { workerIdentity } from "../../src/host/registry-worker.ts";
-import { projectRoot } from "../helpers/acceptance.ts";
+import { startTubular } from "../helpers/cli.ts";
 import { stopChild } from "../helpers/processes.ts";
 import { EXAMPLES, KEY, call, until } from "./registry-server.ts";
 
-const bin = path.join(projectRoot, "bin/tubular.js");
-
-function start(args: string[], ready: RegExp): Promise<{ child: ChildProcess; match: RegExpExecArray; output: () => string }> {
-  const child = spawn(process.execPath, [bin, ...args], { env: { ...process.env, TUBULAR_API_KEYS: KEY }, stdio: ["ignore", "ignore", "pipe"] });
-  let err = "";
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`tubular ${args[0]} did not start:\n${err}`)), 60_000);
-    child.stderr!.setEncoding("utf8").on("data", (d: string) => {
-      err += d;
-      const m = ready.exec(err);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ child, match: m, output: () => err });
-      }
-    });
-    child.once("exit", (code) => reject(new Error(`tubular ${args[0]} exited with ${code}:\n${err}`)));
-  });
-}
+const start = (args: string[], ready: RegExp) => startTubular(args, ready, { env: { TUBULAR_API_KEYS: KEY } });
 
 describe("registry end to end - tubular serve and two host agents", () => {
   let dir: string;
