@@ -101,6 +101,12 @@ export class Roster {
     this.byConnection.set(connection, r);
   }
 
+  /** A runner's subscription to the command outbox arrived: broadcasts reach it. */
+  subscribed(runnerId: string): void {
+    const r = this.records.get(runnerId);
+    if (r) r.subscribed = true;
+  }
+
   /** Records an identify; returns the previous identity (a restarted runner comes back at a new outbox). */
   identified(runnerId: string, identity: IdentifyValue): IdentifyValue | undefined {
     const r = this.records.get(runnerId)!;
