@@ -1,9 +1,10 @@
 /**
- * NodeTable: what the driver tracks per node of the runner processes, apart
- * from the runner it lives in (the roster's): whether it was enabled or
- * disabled at run time (a restarted runner is given that with its init), a
- * switch awaiting its runner's answer, and the last figures the runner
- * reported for it.
+ * NodeTable: one record per node of the runner processes, with what the
+ * driver tracks of it apart from its runner's life (the roster's): whether
+ * it was enabled or disabled at run time (a restarted runner is given that
+ * with its init), a switch awaiting its runner's answer, and the last
+ * figures the runner reported for it. It also serializes enableNode /
+ * disableNode calls, the driver's own nodes included.
  */
 import { NodeError, TubularError } from "../../errors.ts";
 import type { Scheduler } from "../../graph/scheduler.ts";
@@ -11,18 +12,18 @@ import type { NodeMetricsReport } from "../node-metrics.ts";
 import { makeMessage } from "../../protocol/message.ts";
 import { COMMAND_ID, type CommandNode } from "./command-node.ts";
 import type { Conditions } from "./conditions.ts";
-import { DRIVER, type Placement } from "./placement.ts";
+import type { Placement } from "./placement.ts";
 import type { Roster } from "./roster.ts";
 
 export type ReceivedMetrics = NodeMetricsReport & { receivedAt: number };
 
 export interface NodeTableDeps {
   readonly placement: Placement;
-  readonly scheduler: Scheduler;
+  readonly scheduler: Pick<Scheduler, "setEnabled">;
   readonly roster: Roster;
   readonly conditions: Conditions;
   readonly initTimeoutMs: number;
-  command(): CommandNode | undefined;
+  command(): Pick<CommandNode, "broadcast"> | undefined;
   /** The run was deinitialized: a switch waiting for its answer ends. */
   closed(): boolean;
   /** The run's failure, if it failed: a switch then fails with it. */
@@ -31,23 +32,35 @@ export interface NodeTableDeps {
   createOnDriver(id: string): Promise<void>;
 }
 
+/** One node of a runner process, as the driver tracks it. */
+export interface NodeRecord {
+  readonly id: string;
+  /** Its runner process. */
+  readonly runner: string;
+  /** Enabled or disabled at run time; undefined: as the graph file says. */
+  enabled: boolean | undefined;
+  /** A switch sent to its runner and not yet over: the runner's answer, and its failure to create the node. */
+  pending: { answer: boolean | undefined; failure: NodeError | undefined } | undefined;
+  /** The last figures its runner reported (its `node_metrics` message). */
+  metrics: ReceivedMetrics | undefined;
+}
+
 export class NodeTable {
-  /** Nodes enabled or disabled at run time: a restarted runner is given them with its init. */
-  private readonly enabledNow = new Map<string, boolean>();
-  /** A hosting runner's answer to `enable`, per node, while one is awaited; and a failure to create the node. */
-  private readonly enableAnswers = new Map<string, boolean>();
-  private readonly enableFailures = new Map<string, NodeError>();
-  private readonly enablePending = new Set<string>();
-  /** The last per-node figures each runner reported (its `node_metrics` message), by node. */
-  private readonly metricsByNode = new Map<string, ReceivedMetrics>();
+  private readonly records = new Map<string, NodeRecord>();
   /** enableNode / disableNode calls, one at a time. */
   private switching: Promise<void> = Promise.resolve();
 
-  constructor(private readonly deps: NodeTableDeps) {}
+  constructor(private readonly deps: NodeTableDeps) {
+    for (const plan of deps.placement.runners.values()) {
+      for (const id of plan.nodes) this.records.set(id, { id, runner: plan.id, enabled: undefined, pending: undefined, metrics: undefined });
+    }
+  }
 
   /** The run-time switches so far, for a restarted runner's init. */
   switches(): ReadonlyMap<string, boolean> {
-    return this.enabledNow;
+    const out = new Map<string, boolean>();
+    for (const r of this.records.values()) if (r.enabled !== undefined) out.set(r.id, r.enabled);
+    return out;
   }
 
   /**
@@ -61,10 +74,10 @@ export class NodeTable {
     const done = this.switching.then(async () => {
       const failed = this.deps.failure();
       if (failed) throw failed;
-      const runner = this.deps.placement.runnerOf.get(id)!;
-      if (runner === DRIVER) {
+      const record = this.records.get(id);
+      if (record === undefined) {
         if (enabled) await this.deps.createOnDriver(id);
-      } else await this.switchOn(runner, id, enabled, call);
+      } else await this.switchOn(record, enabled, call);
       this.deps.scheduler.setEnabled(id, enabled);
     });
     this.switching = done.catch(() => undefined);
@@ -72,51 +85,52 @@ export class NodeTable {
   }
 
   /**
-   * Switches a node of runner `runner` with an `enable` message; resolves once
+   * Switches a node of a runner process with an `enable` message; resolves once
    * that runner answers (or is being restarted: it gets the switch with its
    * init), rejects when it could not create the node.
    */
-  private async switchOn(runner: string, id: string, enabled: boolean, call: string): Promise<void> {
+  private async switchOn(record: NodeRecord, enabled: boolean, call: string): Promise<void> {
     const { conditions, roster } = this.deps;
-    this.enableAnswers.delete(id);
-    this.enableFailures.delete(id);
-    this.enabledNow.set(id, enabled);
-    this.enablePending.add(id);
+    const { id, runner } = record;
+    const pending: NonNullable<NodeRecord["pending"]> = { answer: undefined, failure: undefined };
+    record.enabled = enabled;
+    record.pending = pending;
     this.deps.command()!.broadcast(makeMessage("enable", COMMAND_ID, { node: id, enabled }));
     try {
       // A runner being restarted gets the change with its init (rejoin) and runs no epoch before.
-      await conditions.until(call, () => this.enableAnswers.has(id) || roster.isRestarting(runner) || this.deps.closed(), Date.now() + this.deps.initTimeoutMs, () => `the runner process of node ${id} did not confirm the change`);
+      await conditions.until(call, () => pending.answer !== undefined || roster.isRestarting(runner) || this.deps.closed(), Date.now() + this.deps.initTimeoutMs, () => `the runner process of node ${id} did not confirm the change`);
     } finally {
-      this.enablePending.delete(id);
+      record.pending = undefined;
     }
     if (this.deps.closed()) throw new TubularError("TUBULAR_ERR_RUNNER_STATE", `${call}(): the runner was deinitialized`);
-    const failure = this.enableFailures.get(id);
-    this.enableFailures.delete(id);
-    if (this.enableAnswers.get(id) === false && enabled) {
-      this.enabledNow.delete(id);
-      throw failure ?? new NodeError("TUBULAR_ERR_NODE_INIT", { nodeId: id, errorType: "Error", errorMessage: "its runner could not create it" });
+    if (pending.answer === false && enabled) {
+      record.enabled = undefined;
+      throw pending.failure ?? new NodeError("TUBULAR_ERR_NODE_INIT", { nodeId: id, errorType: "Error", errorMessage: "its runner could not create it" });
     }
   }
 
   /** The hosting runner answered an `enable`: the node is now `enabled`. */
   answered(id: string, enabled: boolean): void {
-    this.enableAnswers.set(id, enabled);
+    const pending = this.records.get(id)?.pending;
+    if (pending) pending.answer = enabled;
   }
 
   /** A failure outside any epoch: true when it is a switched-on node's that could not be created (its switch rejects with it). */
   creationFailed(id: string, err: NodeError): boolean {
-    if (!this.enablePending.has(id)) return false;
-    this.enableFailures.set(id, err);
+    const pending = this.records.get(id)?.pending;
+    if (!pending) return false;
+    pending.failure = err;
     return true;
   }
 
   /** A runner reported a node's figures. */
   metrics(id: string, m: NodeMetricsReport, receivedAt: number): void {
-    this.metricsByNode.set(id, { ...m, receivedAt });
+    const r = this.records.get(id);
+    if (r) r.metrics = { ...m, receivedAt };
   }
 
   /** The node's last reported figures, if any. */
   metricsOf(id: string): ReceivedMetrics | undefined {
-    return this.metricsByNode.get(id);
+    return this.records.get(id)?.metrics;
   }
 }
