@@ -113,6 +113,7 @@ export class Control {
         // Only for the nodes this runner hosts; nothing waits on these figures.
         const now = Date.now();
         for (const [node, m] of Object.entries(msg.value.nodes)) if (placement.runnerOf.get(node) === from) nodes.metrics(node, m, now);
+        if (msg.value.drops) roster.get(from)!.drops = msg.value.drops;
         return false;
       }
       default:

@@ -16,7 +16,7 @@ import { loadTubeFromSpec } from "../../spec/load.ts";
 import { Codec, MAX_FRAMES } from "../../protocol/codec.ts";
 import { clientSender, openSocket, readLoop, type Client } from "../../transport/sockets.ts";
 import { DropCounter } from "../../protocol/drops.ts";
-import { makeMessage, type Message, type MessageOf, type RunnerToCommand } from "../../protocol/message.ts";
+import { makeMessage, travelsIn, type CommandToRunner, type Message, type MessageIn, type MessageOf, type RunnerToCommand } from "../../protocol/message.ts";
 import { processEpochs, type IdentifyValue } from "../../protocol/command-to-runner.ts";
 import type { NodeStatus } from "../../protocol/common.ts";
 import type { EventValue } from "../../protocol/runner-to-runner.ts";
@@ -127,7 +127,7 @@ export class NodeRunner {
       drops: this.codec.drops,
       onMessage: (_peer, frames) => {
         const msg = this.codec.decodePubSafe(frames);
-        if (msg?.type === "event") this.onEvent(msg);
+        if (msg && this.accept(msg, "runnerToRunner", "an upstream runner's outbox")) this.onEvent(msg);
       },
     });
     const ob = this.config.outbox;
@@ -145,14 +145,18 @@ export class NodeRunner {
     this.commands.subscribe(probeTopic(this.id));
     this.control.connect(this.config.commandInbox);
 
-    // Per-node figures (runs, errors, events per signal, process times) go to the command node for status(), only when they moved.
+    // Per-node figures (runs, errors, events per signal, process times) and the frames this runner
+    // dropped go to the command node for status() and stats(), only when they moved.
     let reported = 0;
+    let dropped = 0;
     this.timers.push(
       setInterval(() => {
         const m = this.pump?.metrics;
-        if (!m || m.total === reported) return;
-        reported = m.total;
-        this.sendControl(makeMessage("node_metrics", this.id, { nodes: m.report() }));
+        const drops = this.codec.drops.total;
+        if ((m?.total ?? 0) === reported && drops === dropped) return;
+        reported = m?.total ?? 0;
+        dropped = drops;
+        this.sendControl(makeMessage("node_metrics", this.id, { nodes: m?.report() ?? {}, ...(drops > 0 ? { drops: this.codec.drops.stats() } : {}) }));
       }, this.config.heartbeatMs),
     );
     void this.readSubscriptions();
@@ -264,7 +268,7 @@ export class NodeRunner {
         // The command's answer to our probe: its outbox has our subscription (the command knows it too).
         if (isProbeFrame(frames[0])) return;
         const msg = this.codec.decodePubSafe(frames);
-        if (msg) await this.onCommand(msg);
+        if (msg && this.accept(msg, "commandToRunner", "the command subscription")) await this.onCommand(msg);
       },
     });
   }
@@ -278,12 +282,24 @@ export class NodeRunner {
       name: "control socket",
       onMessage: async (frames) => {
         const msg = this.codec.decodeSafe(frames);
-        if (msg) await this.onCommand(msg);
+        if (msg && this.accept(msg, "commandToRunner", "the control socket")) await this.onCommand(msg);
       },
     });
   }
 
-  private async onCommand(msg: Message): Promise<void> {
+  /**
+   * Whether a message may arrive where it did: commands on the command
+   * channels, events on the event channel. Anything else (a runner's identify
+   * echoed back, an event on the command channel) is dropped, counted and
+   * logged once per kind, as the command inbox does.
+   */
+  private accept<D extends "commandToRunner" | "runnerToRunner">(msg: Message, direction: D, where: string): msg is MessageIn<D> {
+    if (travelsIn(msg, [direction])) return true;
+    this.codec.drops.record("schema", `a ${msg.type} message on ${where}, where it does not travel`, { from: msg.node_id });
+    return false;
+  }
+
+  private async onCommand(msg: CommandToRunner): Promise<void> {
     switch (msg.type) {
       case "announce":
         this.onAnnounce(msg);

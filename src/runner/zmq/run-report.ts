@@ -17,7 +17,8 @@ import { Roster } from "./roster.ts";
 export interface ZmqRunnerStats {
   /** Frames the command node dropped, by kind. */
   drops: Record<string, number>;
-  runners: Record<string, { pid: number | undefined; status: NodeStatus | "unknown"; nodes: readonly string[] }>;
+  /** Each runner process; `drops`: the frames it dropped, by kind, once it reported any. */
+  runners: Record<string, { pid: number | undefined; status: NodeStatus | "unknown"; nodes: readonly string[]; drops?: Record<string, number> }>;
   epochsCompleted: number;
   /** CurveZMQ connections accepted and refused by this process's ZAP handler (with `keys`). */
   auth?: { accepted: number; refused: number };
@@ -61,7 +62,7 @@ export class RunReport {
     const runners: ZmqRunnerStats["runners"] = {};
     for (const r of this.deps.roster.all()) {
       const status = Roster.statusOf(r);
-      runners[r.id] = { pid: this.pidOf(r.id), status: status === "restarting" ? "closed" : status, nodes: r.plan.nodes };
+      runners[r.id] = { pid: this.pidOf(r.id), status: status === "restarting" ? "closed" : status, nodes: r.plan.nodes, ...(r.drops ? { drops: r.drops } : {}) };
     }
     return { drops: boot.command?.codec.drops.stats() ?? {}, runners, epochsCompleted, ...(boot.zap ? { auth: boot.zap.stats() } : {}) };
   }
