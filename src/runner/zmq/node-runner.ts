@@ -9,8 +9,7 @@
 import * as zmq from "zeromq";
 import type { Logger } from "pino";
 import { NodeError } from "../../errors.ts";
-import { keyToEpoch } from "../../graph/epoch.ts";
-import { Scheduler, type Emitted, type Task } from "../../graph/scheduler.ts";
+import { Scheduler } from "../../graph/scheduler.ts";
 import type { Tube } from "../../graph/tube.ts";
 import { loadTubeFromSpec } from "../../spec/load.ts";
 import { Codec, MAX_FRAMES } from "../../protocol/codec.ts";
@@ -19,7 +18,6 @@ import { DropCounter } from "../../protocol/drops.ts";
 import { makeMessage, travelsIn, type CommandToRunner, type Message, type MessageIn, type MessageOf, type RunnerToCommand } from "../../protocol/message.ts";
 import { processEpochs, type IdentifyValue } from "../../protocol/command-to-runner.ts";
 import type { NodeStatus } from "../../protocol/common.ts";
-import type { EventValue } from "../../protocol/runner-to-runner.ts";
 import { nodeErrorToWire } from "../../protocol/node-error.ts";
 import type { MetricPoint } from "../../protocol/runner-to-command.ts";
 import { SendQueue } from "../../transport/send-queue.ts";
@@ -32,9 +30,9 @@ import { instantiate, release, type Instances } from "../execute.ts";
 import { endAssetEpoch } from "../../node/assets.ts";
 import { LocalRunner } from "../local.ts";
 import { TaskPump } from "../task-pump.ts";
-import type { TubeEvent } from "../runner.ts";
 import type { RunnerProcessConfig } from "../../protocol/runner-config.ts";
 import { completionKey, groupEvents } from "./event-groups.ts";
+import { EventBatch } from "./event-batch.ts";
 import { COMMAND_ID, COMMAND_TOPIC, PROCESS_TOPIC, doneTopic, eventTopic } from "./topics.ts";
 import { HeartbeatThread, defaultHeartbeatWorker } from "./heartbeat-thread.ts";
 
@@ -61,9 +59,8 @@ export class NodeRunner {
   private readonly subscribers = new Set<string>();
   private onSubscriber: (() => void) | undefined;
   private readonly downstreamRunners: string[];
-  private eventId = 0;
-  private pendingEvents: TubeEvent[] = [];
-  private pendingDone: EventValue["done"] = [];
+  /** What this runner publishes after the current round of work. */
+  private readonly batch = new EventBatch();
   /** `ctx.log` metrics of this round of work, sent to the command node with its end. */
   private pendingMetrics: MetricPoint[] = [];
   /** The init in progress, if any: it runs beside the read loop, not inside it. */
@@ -369,8 +366,8 @@ export class NodeRunner {
       return;
     }
     this.pump = new TaskPump(this.scheduler, this.instances, {
-      completed: (task, emitted) => this.onCompleted(task, emitted),
-      failed: (task, err) => this.onFailed(task, err),
+      completed: (task, emitted) => this.batch.completed(task, emitted),
+      failed: (task, err) => this.batch.failed(task, err),
       settled: () => this.afterPump(),
       metric: (m) => void this.pendingMetrics.push({ node_id: m.nodeId, name: m.name, value: m.value, step: m.step }),
     }, { sliceMs: 50 });
@@ -435,33 +432,12 @@ export class NodeRunner {
     const groups = groupEvents(this.tube, events);
     const own = this.config.runners[msg.node_id]?.nodes;
     for (const entry of done) {
-      const mark = completionKey(entry[0], entry[1]);
       // Only the sender's own completions come with their events; the ones it passes on come
       // without, and this runner hears those nodes' own messages (with their events) directly.
-      if (own?.includes(entry[0])) this.scheduler.complete(entry[0], entry[1], groups.get(mark) ?? []);
-      // Pass completions on: the command node reads only the last runners of the graph (see topics.ts).
-      if (!this.forwarded.has(mark)) {
-        this.forwarded.add(mark);
-        this.pendingDone.push(entry);
-      }
+      if (own?.includes(entry[0])) this.scheduler.complete(entry[0], entry[1], groups.get(completionKey(entry[0], entry[1])) ?? []);
+      this.batch.passOn(entry);
     }
     this.pump?.pump();
-  }
-
-  /** Completions passed on in the message being gathered, so a diamond does not pass one twice. */
-  private forwarded = new Set<string>();
-
-  private onCompleted(task: Task, emitted: Emitted[]): void {
-    const timestamp = Date.now();
-    for (const e of emitted) {
-      this.pendingEvents.push({ id: ++this.eventId, timestamp, node_id: task.node.id, signal: e.signal, epoch: e.key === task.key ? task.epoch : keyToEpoch(e.key), value: e.value });
-    }
-    this.pendingDone.push([task.node.id, task.key]);
-  }
-
-  private onFailed(task: Task, err: NodeError): void {
-    // The error rides in the completion itself: whoever hears the node is done hears why it failed.
-    this.pendingDone.push([task.node.id, task.key, nodeErrorToWire(err, task.node.id)]);
   }
 
   /** A failure outside any epoch (init, deinit) goes to the command node on the control channel. */
@@ -489,11 +465,8 @@ export class NodeRunner {
   private publishDone = false;
 
   private flush(): void {
-    if (this.pendingDone.length === 0 && this.pendingEvents.length === 0) return;
-    const value: EventValue = { events: this.pendingEvents, done: this.pendingDone };
-    this.pendingEvents = [];
-    this.pendingDone = [];
-    if (this.forwarded.size > 0) this.forwarded = new Set();
+    const value = this.batch.take();
+    if (!value) return;
     try {
       if (this.publishValues) this.outQueue.send(this.codec.encodePub(makeMessage("event", this.id, value), eventTopic(this.id)));
       if (this.publishDone) this.outQueue.send(this.codec.encodePub(makeMessage("event", this.id, { events: [], done: value.done }), doneTopic(this.id)));
