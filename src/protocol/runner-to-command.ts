@@ -61,7 +61,11 @@ export const NodeFigures = z.object({
   p50Ms: z.number().nonnegative().nullable(),
   p99Ms: z.number().nonnegative().nullable(),
 });
-export const NodeMetricsValue = z.object({ nodes: z.record(NodeIdSchema, NodeFigures) });
+export const NodeMetricsValue = z.object({
+  nodes: z.record(NodeIdSchema, NodeFigures),
+  /** The frames the runner dropped so far, by kind (protocol/drops.ts), once it dropped any. */
+  drops: z.record(z.string(), z.number().int().nonnegative()).optional(),
+});
 export type NodeMetricsValue = z.infer<typeof NodeMetricsValue>;
 
 export const NodeMetricsMessage = messageSchema("node_metrics", NodeMetricsValue);

@@ -36,6 +36,8 @@ export abstract class EpochRunner extends EventEmitter implements Runner {
   /** Root epochs opened and not yet reported, with their callers and errors. */
   protected readonly ledger = new EpochLedger();
   protected freeRun: FreeRun | null = null;
+  /** The failure that ended the run for good (see failRun): every later call fails with it. */
+  protected fatal: Error | undefined;
   /** The source node whose generator returned, once one has: free-run stops there and no more epochs are run. */
   sourceEnded: string | undefined;
   /** The failure of a free-run begun by start() that no stop() has reported yet. */
@@ -229,6 +231,24 @@ export abstract class EpochRunner extends EventEmitter implements Runner {
     this.freeRun?.results?.push(result);
     this.emit("epoch", result);
     waiter?.resolve(value);
+  }
+
+  /**
+   * The run cannot go on: every waiting call and later call fails with
+   * `err`, a free-run ends with it, and closed() resolves with it.
+   */
+  protected failRun(err: Error): void {
+    if (this.fatal) return;
+    this.fatal = err;
+    this.rejectWaiting(err);
+    if (this.freeRun) {
+      this.freeRun.error ??= err;
+      this.freeRun.remaining = 0;
+      this.finishFreeRun();
+    }
+    if (this.listenerCount("error") > 0) this.emit("error", err);
+    if (this._state === "ready" || this._state === "running") this._state = "failed";
+    this.end(err);
   }
 
   /** Every open epoch is given up; its caller, if any, fails with `err`. */

@@ -1,4 +1,5 @@
 import type { ChildProcess } from "node:child_process";
+import { until } from "./until.ts";
 
 /** Whether a process is alive, and waiting for a set of them to exit. */
 export function isAlive(pid: number): boolean {
@@ -10,13 +11,10 @@ export function isAlive(pid: number): boolean {
   }
 }
 
+/** Resolves with the pids still alive once all exited or `timeoutMs` passed (never rejects: callers assert on the list). */
 export async function waitForExit(pids: number[], timeoutMs: number): Promise<number[]> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const alive = pids.filter(isAlive);
-    if (alive.length === 0 || Date.now() > deadline) return alive;
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await until(() => !pids.some(isAlive), timeoutMs, "the processes to exit").catch(() => undefined);
+  return pids.filter(isAlive);
 }
 
 /** Ends a child we started: SIGTERM, then SIGKILL if it has not exited within `graceMs`. */

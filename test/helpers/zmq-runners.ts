@@ -1,11 +1,12 @@
 /** ZmqRunners for a test file: started from a spec, all deinitialized after each test. */
+import { Writable } from "node:stream";
 import { afterEach } from "vitest";
 import { loadTubeFromSpec } from "../../src/spec/load.ts";
 import { ZmqRunner, type ZmqRunnerOptions } from "../../src/runner/zmq/zmq-runner.ts";
 import { projectRoot } from "./acceptance.ts";
 
-/** Swallows the runner processes' output. */
-export const devNull = { write: () => true } as unknown as NodeJS.WritableStream;
+/** Swallows the runner processes' output (every test's one sink for it). */
+export const devNull: NodeJS.WritableStream = new Writable({ write: (_chunk, _encoding, done) => done() });
 
 /** Registers the clean-up; returns `started(spec, options)`, which builds and initializes a runner. */
 export function useZmqRunners(): (spec: unknown, options?: ZmqRunnerOptions) => Promise<ZmqRunner> {

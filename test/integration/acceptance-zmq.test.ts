@@ -1,14 +1,14 @@
 import { describe, it } from "vitest";
 import { ZmqRunner } from "../../src/runner/zmq/zmq-runner.ts";
 import { acceptanceCases, checkCase } from "../helpers/acceptance.ts";
+import { devNull } from "../helpers/zmq-runners.ts";
 
-const quiet = { write: () => true } as unknown as NodeJS.WritableStream;
 
 describe("acceptance - zmq runner", () => {
   for (const c of acceptanceCases()) {
-    it(`${c.name} gives the expected value of every epoch`, () => checkCase(c, (tube) => new ZmqRunner(tube, { output: quiet })));
+    it(`${c.name} gives the expected value of every epoch`, () => checkCase(c, (tube) => new ZmqRunner(tube, { output: devNull })));
     it(`${c.name} (one group: one runner process, edges as plain calls) gives the same values`, () =>
-      checkCase(c, (tube) => new ZmqRunner(tube, { output: quiet }), withGroup(c.graph)));
+      checkCase(c, (tube) => new ZmqRunner(tube, { output: devNull }), withGroup(c.graph)));
   }
 });
 

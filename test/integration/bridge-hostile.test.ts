@@ -10,6 +10,7 @@ import { bridgeProcess, FUZZ_KEY, wellBehaved, type BridgeReady } from "../fuzz/
 import { projectRoot, serveProcess, type Served } from "../fuzz/child-process.ts";
 import { connectTcp, exchange, ServerReader, textFrame, upgradeRequest } from "../fuzz/ws-wire.ts";
 import { Raw } from "./bridge-raw.ts";
+import { until } from "../helpers/until.ts";
 
 const MB = 1024 * 1024;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -19,13 +20,6 @@ type Ready = BridgeReady;
 // Each test starts a server process through tsx: seconds on a loaded machine.
 vi.setConfig({ testTimeout: 90_000, hookTimeout: 90_000 });
 
-async function waitFor(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
 
 /** A raw TCP WebSocket client past the upgrade, that reads nothing unless told to. */
 async function silentClient(port: number): Promise<{ socket: net.Socket; reader: ServerReader; closed: () => boolean; writeErrors: () => number }> {
@@ -99,7 +93,7 @@ describe("bridge hostile - a client that never reads (issue 16, 2)", () => {
         if (!socket.write(frame)) await Promise.race([new Promise((r) => socket.once("drain", r)), sleep(1000)]);
       }
       // What the server said: the session frame, then its close frame with 1008.
-      await waitFor(() => reader.frames.some((f) => f.opcode === 0x8), 10_000, "the close frame");
+      await until(() => reader.frames.some((f) => f.opcode === 0x8), 10_000, "the close frame");
       const close = reader.frames.find((f) => f.opcode === 0x8)!;
       expect(close.payload.readUInt16BE(0)).toBe(1008);
       expect(reader.frames.filter((f) => f.opcode === 0x1)).toHaveLength(1); // the session frame only: no reply was built for the batch
@@ -172,7 +166,7 @@ describe("bridge hostile - a client that never reads (issue 16, 2)", () => {
         await sleep(50);
       }
       c.socket.resume(); // read to the end: the server dropped the connection
-      await waitFor(() => c.closed(), 10_000, "the server to drop the connection");
+      await until(() => c.closed(), 10_000, "the server to drop the connection");
       await wellBehaved(served.ready.port);
       expect(served.unexpectedExit()).toBeUndefined();
     } finally {

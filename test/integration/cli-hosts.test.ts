@@ -13,9 +13,9 @@ import { ZmqRunner } from "../../src/runner/zmq/zmq-runner.ts";
 import { generateKeyPair, writeKeyPair, type CurveKeyPair } from "../../src/transport/curve.ts";
 import { projectRoot } from "../helpers/acceptance.ts";
 import { stopChild } from "../helpers/processes.ts";
+import { devNull } from "../helpers/zmq-runners.ts";
 
 const BIN = path.join(projectRoot, "bin/tubular.js");
-const quiet = { write: () => true } as unknown as NodeJS.WritableStream;
 
 function run(args: string[], timeoutMs = 30_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -76,7 +76,7 @@ describe("cli - several machines on loopback", () => {
   it("tubular status shows the hosts and each node's host, pid and epochs", async () => {
     const agent = startAgent();
     const tube = await loadTubeFromSpec({ noob_id: "spread", nodes: { a: { type: "count", host: "h1" }, b: { type: "multiply", depends: [{ left: "a.index" }], params: { right: 3 } }, return: { type: "return", depends: "b.value" } } }, { baseDir: projectRoot });
-    const runner = new ZmqRunner(tube, { listen: `tcp://127.0.0.1:${port + 1}`, keys: keys.command!, trust: [keys.h1!.publicKey, keys.operator!.publicKey], output: quiet });
+    const runner = new ZmqRunner(tube, { listen: `tcp://127.0.0.1:${port + 1}`, keys: keys.command!, trust: [keys.h1!.publicKey, keys.operator!.publicKey], output: devNull });
     const init = runner.init();
     const agent2 = spawn(process.execPath, [BIN, "host", "--connect", `tcp://127.0.0.1:${port + 1}`, "--name", "h1", "--keys", path.join(dir, "h1"), "--command-key", keys.command!.publicKey, "--advertise", "127.0.0.1", "--log-level", "error"], { cwd: projectRoot, stdio: "ignore" });
     agents.push(agent2);

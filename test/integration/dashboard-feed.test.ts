@@ -16,6 +16,7 @@ import { startDashboard, type Dashboard } from "../../src/bridge/dashboard/start
 import { DASHBOARD_WS_PATH, type ServerMessage } from "../../src/bridge/dashboard/messages.ts";
 import type { ZmqRunner } from "../../src/runner/zmq/zmq-runner.ts";
 import { useZmqRunners } from "../helpers/zmq-runners.ts";
+import { until } from "../helpers/until.ts";
 
 const startRunner = useZmqRunners();
 // Heartbeats of 1 s rather than 250 ms: a machine loaded by other work must not make a runner look dead.
@@ -115,12 +116,12 @@ describe("dashboard - feed", () => {
     expect(status).toHaveBeenCalledTimes(0);
     const viewer = await feed(dash);
     await viewer.next("state");
-    await vi.waitFor(() => expect(status.mock.calls.length).toBeGreaterThanOrEqual(3), { timeout: 10_000, interval: 100 });
+    await until(() => status.mock.calls.length >= 3, 10_000, "three reads of the runner's status");
     const state = viewer.messages.filter((m) => m.type === "state").at(-1) as Extract<ServerMessage, { type: "state" }>;
     expect(state.runs[0]!.state).toBe("running");
     viewer.ws.close();
     await viewer.closed;
-    await vi.waitFor(() => expect(dash.viewerCount).toBe(0), { timeout: 5000 });
+    await until(() => dash.viewerCount === 0, 5000, "the viewer gone");
     const after = status.mock.calls.length;
     await new Promise((r) => setTimeout(r, 1000));
     expect(status.mock.calls.length).toBe(after);
@@ -149,15 +150,14 @@ describe("dashboard - feed", () => {
     type Run = Extract<ServerMessage, { type: "state" }>["runs"][number];
     const latest = () => (viewer.messages.filter((m) => m.type === "state").at(-1) as Extract<ServerMessage, { type: "state" }>).runs[0]!;
     let run: Run | undefined;
-    await vi.waitFor(
+    await until(
       () => {
-        run = latest();
+        run = viewer.messages.some((m) => m.type === "state") ? latest() : undefined;
         // Enough epochs per report interval that a quarter of them is a ratio, not a rounding.
-        expect(run.edges["a.index->b.left"]).toBeGreaterThan(40);
-        expect(run.edges["s.value->slow.value"]).toBeGreaterThan(0);
-        expect(run.nodes.slow!.p50Ms).not.toBeNull();
+        return run !== undefined && run.edges["a.index->b.left"]! > 40 && run.edges["s.value->slow.value"]! > 0 && run.nodes.slow?.p50Ms != null;
       },
-      { timeout: 20_000, interval: 100 },
+      20_000,
+      "edge rates and the slow node's p50 in the feed",
     );
     // Both rates come from one pair of reports of one process: sporadic emits on every 4th of its runs.
     const ratio = run!.edges["s.value->slow.value"]! / run!.edges["a.index->b.left"]!;
@@ -176,7 +176,7 @@ describe("dashboard - feed", () => {
     expect(run!.nodes.return!.p50Ms).toEqual(expect.any(Number));
     await runner.stop();
     // Once the free-run stopped and the runners' reports went quiet, the edges show no events.
-    await vi.waitFor(() => expect(latest().edges["a.index->b.left"]).toBe(0), { timeout: 20_000, interval: 200 });
+    await until(() => latest().edges["a.index->b.left"] === 0, 20_000, "the edge rate back to zero");
   }, 90_000);
 
   it("keeps a node's error that came while nobody watched", async () => {
@@ -193,7 +193,7 @@ describe("dashboard - feed", () => {
     const state = (await viewer.next("state")) as Extract<ServerMessage, { type: "state" }>;
     expect(state.runs[0]!.nodes.b).toMatchObject({ status: "failed", error: { type: "RangeError", message: "division by zero (6 / 0)", epoch: 1, code: "TUBULAR_ERR_NODE_FAILED" } });
     // Counted where b runs: one failed run of three (the report reaches the driver within a heartbeat period).
-    await vi.waitFor(() => expect(runner.status().nodes.b!.metrics).toMatchObject({ runs: 3, errors: 1 }), { timeout: 10_000, interval: 100 });
+    await until(() => runner.status().nodes.b!.metrics?.runs === 3 && runner.status().nodes.b!.metrics?.errors === 1, 10_000, "b's figures: three runs, one error");
     expect(state.runs[0]!.nodes.a!.status).not.toBe("failed");
   }, 60_000);
 
@@ -219,14 +219,14 @@ describe("dashboard - feed", () => {
     expect(whole).toEqual({ type: "metrics", runId: a.uuid, reset: true, points: [{ name: "loss", step: 0, value: 1 }, { name: "loss", step: 1, value: 0.5 }] });
     await tracker.log(a.uuid, [{ name: "loss", value: 0.25, step: 2 }]);
     await tracker.log(b.uuid, [{ name: "loss", value: 9, step: 1 }]);
-    await vi.waitFor(() => expect(viewer.messages.filter((m) => m.type === "metrics")).toHaveLength(2), { timeout: 10_000, interval: 100 });
+    await until(() => viewer.messages.filter((m) => m.type === "metrics").length === 2, 10_000, "a second metrics message");
     expect(viewer.messages.filter((m) => m.type === "metrics")[1]).toEqual({ type: "metrics", runId: a.uuid, reset: false, points: [{ name: "loss", step: 2, value: 0.25 }] });
     // Choosing b as well brings b whole; a is not sent again.
     viewer.ws.send(JSON.stringify({ type: "chooseRuns", runs: [a.uuid, b.uuid] }));
-    await vi.waitFor(() => expect(viewer.messages.filter((m) => m.type === "metrics")).toHaveLength(3), { timeout: 10_000, interval: 100 });
+    await until(() => viewer.messages.filter((m) => m.type === "metrics").length === 3, 10_000, "a third metrics message");
     expect(viewer.messages.filter((m) => m.type === "metrics")[2]).toMatchObject({ runId: b.uuid, reset: true, points: [{ step: 0, value: 2 }, { step: 1, value: 9 }] });
     await tracker.setStatus(a.uuid, "COMPLETED");
-    await vi.waitFor(() => expect((viewer.messages.filter((m) => m.type === "tracked").at(-1) as Extract<ServerMessage, { type: "tracked" }>).runs.find((r) => r.id === a.uuid)!.status).toBe("COMPLETED"), { timeout: 10_000, interval: 100 });
+    await until(() => (viewer.messages.filter((m) => m.type === "tracked").at(-1) as Extract<ServerMessage, { type: "tracked" }>).runs.find((r) => r.id === a.uuid)!.status === "COMPLETED", 10_000, "run a shown COMPLETED");
     viewer.ws.send(JSON.stringify({ type: "chooseRuns", runs: "all" }));
     expect((await viewer.closed).code).toBe(4400);
   }, 60_000);

@@ -18,10 +18,10 @@ import { containsBytes, countPackets, startCapture, tcpdumpAvailable } from "../
 import { createNetwork, netnsAvailable, type Network } from "../helpers/netns.ts";
 import { projectRoot } from "../helpers/acceptance.ts";
 import { isAlive, stopChild } from "../helpers/processes.ts";
+import { devNull } from "../helpers/zmq-runners.ts";
 
 const avail = await netnsAvailable();
 const BIN = path.join(projectRoot, "bin/tubular.js");
-const devNull = { write: () => true } as unknown as NodeJS.WritableStream;
 
 describe.skipIf(!avail.ok)(`multi-host over network namespaces${avail.ok ? "" : ` (skipped: ${avail.reason})`}`, () => {
   let net: Network;

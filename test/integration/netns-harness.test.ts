@@ -9,6 +9,7 @@ import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { containsBytes, countPackets, startCapture, tcpdumpAvailable, tcpSegments, tcpStreams } from "../helpers/capture.ts";
+import { until } from "../helpers/until.ts";
 import { createNetwork, listNamespaces, namespacePids, netnsAvailable, processAlive, sweepStale, type Network } from "../helpers/netns.ts";
 
 const avail = await netnsAvailable();
@@ -280,9 +281,8 @@ describe.skipIf(!avail.ok)(title("netns harness cleanup", avail), () => {
     const swept = await sweepStale();
     expect(swept.some((n) => n.startsWith(killed.id))).toBe(true);
     expect((await listNamespaces()).filter((n) => n.startsWith(killed.id))).toEqual([]);
-    // the sweep SIGKILLs what ran inside; give the kernel a moment to reap it
-    for (let i = 0; i < 40 && processAlive(killed.pid); i++) await new Promise((r) => setTimeout(r, 25));
-    expect(processAlive(killed.pid)).toBe(false);
+    // the sweep SIGKILLs what ran inside; the kernel reaps it shortly after
+    await until(() => !processAlive(killed.pid), 2000, "the swept process to be reaped");
   });
 });
 

@@ -3,6 +3,7 @@ import { loadTubeFromSpec } from "../../src/spec/load.ts";
 import type { EpochResult, TubeEvent } from "../../src/runner/runner.ts";
 import { LocalRunner } from "../../src/runner/local.ts";
 import { projectRoot } from "../helpers/acceptance.ts";
+import { until } from "../helpers/until.ts";
 import { useZmqRunners } from "../helpers/zmq-runners.ts";
 
 const started = useZmqRunners();
@@ -63,8 +64,7 @@ describe("zmq runner - free-run", () => {
     const seen: EpochResult[] = [];
     runner.on("epoch", (r) => seen.push(r));
     await runner.start();
-    const deadline = Date.now() + 10_000;
-    while (seen.length <= 10 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await until(() => seen.length > 10, 10_000, "more than ten epochs of free-run");
     await runner.stop();
     expect(runner.state).toBe("ready");
     const first = seen.length;

@@ -103,6 +103,17 @@ describe("zmq runner - size limits on every socket", { timeout: 90_000 }, () => 
     expect(rssMiB(pid)).toBeLessThan(150);
   });
 
+  it("messages of several frames to a runner's outbox are dropped there, and the runner reports them to the driver", async () => {
+    const runner = await started(chain, { processes: "per-node" });
+    expect(await epochs(runner, 1)).toEqual([0]);
+    expect(runner.stats().runners.scale!.drops).toBeUndefined();
+    await sendFrames(`ipc://${path.join(runner.runDirectory!, "runner-scale.sock")}`, "xsub", 3, 10, 2);
+    await until(() => (runner.stats().runners.scale!.drops?.frames ?? 0) >= 2, 10_000, "the runner of scale to report two dropped messages");
+    expect(runner.stats().runners.scale!.drops).toMatchObject({ frames: 2, schema: 0, garbage: 0 });
+    expect(runner.stats().drops.frames).toBe(0);
+    expect(await epochs(runner, 3)).toEqual([2, 4, 6]);
+  });
+
   it("three messages of 1,000,000 one-byte frames to the command inbox are dropped unread; the run goes on", async () => {
     const runner = await started(chain, { processes: "per-node" });
     expect(await epochs(runner, 1)).toEqual([0]);

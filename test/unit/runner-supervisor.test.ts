@@ -1,8 +1,8 @@
 /** The supervisor with real processes: small scripts stand in for runner processes. */
 import { describe, expect, it } from "vitest";
 import { RunnerSupervisor, describeExit, restartDelay, type ExitInfo } from "../../src/runner/zmq/runner-supervisor.ts";
+import { devNull } from "../helpers/zmq-runners.ts";
 
-const quiet = { write: () => true } as unknown as NodeJS.WritableStream;
 /** A "runner" that exits with `code` at once (the supervisor appends CONFIG and ID, which node -e ignores). */
 const exitsWith = (code: number) => ({ args: ["-e", `process.exit(${code})`], bundled: false });
 const lingers = { args: ["-e", "setInterval(() => {}, 1000)"], bundled: false };
@@ -25,7 +25,7 @@ function collect(): { exits: ExitInfo[]; waitFor: (n: number) => Promise<void>; 
 describe("runner supervisor - restart policies", () => {
   it("on-failure restarts a failing runner up to max_restarts, with a doubling delay", async () => {
     const c = collect();
-    const sup = new RunnerSupervisor(exitsWith(3), c.onExit, quiet);
+    const sup = new RunnerSupervisor(exitsWith(3), c.onExit, devNull);
     sup.spawn("r", "config.json", { restart: "on-failure", maxRestarts: 2 });
     await c.waitFor(3);
     expect(c.exits.map((e) => [e.code, e.restarting, e.restarts])).toEqual([
@@ -39,24 +39,24 @@ describe("runner supervisor - restart policies", () => {
 
   it("on-failure does not restart a clean exit; always does; never does not", async () => {
     const clean = collect();
-    new RunnerSupervisor(exitsWith(0), clean.onExit, quiet).spawn("r", "c", { restart: "on-failure" });
+    new RunnerSupervisor(exitsWith(0), clean.onExit, devNull).spawn("r", "c", { restart: "on-failure" });
     await clean.waitFor(1);
     expect(clean.exits[0]).toMatchObject({ code: 0, restarting: false });
 
     const always = collect();
-    new RunnerSupervisor(exitsWith(0), always.onExit, quiet).spawn("r", "c", { restart: "always", maxRestarts: 1 });
+    new RunnerSupervisor(exitsWith(0), always.onExit, devNull).spawn("r", "c", { restart: "always", maxRestarts: 1 });
     await always.waitFor(2);
     expect(always.exits.map((e) => e.restarting)).toEqual([true, false]);
 
     const never = collect();
-    new RunnerSupervisor(exitsWith(1), never.onExit, quiet).spawn("r", "c");
+    new RunnerSupervisor(exitsWith(1), never.onExit, devNull).spawn("r", "c");
     await never.waitFor(1);
     expect(never.exits[0]).toMatchObject({ code: 1, restarting: false, restarts: 0 });
   });
 
   it("stopAll ends runners that do not exit by themselves, and restarts nothing", async () => {
     const c = collect();
-    const sup = new RunnerSupervisor(lingers, c.onExit, quiet);
+    const sup = new RunnerSupervisor(lingers, c.onExit, devNull);
     sup.spawn("a", "c", { restart: "always" });
     sup.spawn("b", "c", { restart: "always" });
     const pids = [sup.pid("a")!, sup.pid("b")!];

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as zmq from "zeromq";
+import { until } from "../helpers/until.ts";
 import { ProbeTracker, RunDir, SendQueue, isProbeFrame, probeReply, probeSubscriber, probeTopic, uniqueAddress, type Transport } from "../../src/transport/index.ts";
 
 /** Rejects when `p` takes longer than `ms`. */
@@ -9,13 +10,6 @@ function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
-async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 /**
  * A publisher as the runtime makes one: a verbose XPUB that answers every

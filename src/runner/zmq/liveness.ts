@@ -4,7 +4,7 @@
  * the command inbox (node side: heartbeat-thread.ts), not on the connection it
  * identified on: the first heartbeat carrying the run's token binds that
  * connection to the runner's liveness, and from then on only that connection
- * speaks for it (as for identify, see ZmqRunner.runnerOn). Each heartbeat is
+ * speaks for it (as for identify, see Control.runnerOn). Each heartbeat is
  * answered on its connection, so the runner's thread hears the command too.
  *
  * A runner is tracked from its thread's first heartbeat; the messages of its

@@ -9,17 +9,15 @@
 import * as zmq from "zeromq";
 import type { Logger } from "pino";
 import { NodeError } from "../../errors.ts";
-import { keyToEpoch } from "../../graph/epoch.ts";
-import { Scheduler, type Emitted, type Task } from "../../graph/scheduler.ts";
+import { Scheduler } from "../../graph/scheduler.ts";
 import type { Tube } from "../../graph/tube.ts";
 import { loadTubeFromSpec } from "../../spec/load.ts";
 import { Codec, MAX_FRAMES } from "../../protocol/codec.ts";
 import { clientSender, openSocket, readLoop, type Client } from "../../transport/sockets.ts";
 import { DropCounter } from "../../protocol/drops.ts";
-import { makeMessage, type Message, type MessageOf, type RunnerToCommand } from "../../protocol/message.ts";
+import { makeMessage, travelsIn, type CommandToRunner, type Message, type MessageIn, type MessageOf, type RunnerToCommand } from "../../protocol/message.ts";
 import { processEpochs, type IdentifyValue } from "../../protocol/command-to-runner.ts";
 import type { NodeStatus } from "../../protocol/common.ts";
-import type { EventValue } from "../../protocol/runner-to-runner.ts";
 import { nodeErrorToWire } from "../../protocol/node-error.ts";
 import type { MetricPoint } from "../../protocol/runner-to-command.ts";
 import { SendQueue } from "../../transport/send-queue.ts";
@@ -32,9 +30,9 @@ import { instantiate, release, type Instances } from "../execute.ts";
 import { endAssetEpoch } from "../../node/assets.ts";
 import { LocalRunner } from "../local.ts";
 import { TaskPump } from "../task-pump.ts";
-import type { TubeEvent } from "../runner.ts";
 import type { RunnerProcessConfig } from "../../protocol/runner-config.ts";
 import { completionKey, groupEvents } from "./event-groups.ts";
+import { EventBatch } from "./event-batch.ts";
 import { COMMAND_ID, COMMAND_TOPIC, PROCESS_TOPIC, doneTopic, eventTopic } from "./topics.ts";
 import { HeartbeatThread, defaultHeartbeatWorker } from "./heartbeat-thread.ts";
 
@@ -61,9 +59,8 @@ export class NodeRunner {
   private readonly subscribers = new Set<string>();
   private onSubscriber: (() => void) | undefined;
   private readonly downstreamRunners: string[];
-  private eventId = 0;
-  private pendingEvents: TubeEvent[] = [];
-  private pendingDone: EventValue["done"] = [];
+  /** What this runner publishes after the current round of work. */
+  private readonly batch = new EventBatch();
   /** `ctx.log` metrics of this round of work, sent to the command node with its end. */
   private pendingMetrics: MetricPoint[] = [];
   /** The init in progress, if any: it runs beside the read loop, not inside it. */
@@ -127,7 +124,7 @@ export class NodeRunner {
       drops: this.codec.drops,
       onMessage: (_peer, frames) => {
         const msg = this.codec.decodePubSafe(frames);
-        if (msg?.type === "event") this.onEvent(msg);
+        if (msg && this.accept(msg, "runnerToRunner", "an upstream runner's outbox")) this.onEvent(msg);
       },
     });
     const ob = this.config.outbox;
@@ -145,14 +142,18 @@ export class NodeRunner {
     this.commands.subscribe(probeTopic(this.id));
     this.control.connect(this.config.commandInbox);
 
-    // Per-node figures (runs, errors, events per signal, process times) go to the command node for status(), only when they moved.
+    // Per-node figures (runs, errors, events per signal, process times) and the frames this runner
+    // dropped go to the command node for status() and stats(), only when they moved.
     let reported = 0;
+    let dropped = 0;
     this.timers.push(
       setInterval(() => {
         const m = this.pump?.metrics;
-        if (!m || m.total === reported) return;
-        reported = m.total;
-        this.sendControl(makeMessage("node_metrics", this.id, { nodes: m.report() }));
+        const drops = this.codec.drops.total;
+        if ((m?.total ?? 0) === reported && drops === dropped) return;
+        reported = m?.total ?? 0;
+        dropped = drops;
+        this.sendControl(makeMessage("node_metrics", this.id, { nodes: m?.report() ?? {}, ...(drops > 0 ? { drops: this.codec.drops.stats() } : {}) }));
       }, this.config.heartbeatMs),
     );
     void this.readSubscriptions();
@@ -264,7 +265,7 @@ export class NodeRunner {
         // The command's answer to our probe: its outbox has our subscription (the command knows it too).
         if (isProbeFrame(frames[0])) return;
         const msg = this.codec.decodePubSafe(frames);
-        if (msg) await this.onCommand(msg);
+        if (msg && this.accept(msg, "commandToRunner", "the command subscription")) await this.onCommand(msg);
       },
     });
   }
@@ -278,12 +279,24 @@ export class NodeRunner {
       name: "control socket",
       onMessage: async (frames) => {
         const msg = this.codec.decodeSafe(frames);
-        if (msg) await this.onCommand(msg);
+        if (msg && this.accept(msg, "commandToRunner", "the control socket")) await this.onCommand(msg);
       },
     });
   }
 
-  private async onCommand(msg: Message): Promise<void> {
+  /**
+   * Whether a message may arrive where it did: commands on the command
+   * channels, events on the event channel. Anything else (a runner's identify
+   * echoed back, an event on the command channel) is dropped, counted and
+   * logged once per kind, as the command inbox does.
+   */
+  private accept<D extends "commandToRunner" | "runnerToRunner">(msg: Message, direction: D, where: string): msg is MessageIn<D> {
+    if (travelsIn(msg, [direction])) return true;
+    this.codec.drops.record("schema", `a ${msg.type} message on ${where}, where it does not travel`, { from: msg.node_id });
+    return false;
+  }
+
+  private async onCommand(msg: CommandToRunner): Promise<void> {
     switch (msg.type) {
       case "announce":
         this.onAnnounce(msg);
@@ -353,8 +366,8 @@ export class NodeRunner {
       return;
     }
     this.pump = new TaskPump(this.scheduler, this.instances, {
-      completed: (task, emitted) => this.onCompleted(task, emitted),
-      failed: (task, err) => this.onFailed(task, err),
+      completed: (task, emitted) => this.batch.completed(task, emitted),
+      failed: (task, err) => this.batch.failed(task, err),
       settled: () => this.afterPump(),
       metric: (m) => void this.pendingMetrics.push({ node_id: m.nodeId, name: m.name, value: m.value, step: m.step }),
     }, { sliceMs: 50 });
@@ -419,33 +432,12 @@ export class NodeRunner {
     const groups = groupEvents(this.tube, events);
     const own = this.config.runners[msg.node_id]?.nodes;
     for (const entry of done) {
-      const mark = completionKey(entry[0], entry[1]);
       // Only the sender's own completions come with their events; the ones it passes on come
       // without, and this runner hears those nodes' own messages (with their events) directly.
-      if (own?.includes(entry[0])) this.scheduler.complete(entry[0], entry[1], groups.get(mark) ?? []);
-      // Pass completions on: the command node reads only the last runners of the graph (see topics.ts).
-      if (!this.forwarded.has(mark)) {
-        this.forwarded.add(mark);
-        this.pendingDone.push(entry);
-      }
+      if (own?.includes(entry[0])) this.scheduler.complete(entry[0], entry[1], groups.get(completionKey(entry[0], entry[1])) ?? []);
+      this.batch.passOn(entry);
     }
     this.pump?.pump();
-  }
-
-  /** Completions passed on in the message being gathered, so a diamond does not pass one twice. */
-  private forwarded = new Set<string>();
-
-  private onCompleted(task: Task, emitted: Emitted[]): void {
-    const timestamp = Date.now();
-    for (const e of emitted) {
-      this.pendingEvents.push({ id: ++this.eventId, timestamp, node_id: task.node.id, signal: e.signal, epoch: e.key === task.key ? task.epoch : keyToEpoch(e.key), value: e.value });
-    }
-    this.pendingDone.push([task.node.id, task.key]);
-  }
-
-  private onFailed(task: Task, err: NodeError): void {
-    // The error rides in the completion itself: whoever hears the node is done hears why it failed.
-    this.pendingDone.push([task.node.id, task.key, nodeErrorToWire(err, task.node.id)]);
   }
 
   /** A failure outside any epoch (init, deinit) goes to the command node on the control channel. */
@@ -473,11 +465,8 @@ export class NodeRunner {
   private publishDone = false;
 
   private flush(): void {
-    if (this.pendingDone.length === 0 && this.pendingEvents.length === 0) return;
-    const value: EventValue = { events: this.pendingEvents, done: this.pendingDone };
-    this.pendingEvents = [];
-    this.pendingDone = [];
-    if (this.forwarded.size > 0) this.forwarded = new Set();
+    const value = this.batch.take();
+    if (!value) return;
     try {
       if (this.publishValues) this.outQueue.send(this.codec.encodePub(makeMessage("event", this.id, value), eventTopic(this.id)));
       if (this.publishDone) this.outQueue.send(this.codec.encodePub(makeMessage("event", this.id, { events: [], done: value.done }), doneTopic(this.id)));

@@ -46,6 +46,8 @@ export interface RunnerRecord {
   readonly sink: boolean;
   /** Epochs each of its nodes finished. */
   readonly epochs: Map<string, number>;
+  /** The frames it dropped, by kind, as it last reported them (none reported: undefined). */
+  drops: Record<string, number> | undefined;
 }
 
 export class Roster {
@@ -71,6 +73,7 @@ export class Roster {
         feedsDriver: feedsDriver.has(plan.id),
         sink: !plans.some((p) => p.upstream.includes(plan.id)),
         epochs: new Map(plan.nodes.map((n) => [n, 0])),
+        drops: undefined,
       });
     }
     for (const id of placement.driverNodes) this.driverEpochs.set(id, 0);
@@ -99,6 +102,12 @@ export class Roster {
     this.unbind(r);
     r.connection = connection;
     this.byConnection.set(connection, r);
+  }
+
+  /** A runner's subscription to the command outbox arrived: broadcasts reach it. */
+  subscribed(runnerId: string): void {
+    const r = this.records.get(runnerId);
+    if (r) r.subscribed = true;
   }
 
   /** Records an identify; returns the previous identity (a restarted runner comes back at a new outbox). */

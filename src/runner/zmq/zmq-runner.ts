@@ -1,53 +1,43 @@
 /**
- * ZmqRunner: runs a tube across node runner processes that talk ZeroMQ.
- * The driver holds the command node (its sockets), the scheduler that tracks
- * every epoch to its end, and the node that needs no process (the return
- * node). Events flow between runners directly; the command
- * node hears all of them to learn return values and the end of each epoch.
+ * ZmqRunner: runs a tube across node runner processes that talk ZeroMQ. It is
+ * the public API over parts with one job each, and what it does itself is
+ * open epochs (process, free-run's window) and close them. The parts:
+ * Bootstrap (processes, sockets, start-up), Roster (one record per runner),
+ * RunnerLiveness, Control (the command inbox), HostSide (host agents),
+ * Recovery (a runner's death and restart), NodeTable (per-node switches and
+ * figures), EventIntake (completions heard), DriverNodes (the return node,
+ * run here) and RunReport (status, stats); the EpochLedger is EpochRunner's.
  */
 import { randomBytes } from "node:crypto";
 import { availableParallelism } from "node:os";
-import { NodeError, RunnerDiedError, TubularError } from "../../errors.ts";
+import { TubularError } from "../../errors.ts";
 import { resolveProcessInput } from "../../graph/process-input.ts";
-import { Scheduler, type Emitted } from "../../graph/scheduler.ts";
+import { Scheduler } from "../../graph/scheduler.ts";
 import type { Tube } from "../../graph/tube.ts";
 import { rootLogger, type Logger } from "../../log.ts";
 import { parseZmqRunnerOptions, type ResolvedZmqRunnerOptions, type ZmqRunnerOptions } from "./options.ts";
-import type { NodeStatus } from "../../protocol/common.ts";
-import { makeMessage, type Message, type MessageOf } from "../../protocol/message.ts";
-import { ProtocolError } from "../../protocol/codec.ts";
-import { nodeErrorFromWire } from "../../protocol/node-error.ts";
+import { makeMessage } from "../../protocol/message.ts";
 import type { RunStatus } from "../../protocol/status-report.ts";
-import { HostRegistry } from "./host-registry.ts";
 import { Conditions } from "./conditions.ts";
-import { HeartbeatMonitor } from "../../transport/heartbeat.ts";
 import { RunnerLiveness } from "./liveness.ts";
-import { instantiate, release, type Instances } from "../execute.ts";
-import { LocalRunner } from "../local.ts";
-import type { RunnerEvents, RunnerState, TubeEvent } from "../runner.ts";
+import type { RunnerEvents, RunnerState } from "../runner.ts";
 import { EpochRunner } from "../epoch-runner.ts";
-import { TaskPump } from "../task-pump.ts";
-import type { NodeMetricsReport } from "../node-metrics.ts";
-import { CommandNode, COMMAND_ID, type InboxMessage } from "./command-node.ts";
-import { DRIVER, placeNodes, upstreamNodes, type Placement } from "./placement.ts";
-import { completionKey, groupEvents } from "./event-groups.ts";
-import { describeExit, type ExitInfo } from "./runner-supervisor.ts";
+import { COMMAND_ID, type CommandNode } from "./command-node.ts";
+import { placeNodes, upstreamNodes, type Placement } from "./placement.ts";
 import { defaultProcessesPerHost } from "./packing.ts";
 import { Roster } from "./roster.ts";
 import { Bootstrap } from "./bootstrap.ts";
+import { HostSide } from "./host-side.ts";
+import { NodeTable } from "./node-table.ts";
+import { Recovery } from "./recovery.ts";
+import { Control } from "./control.ts";
+import { DriverNodes } from "./driver-nodes.ts";
+import { EventIntake } from "./event-intake.ts";
+import { RunReport, type ZmqRunnerStats } from "./run-report.ts";
 
 export type { ZmqRunnerOptions } from "./options.ts";
-
 export type { NodeReport, RunStatus } from "../../protocol/status-report.ts";
-
-export interface ZmqRunnerStats {
-  /** Frames the command node dropped, by kind. */
-  drops: Record<string, number>;
-  runners: Record<string, { pid: number | undefined; status: NodeStatus | "unknown"; nodes: readonly string[] }>;
-  epochsCompleted: number;
-  /** CurveZMQ connections accepted and refused by this process's ZAP handler (with `keys`). */
-  auth?: { accepted: number; refused: number };
-}
+export type { ZmqRunnerStats } from "./run-report.ts";
 
 export class ZmqRunner extends EpochRunner {
   readonly placement: Placement;
@@ -58,28 +48,18 @@ export class ZmqRunner extends EpochRunner {
   /** One record per runner process: everything the driver knows of it. */
   private readonly roster: Roster;
   private readonly liveness: RunnerLiveness;
+  private readonly hostSide: HostSide;
+  private readonly nodes: NodeTable;
+  private readonly recovery: Recovery;
+  private readonly control: Control;
+  private readonly intake: EventIntake;
+  private readonly report: RunReport;
   private timers: NodeJS.Timeout[] = [];
-  private readonly conditions = new Conditions(() => this.initError ?? this.fatal);
-  private scheduler: Scheduler;
-  private instances: Instances = new Map();
-  private pump: TaskPump | undefined;
-  private fatal: Error | undefined;
-  private readonly hosts = new HostRegistry();
-  /** The last per-node figures each runner reported (its `node_metrics` message), by node. */
-  private readonly metricsByNode = new Map<string, NodeMetricsReport & { receivedAt: number }>();
+  private readonly conditions = new Conditions(() => this.control.initError ?? this.fatal);
+  private readonly scheduler: Scheduler;
+  private readonly driverNodes: DriverNodes;
   /** The run's secret: only an identify carrying it binds a runner to a connection. */
   private readonly runToken = randomBytes(16).toString("hex");
-  private readonly hostHeartbeats: HeartbeatMonitor;
-  private initError: Error | undefined;
-  private closing = false;
-  /** Nodes enabled or disabled at run time: a restarted runner is given them with its init. */
-  private readonly enabledNow = new Map<string, boolean>();
-  /** A hosting runner's answer to `enable`, per node, while one is awaited; and a failure to create the node. */
-  private readonly enableAnswers = new Map<string, boolean>();
-  private readonly enableFailures = new Map<string, NodeError>();
-  private readonly enablePending = new Set<string>();
-  /** enableNode / disableNode calls, one at a time. */
-  private enabling: Promise<void> = Promise.resolve();
 
   constructor(tube: Tube, options: ZmqRunnerOptions = {}) {
     super(tube);
@@ -89,48 +69,58 @@ export class ZmqRunner extends EpochRunner {
     this.placement = placeNodes(tube, { mode: this.options.processes, processesPerHost: this.options.processesPerHost ?? defaultProcessesPerHost(availableParallelism()) });
     this.roster = new Roster(this.placement, (id) => upstreamNodes(tube, id));
     this.scheduler = new Scheduler(tube, { local: this.placement.driverNodes, firstEpoch: 0 });
+    if (options.listen && !options.keys) throw new TubularError("TUBULAR_ERR_KEY", "listening for host agents needs the command node's keys (--keys DIR)");
+    const command = () => this.boot.command;
+    const listening = this.options.listen !== undefined;
+    const wants = (name: keyof RunnerEvents) => this.listenerCount(name) > 0;
+    // What most parts read; each part's own deps say which of these it uses.
+    const base = { tube, placement: this.placement, roster: this.roster, conditions: this.conditions, log: this.log, scheduler: this.scheduler, ledger: this.ledger, command };
     this.liveness = new RunnerLiveness({
       timeoutMs: this.options.heartbeatMs * 4,
       runToken: this.runToken,
       isRunner: (id) => this.placement.runners.has(id),
       // Not while closing: the runners are exiting, and a reply to a connection gone is only noise.
-      reply: (connection) => this.closing || this.command?.sendTo(connection, makeMessage("heartbeat", COMMAND_ID, null)),
-      refuse: (reason) => this.command?.codec.drops.record("schema", reason),
-      onDead: (runnerId, silentMs) => {
-        // A runner on a host agent is restarted by it (runner_exit tells); one that just went silent is lost.
-        if (!this.roster.isRestarting(runnerId)) this.runnerDown(runnerId, `stopped answering heartbeats (silent for ${silentMs} ms)`, false);
-      },
+      reply: (connection) => this.recovery.closing || command()?.sendTo(connection, makeMessage("heartbeat", COMMAND_ID, null)),
+      refuse: (reason) => command()?.codec.drops.record("schema", reason),
+      onDead: (runnerId, silentMs) => this.recovery.silent(runnerId, silentMs),
     });
-    this.hostHeartbeats = new HeartbeatMonitor({
-      timeoutMs: Math.max(2000, this.options.heartbeatMs * 8),
-      onDead: (name, silentMs) => this.hostLost(name, `host agent "${name}" stopped answering (silent for ${silentMs} ms)`),
-    });
-    if (options.listen && !options.keys) throw new TubularError("TUBULAR_ERR_KEY", "listening for host agents needs the command node's keys (--keys DIR)");
+    this.hostSide = new HostSide({ ...base, listening, heartbeatMs: this.options.heartbeatMs, runId: () => this.boot.runId, runnerDown: (id, how, restarting) => this.recovery.runnerDown(id, how, restarting) });
+    this.nodes = new NodeTable({ ...base, initTimeoutMs: this.options.initTimeoutMs, closed: () => this._state === "closed", failure: () => this.fatal, createOnDriver: (id) => this.driverNodes.create(id) });
     this.boot = new Bootstrap({
-      tube,
-      placement: this.placement,
+      ...base,
       options: this.options,
-      log: this.log,
-      roster: this.roster,
-      hosts: this.hosts,
-      conditions: this.conditions,
+      hosts: this.hostSide.hosts,
       runToken: this.runToken,
       heard: (runnerId) => this.liveness.heard(runnerId),
-      onExit: (info) => this.onExit(info),
+      onExit: (info) => this.recovery.exited(info),
       handlers: {
-        control: (from, msg) => this.onControl(from, msg),
-        event: (msg) => this.onEvent(msg),
-        subscribed: (runnerId) => {
-          const r = this.roster.get(runnerId);
-          if (r) r.subscribed = true;
-          this.conditions.changed();
-        },
-        corrupt: (runnerId, err) => {
-          this.log.error({ runner: runnerId, err }, "undecodable message from a runner's own outbox");
-          const nodes = this.placement.runners.get(runnerId)?.nodes ?? [runnerId];
-          this.failRun(new ProtocolError(err.kind, `the runner of ${nodes.join(", ")} sent a message that cannot be decoded (${err.message}); the run cannot count on its events`, { runner: runnerId, nodes }));
-        },
+        control: (from, msg) => this.control.onMessage(from, msg),
+        event: (msg) => this.intake.onEvent(msg),
+        subscribed: (runnerId) => (this.roster.subscribed(runnerId), this.conditions.changed()),
+        corrupt: (runnerId, err) => this.recovery.corrupt(runnerId, err),
       },
+    });
+    const parts = { ...base, liveness: this.liveness, boot: this.boot, nodes: this.nodes, hostSide: this.hostSide };
+    this.recovery = new Recovery({
+      ...parts,
+      run: { state: () => this._state, failed: () => this.fatal !== undefined, fail: (err) => this.failRun(err), nextEpoch: () => this.nextEpoch, emitError: (err) => wants("error") && this.emit("error", err) },
+    });
+    this.intake = new EventIntake({ ...parts, heard: (events) => wants("event") && events.forEach((ev) => this.emit("event", ev)), pump: () => this.driverNodes.run() });
+    this.driverNodes = new DriverNodes({
+      ...parts,
+      wantsEvents: () => wants("event"),
+      event: (ev) => this.emit("event", ev),
+      failed: (key, err) => this.intake.failed(key, err),
+      settled: () => this.finishEpochs(),
+      metric: (m) => wants("metric") && this.emit("metric", m),
+    });
+    this.report = new RunReport(parts);
+    this.control = new Control({
+      ...parts,
+      recovery: this.recovery,
+      runToken: this.runToken,
+      listening,
+      run: { wantsEvents: () => wants("event"), status: () => this.status(), metric: (m) => wants("metric") && this.emit("metric", m), restarted: () => this.afterFinalize() },
     });
   }
 
@@ -145,33 +135,12 @@ export class ZmqRunner extends EpochRunner {
 
   /** Pids of the runner processes, by runner id. */
   pids(): Record<string, number | undefined> {
-    const out: Record<string, number | undefined> = {};
-    for (const id of this.placement.runners.keys()) out[id] = this.pidOf(id);
-    return out;
-  }
-
-  private pidOf(runnerId: string): number | undefined {
-    const local = this.boot.processes?.pid(runnerId);
-    if (local !== undefined) return local;
-    return this.roster.get(runnerId)?.identity?.pid;
+    return this.report.pids();
   }
 
   /** Hosts, their resources, and each node's runner, host, pid, status, restarts and epochs processed. */
   status(): RunStatus {
-    const now = Date.now();
-    const hosts: RunStatus["hosts"] = {};
-    for (const h of this.hosts.hosts.values()) {
-      hosts[h.name] = { labels: h.labels, resources: h.resources, pid: h.pid, alive: now - h.lastSeen < this.hostHeartbeats.timeoutMs, runners: h.assigned };
-    }
-    const nodes: RunStatus["nodes"] = {};
-    for (const r of this.roster.all()) {
-      for (const node of r.plan.nodes) {
-        nodes[node] = { runner: r.id, host: r.host, pid: this.pidOf(r.id) ?? null, status: Roster.statusOf(r), restarts: r.restarts, epochs: r.epochs.get(node) ?? 0, ...(this.metricsByNode.has(node) ? { metrics: this.metricsByNode.get(node)! } : {}) };
-      }
-    }
-    const driverMetrics = this.pump?.metrics.report() ?? {};
-    for (const node of this.placement.driverNodes) nodes[node] = { runner: "command", host: "driver", pid: process.pid, status: this._state === "closed" ? "closed" : "ready", restarts: 0, epochs: this.roster.driverEpochsOf(node), ...(driverMetrics[node] ? { metrics: { ...driverMetrics[node], receivedAt: now } } : {}) };
-    return { state: this._state, hosts, nodes, epochsCompleted: this.ledger.completed };
+    return this.report.status(this._state, this.driverNodes.metrics(), this.ledger.completed);
   }
 
   /** Kills one runner process (for tests and tools); the runner notices as it would a crash. */
@@ -180,12 +149,7 @@ export class ZmqRunner extends EpochRunner {
   }
 
   stats(): ZmqRunnerStats {
-    const runners: ZmqRunnerStats["runners"] = {};
-    for (const r of this.roster.all()) {
-      const status = Roster.statusOf(r);
-      runners[r.id] = { pid: this.pidOf(r.id), status: status === "restarting" ? "closed" : status, nodes: r.plan.nodes };
-    }
-    return { drops: this.command?.codec.drops.stats() ?? {}, runners, epochsCompleted: this.ledger.completed, ...(this.boot.zap ? { auth: this.boot.zap.stats() } : {}) };
+    return this.report.stats(this.ledger.completed);
   }
 
   /** The run directory holding ipc sockets and the runner config (removed by deinit). */
@@ -198,15 +162,7 @@ export class ZmqRunner extends EpochRunner {
     this._state = "initializing";
     try {
       await this.startRunners();
-      this.instances = await instantiate(this.tube, (child) => new LocalRunner(child), new Set(this.placement.driverNodes));
-      this.pump = new TaskPump(this.scheduler, this.instances, {
-        completed: (task, emitted) => this.emitEvents(task.node.id, emitted),
-        failed: (task, err) => this.recordError(task.key, err),
-        settled: () => this.finishEpochs(),
-        metric: (m) => {
-          if (this.listenerCount("metric") > 0) this.emit("metric", m);
-        },
-      });
+      await this.driverNodes.start();
       this._state = "ready";
     } catch (err) {
       this._state = "failed";
@@ -221,168 +177,11 @@ export class ZmqRunner extends EpochRunner {
     this.timers.push(
       setInterval(() => {
         command.broadcast(makeMessage("heartbeat", COMMAND_ID, null));
-        for (const h of this.hosts.hosts.values()) command.sendTo(h.identity, makeMessage("heartbeat", COMMAND_ID, null));
         this.liveness.check();
-        this.hostHeartbeats.check();
+        this.hostSide.beat();
       }, this.options.heartbeatMs),
     );
     await this.boot.bringUp();
-  }
-
-  private onControl(connection: string, msg: InboxMessage): void {
-    switch (msg.type) {
-      case "host_hello":
-      case "host_status":
-      case "runner_exit":
-        this.onHost(connection, msg);
-        return;
-      case "heartbeat":
-        // A runner counts as up only once its heartbeat thread is heard (Bootstrap.connected).
-        if (this.liveness.heartbeat(connection, msg)) this.conditions.changed();
-        return;
-      case "status_request":
-        // Operators ask over CURVE (a listening run). Elsewhere, a peer that asks and never reads would fill the inbox's send queue.
-        if (this.options.listen === undefined) this.command?.codec.drops.record("schema", "a status_request on a run that does not listen for operators");
-        else this.command!.sendTo(connection, makeMessage("status_report", COMMAND_ID, this.status()));
-        return;
-      default:
-        break;
-    }
-    const from = this.runnerOn(connection, msg);
-    if (from === undefined) return;
-    this.liveness.alsoHeard(from);
-    switch (msg.type) {
-      case "identify": {
-        const { token: _token, ...identity } = msg.value;
-        const previous = this.roster.identified(from, identity);
-        if (previous && previous.outbox !== identity.outbox) this.command!.forget(from);
-        const r = this.roster.get(from)!;
-        this.command!.listenTo(from, identity.outbox, this.listenerCount("event") > 0 || r.feedsDriver ? "values" : r.sink ? "done" : "probe", identity.curve_key);
-        if (r.state.kind === "restarting") this.rejoin(from);
-        break;
-      }
-      case "status":
-        if (msg.value.node_id !== undefined && msg.value.enabled !== undefined && this.placement.runnerOf.get(msg.value.node_id) === from) this.enableAnswers.set(msg.value.node_id, msg.value.enabled);
-        if (this.roster.reported(from, msg.value.status)) {
-          this.log.info({ runner: from }, "restarted runner is ready");
-          this.afterFinalize();
-        }
-        break;
-      case "error":
-        this.onRemoteError(msg);
-        break;
-      case "metrics":
-        if (this.listenerCount("metric") > 0) for (const m of msg.value.metrics) this.emit("metric", { nodeId: m.node_id, name: m.name, value: m.value, step: m.step });
-        return;
-      case "node_metrics":
-        // Only for the nodes this runner hosts; nothing waits on these figures.
-        for (const [node, m] of Object.entries(msg.value.nodes)) if (this.placement.runnerOf.get(node) === from) this.metricsByNode.set(node, { ...m, receivedAt: Date.now() });
-        return;
-      default:
-        return;
-    }
-    this.conditions.changed();
-  }
-
-  /**
-   * The runner a message on `connection` speaks for, or undefined (dropped,
-   * counted). A connection speaks for the runner it identified as, and only
-   * for it; an identify binds only with the run's token. A restarted runner
-   * identifies on its new connection, which replaces the old one.
-   */
-  private runnerOn(connection: string, msg: InboxMessage): string | undefined {
-    const bound = this.roster.onConnection(connection)?.id;
-    if (bound !== undefined) {
-      if (msg.node_id === bound) return bound;
-      this.command?.codec.drops.record("schema", `a ${msg.type} message claiming "${msg.node_id}" on the connection of runner "${bound}"`);
-      return undefined;
-    }
-    if (msg.type !== "identify" || !this.placement.runners.has(msg.node_id) || msg.value.token !== this.runToken) {
-      this.command?.codec.drops.record("schema", `a ${msg.type} message claiming "${msg.node_id}" from a connection that did not identify with the run's token`);
-      return undefined;
-    }
-    this.roster.bind(msg.node_id, connection);
-    return msg.node_id;
-  }
-
-  private onHost(from: string, msg: MessageOf<"host_hello" | "host_status" | "runner_exit">): void {
-    if (msg.type === "host_hello") {
-      // Host agents exist only where the run listens for them, and then every connection passed
-      // CURVE with a trusted key (ZAP). Elsewhere a hello is a stranger's.
-      if (this.options.listen === undefined || msg.value.name === "driver" || this.roster.onConnection(from) !== undefined) {
-        this.command?.codec.drops.record("schema", `a host_hello naming "${msg.value.name}" on a run that does not take that host`);
-        return;
-      }
-      const host = this.hosts.hello(from, msg.value, Date.now());
-      this.hostHeartbeats.seen(host.name);
-      this.command!.sendTo(from, makeMessage("heartbeat", COMMAND_ID, null));
-      this.log.info({ host: host.name, labels: host.labels }, "host agent joined");
-      this.conditions.changed();
-      return;
-    }
-    const host = this.hosts.byIdentity(from);
-    if (!host) {
-      this.command?.codec.drops.record("schema", `a ${msg.type} message from a host that did not say hello ("${from}")`);
-      return;
-    }
-    host.lastSeen = Date.now();
-    this.hostHeartbeats.seen(host.name);
-    if (msg.type === "host_status") {
-      host.resources = msg.value.resources;
-      host.runners = msg.value.runners;
-      return;
-    }
-    const v = msg.value;
-    // A host speaks only for the runners placed on it.
-    const record = this.roster.get(v.runner_id);
-    if (v.run_id !== this.boot.runId || record === undefined || record.host !== host.name) {
-      this.command?.codec.drops.record("schema", `a runner_exit from host "${host.name}" for runner "${v.runner_id}" it does not run`);
-      return;
-    }
-    record.restarts = v.restarts;
-    this.runnerDown(v.runner_id, `on host "${host.name}" (pid ${v.pid}) ${describeExit({ code: v.code, signal: v.signal as NodeJS.Signals | null })}`, v.restarting);
-  }
-
-  /** A failure outside any epoch (a node's init): an epoch's errors come inside its completions. */
-  private onRemoteError(msg: MessageOf<"error">): void {
-    if (msg.value.epoch !== undefined) {
-      this.command?.codec.drops.record("schema", `an error message for epoch ${JSON.stringify(msg.value.epoch)} of "${msg.value.node_id}": an epoch's errors travel in its completions`);
-      return;
-    }
-    const err = nodeErrorFromWire(msg.value);
-    // A node being enabled at run time that could not be created: enableNode rejects with it.
-    if (this.enablePending.has(msg.value.node_id)) this.enableFailures.set(msg.value.node_id, err);
-    else this.initError ??= err;
-  }
-
-  private recordError(key: string, err: NodeError): void {
-    this.ledger.fail(rootOfKey(key), err);
-  }
-
-  private onEvent(msg: MessageOf<"event">): void {
-    const { events, done } = msg.value;
-    if (this.listenerCount("event") > 0) for (const ev of events) this.emit("event", ev);
-    const groups = groupEvents(this.tube, events);
-    for (const entry of done) {
-      const [nodeId, key] = entry;
-      const runner = this.placement.runnerOf.get(nodeId);
-      // A completion passed on by another runner comes without its events: when we read that
-      // node's runner for its values, its own message (with them) is the one to take.
-      if (runner !== msg.node_id && runner !== undefined && this.command!.readsValuesOf(runner)) continue;
-      if (!this.scheduler.complete(nodeId, key, groups.get(completionKey(nodeId, key)) ?? [])) continue;
-      this.roster.countEpoch(this.placement.runnerOf.get(nodeId), nodeId);
-      if (entry.length === 3) this.recordError(key, nodeErrorFromWire(entry[2]));
-    }
-    this.pump?.pump();
-  }
-
-  private emitEvents(nodeId: string, emitted: Emitted[]): void {
-    if (this.listenerCount("event") === 0) return;
-    const timestamp = Date.now();
-    for (const e of emitted) {
-      const event: TubeEvent = { id: 0, timestamp, node_id: nodeId, signal: e.signal, epoch: Number(e.key), value: e.value };
-      this.emit("event", event);
-    }
   }
 
   async process(input?: Record<string, unknown>): Promise<unknown> {
@@ -396,7 +195,7 @@ export class ZmqRunner extends EpochRunner {
     const done = new Promise<unknown>((resolve, reject) => this.ledger.open(epoch, { resolve, reject }));
     this.command!.broadcast(makeMessage("process", COMMAND_ID, { epoch, input: processInput }));
     this.scheduler.openEpoch(epoch, processInput);
-    this.pump!.pump();
+    this.driverNodes.run();
     return done;
   }
 
@@ -418,45 +217,7 @@ export class ZmqRunner extends EpochRunner {
     } catch (err) {
       return Promise.reject(err);
     }
-    const done = this.enabling.then(() => this.setNodeEnabled(id, enabled, call));
-    this.enabling = done.catch(() => undefined);
-    return done;
-  }
-
-  /**
-   * The driver's own nodes (the return node) switch here. A node in a runner
-   * process switches there, with an `enable` message: the call resolves once
-   * that runner answers, so every epoch opened afterwards sees the change
-   * whichever socket its events come in on.
-   */
-  private async setNodeEnabled(id: string, enabled: boolean, call: string): Promise<void> {
-    if (this.fatal) throw this.fatal;
-    const runner = this.placement.runnerOf.get(id)!;
-    if (runner === DRIVER) {
-      if (enabled && !this.instances.has(id)) {
-        for (const [k, v] of await instantiate(this.tube, (child) => new LocalRunner(child), new Set([id]), this.instances)) this.instances.set(k, v);
-      }
-    } else {
-      this.enableAnswers.delete(id);
-      this.enableFailures.delete(id);
-      this.enabledNow.set(id, enabled);
-      this.enablePending.add(id);
-      this.command!.broadcast(makeMessage("enable", COMMAND_ID, { node: id, enabled }));
-      try {
-        // A runner being restarted gets the change with its init (rejoin) and runs no epoch before.
-        await this.conditions.until(call, () => this.enableAnswers.has(id) || this.roster.isRestarting(runner) || this._state === "closed", Date.now() + this.options.initTimeoutMs, () => `the runner process of node ${id} did not confirm the change`);
-      } finally {
-        this.enablePending.delete(id);
-      }
-      if (this._state === "closed") throw new TubularError("TUBULAR_ERR_RUNNER_STATE", `${call}(): the runner was deinitialized`);
-      const failure = this.enableFailures.get(id);
-      this.enableFailures.delete(id);
-      if (this.enableAnswers.get(id) === false && enabled) {
-        this.enabledNow.delete(id);
-        throw failure ?? new NodeError("TUBULAR_ERR_NODE_INIT", { nodeId: id, errorType: "Error", errorMessage: "its runner could not create it" });
-      }
-    }
-    this.scheduler.setEnabled(id, enabled);
+    return this.nodes.switch(id, enabled, call);
   }
 
   async deinit(): Promise<void> {
@@ -472,11 +233,11 @@ export class ZmqRunner extends EpochRunner {
   }
 
   private async teardown(): Promise<void> {
-    this.closing = true;
+    this.recovery.close();
     await this.boot.stopRunners();
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
-    await release(this.instances);
+    await this.driverNodes.release();
     await this.boot.release();
   }
 
@@ -512,7 +273,7 @@ export class ZmqRunner extends EpochRunner {
       for (const { epoch } of batch) this.scheduler.openEpoch(epoch, run.input);
       opened += batch.length;
     }
-    if (opened > 0) this.pump!.pump();
+    if (opened > 0) this.driverNodes.run();
     else if (run.remaining === 0 && this.ledger.inFlight === 0) this.finishFreeRun();
   }
 
@@ -537,76 +298,6 @@ export class ZmqRunner extends EpochRunner {
     if (this.freeRun.remaining > 0) this.fill();
     else if (this.ledger.inFlight === 0) this.finishFreeRun();
   }
-
-  private onExit(info: ExitInfo): void {
-    if (this.closing) return;
-    const record = this.roster.get(info.runnerId);
-    if (record) record.restarts = info.restarts;
-    this.runnerDown(info.runnerId, `(pid ${info.pid}) ${describeExit(info)}`, info.restarting);
-  }
-
-  private hostLost(name: string, how: string): void {
-    for (const r of this.roster.all()) if (r.host === name) this.runnerDown(r.id, `is unreachable: ${how}`, false);
-  }
-
-  /**
-   * A runner died. Every epoch in flight fails with an error naming its nodes
-   * and how it died; nothing hangs. Without a restart, the run is over (later
-   * calls fail with the same error); with one, epochs wait for the
-   * replacement and the run goes on.
-   */
-  private runnerDown(runnerId: string, how: string, restarting: boolean): void {
-    if (this.closing || this.fatal || this._state === "created") return;
-    const nodes = this.placement.runners.get(runnerId)?.nodes ?? [runnerId];
-    const what = `the runner process of node${nodes.length > 1 ? "s" : ""} ${nodes.join(", ")} ${how}${restarting ? "; it is being restarted" : ""}`;
-    const failure = (epoch?: number) => new RunnerDiedError({ nodeIds: nodes, ...(epoch !== undefined ? { epoch } : {}), how: what });
-    this.log.error({ runner: runnerId, nodes, restarting }, what);
-    this.liveness.forget(runnerId);
-    this.command?.forget(runnerId);
-    const restarts = restarting && this._state !== "initializing";
-    this.roster.down(runnerId, what, restarts);
-    if (!restarts) {
-      this.failRun(failure());
-      return;
-    }
-    // The epochs in flight cannot finish: fail them here and have every runner forget them.
-    for (const root of this.ledger.openEpochs()) {
-      const err = failure(root);
-      const given = this.ledger.giveUp(root);
-      this.scheduler.closeEpoch(root);
-      this.command!.broadcast(makeMessage("epoch_ended", COMMAND_ID, { epoch: root }));
-      if (this.listenerCount("error") > 0) this.emit("error", err);
-      given?.waiter?.reject(err);
-    }
-    this.conditions.changed();
-  }
-
-  /** The run cannot go on: every waiting call and later call fails with `err`. */
-  private failRun(err: Error): void {
-    if (this.closing || this.fatal || this._state === "created") return;
-    this.fatal = err;
-    this.rejectWaiting(err);
-    if (this.freeRun) {
-      this.freeRun.error ??= err;
-      this.freeRun.remaining = 0;
-      this.finishFreeRun();
-    }
-    if (this.listenerCount("error") > 0) this.emit("error", err);
-    if (this._state === "ready" || this._state === "running") this._state = "failed";
-    this.end(err);
-    this.conditions.changed();
-  }
-
-  /** A restarted runner identified: it rejoins at the next epoch, or is given up. */
-  private rejoin(runnerId: string): void {
-    this.boot.rejoin(runnerId, this.nextEpoch, this.enabledNow).catch((err: unknown) => this.runnerDown(runnerId, (err as Error).message, false));
-  }
-}
-
-/** The root epoch of an epoch key ("3", "3/m.1"). */
-function rootOfKey(key: string): number {
-  const slash = key.indexOf("/");
-  return Number(slash < 0 ? key : key.slice(0, slash));
 }
 
 export { externalAddress } from "./bootstrap.ts";

@@ -1,0 +1,58 @@
+/**
+ * EventIntake: what the command node hears on the runners' outboxes. Each
+ * completion goes into the scheduler once, with its events; it is counted on
+ * its runner's record; the error it carries (an epoch's errors travel inside
+ * its completions) goes to the ledger, so a failed epoch fails as it ends.
+ */
+import type { NodeError } from "../../errors.ts";
+import type { Scheduler } from "../../graph/scheduler.ts";
+import type { Tube } from "../../graph/tube.ts";
+import type { MessageOf } from "../../protocol/message.ts";
+import { nodeErrorFromWire } from "../../protocol/node-error.ts";
+import type { EpochLedger } from "../epoch-ledger.ts";
+import type { TubeEvent } from "../runner.ts";
+import type { CommandNode } from "./command-node.ts";
+import { completionKey, groupEvents } from "./event-groups.ts";
+import type { Placement } from "./placement.ts";
+import type { Roster } from "./roster.ts";
+
+export interface EventIntakeDeps {
+  readonly tube: Tube;
+  readonly placement: Placement;
+  readonly roster: Roster;
+  readonly scheduler: Scheduler;
+  readonly ledger: EpochLedger;
+  command(): CommandNode | undefined;
+  /** The events of a message, for the `event` listeners. */
+  heard(events: readonly TubeEvent[]): void;
+  /** Completions arrived: run what became ready. */
+  pump(): void;
+}
+
+export class EventIntake {
+  constructor(private readonly deps: EventIntakeDeps) {}
+
+  onEvent(msg: MessageOf<"event">): void {
+    const { tube, placement, roster, scheduler } = this.deps;
+    const { events, done } = msg.value;
+    this.deps.heard(events);
+    const groups = groupEvents(tube, events);
+    for (const entry of done) {
+      const [nodeId, key] = entry;
+      const runner = placement.runnerOf.get(nodeId);
+      // A completion passed on by another runner comes without its events: when we read that
+      // node's runner for its values, its own message (with them) is the one to take.
+      if (runner !== msg.node_id && runner !== undefined && this.deps.command()!.readsValuesOf(runner)) continue;
+      if (!scheduler.complete(nodeId, key, groups.get(completionKey(nodeId, key)) ?? [])) continue;
+      roster.countEpoch(runner, nodeId);
+      if (entry.length === 3) this.failed(key, nodeErrorFromWire(entry[2]));
+    }
+    this.deps.pump();
+  }
+
+  /** A node failed in the epoch of `key` ("3", "3/m.1"): the root epoch fails. */
+  failed(key: string, err: NodeError): void {
+    const slash = key.indexOf("/");
+    this.deps.ledger.fail(Number(slash < 0 ? key : key.slice(0, slash)), err);
+  }
+}
