@@ -19,7 +19,7 @@ export interface LeanAnswer {
 export class LeanHttpConnection {
   private readonly socket: net.Socket;
   private readonly ready: Promise<void>;
-  private buffer = Buffer.alloc(0);
+  private buffer: Buffer = Buffer.alloc(0);
   private pending: { resolve: (a: LeanAnswer) => void; reject: (e: Error) => void } | undefined;
   private failed: Error | undefined;
 
