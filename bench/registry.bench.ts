@@ -163,9 +163,9 @@ async function main(): Promise<void> {
   const done = new Promise<void>((r) => (allDone = r));
   const addEvent = jobs.registry.addEvent.bind(jobs.registry);
   jobs.registry.addEvent = async (id, body) => {
-    const run = await addEvent(id, body);
+    const added = await addEvent(id, body);
     if (body.type === "COMPLETED" || body.type === "FAILED") if (++completed === RUNS) allDone();
-    return run;
+    return added;
   };
 
   try {
