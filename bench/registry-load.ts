@@ -3,7 +3,8 @@
  * deployed (host agents and clients are not in the server's process):
  *
  *   worker ID      one host agent (RegistryWorker, LocalRunner, 4 runs at once)
- *   submit N C     C concurrent submitters posting N runs of a trivial graph
+ *   submit N C     C concurrent submitters posting N runs of a trivial graph, each over its
+ *                  own kept-alive connection (bench/lean-http.ts), every answer checked to be 201
  *   events C N     C concurrent clients each appending N INFO events to their own RUNNING run,
  *                  each over its own kept-alive connection (bench/lean-http.ts), every answer
  *                  checked to be 200 with the event stored
@@ -56,16 +57,22 @@ async function main(): Promise<void> {
   } else if (role === "submit") {
     const runs = Number(a);
     const concurrency = Number(b);
-    const client = new RegistryClient({ url, apiKey: key });
+    const { hostname, port } = new URL(url);
     onMessage(async (m) => {
       if (!m.go) return;
       cpu0 = process.cpuUsage();
       let next = 0;
       await Promise.all(
         Array.from({ length: concurrency }, async () => {
-          while (next < runs) {
-            next++;
-            await client.createRun({ image: "", graph: TRIVIAL_GRAPH, inputs: {}, priority: next % 5 });
+          const c = new LeanHttpConnection(hostname, Number(port), `Host: ${hostname}:${port}\r\nX-API-Key: ${key}\r\n`);
+          try {
+            while (next < runs) {
+              next++;
+              const a = await c.post("/runs", JSON.stringify({ image: "", graph: TRIVIAL_GRAPH, inputs: {}, priority: next % 5 }));
+              if (a.status !== 201) throw new Error(`POST /runs: ${a.status} ${a.body.slice(0, 200)}`);
+            }
+          } finally {
+            c.close();
           }
         }),
       );

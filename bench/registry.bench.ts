@@ -5,7 +5,7 @@
  * (bench/registry-load.ts), all over HTTP on loopback.
  *
  * 1. runs: `--runs` (1000) runs of a trivial graph submitted by 16 concurrent
- *    submitters, executed by 4 host-agent workers (one process each, local
+ *    submitters (lean HTTP/1.1 client, bench/lean-http.ts), executed by 4 host-agent workers (one process each, local
  *    runner, 4 runs at once each); runs submitted -> completed per second,
  *    from the first submission to the last COMPLETED event stored.
  * 2. events: 32 concurrent clients (one process) each appending `--events`
@@ -204,6 +204,7 @@ async function main(): Promise<void> {
       runs: RUNS,
       failed,
       workers: WORKERS,
+      submitters: "16, lean HTTP/1.1, one kept-alive connection each (bench/lean-http.ts); workers: RegistryWorker with its node:http client",
       server_cpu_ms_per_run: round(serverCpu / RUNS),
       worker_cpu_ms_per_run: round(workerCpu / RUNS),
       submitter_cpu_ms_per_run: round(submitCpu / RUNS),
