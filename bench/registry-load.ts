@@ -3,8 +3,11 @@
  * deployed (host agents and clients are not in the server's process):
  *
  *   worker ID      one host agent (RegistryWorker, LocalRunner, 4 runs at once)
- *   submit N C     C concurrent submitters posting N runs of a trivial graph
- *   events C N     C concurrent clients each appending N INFO events to their own RUNNING run
+ *   submit N C     C concurrent submitters posting N runs of a trivial graph, each over its
+ *                  own kept-alive connection (bench/lean-http.ts), every answer checked to be 201
+ *   events C N     C concurrent clients each appending N INFO events to their own RUNNING run,
+ *                  each over its own kept-alive connection (bench/lean-http.ts), every answer
+ *                  checked to be 200 with the event stored
  *
  * Driven over IPC by the bench: "go" starts the work, "stop" ends it; every
  * process answers with its CPU time (user + system, ms) since "go".
@@ -13,6 +16,7 @@ import { performance } from "node:perf_hooks";
 import pino from "pino";
 import { RegistryClient } from "../src/bridge/registry/client.ts";
 import { RegistryWorker } from "../src/host/registry-worker.ts";
+import { LeanHttpConnection } from "./lean-http.ts";
 
 export const TRIVIAL_GRAPH = { noob_id: "trivial", nodes: { a: { type: "count" }, return: { type: "return", depends: "a.index" } } };
 
@@ -54,16 +58,22 @@ async function main(): Promise<void> {
   } else if (role === "submit") {
     const runs = Number(a);
     const concurrency = Number(b);
-    const client = new RegistryClient({ url, apiKey: key });
+    const { hostname, port } = new URL(url);
     onMessage(async (m) => {
       if (!m.go) return;
       cpu0 = process.cpuUsage();
       let next = 0;
       await Promise.all(
         Array.from({ length: concurrency }, async () => {
-          while (next < runs) {
-            next++;
-            await client.createRun({ image: "", graph: TRIVIAL_GRAPH, inputs: {}, priority: next % 5 });
+          const c = new LeanHttpConnection(hostname, Number(port), `Host: ${hostname}:${port}\r\nX-API-Key: ${key}\r\n`);
+          try {
+            while (next < runs) {
+              next++;
+              const a = await c.post("/runs", JSON.stringify({ image: "", graph: TRIVIAL_GRAPH, inputs: {}, priority: next % 5 }));
+              if (a.status !== 201) throw new Error(`POST /runs: ${a.status} ${a.body.slice(0, 200)}`);
+            }
+          } finally {
+            c.close();
           }
         }),
       );
@@ -84,17 +94,24 @@ async function main(): Promise<void> {
       if (!m.go) return;
       cpu0 = process.cpuUsage();
       const latencies: number[] = [];
+      const { hostname, port } = new URL(url);
       await Promise.all(
         ids.map(async (id) => {
-          const c = new RegistryClient({ url, apiKey: key });
-          for (let i = 0; i < events; i++) {
-            const t = performance.now();
-            await c.addEvent(id, { type: "INFO", msg: `event ${i}` });
-            latencies.push(performance.now() - t);
+          const c = new LeanHttpConnection(hostname, Number(port), `Host: ${hostname}:${port}\r\nX-API-Key: ${key}\r\n`);
+          try {
+            for (let i = 0; i < events; i++) {
+              const t = performance.now();
+              const a = await c.post(`/runs/${id}/events`, JSON.stringify({ type: "INFO", msg: `event ${i}` }));
+              latencies.push(performance.now() - t);
+              // Every answer is the run with the event just stored; anything else stops the bench.
+              if (a.status !== 200 || !a.body.includes(`"msg":"event ${i}"`)) throw new Error(`event ${i} of run ${id}: ${a.status} ${a.body.slice(0, 200)}`);
+            }
+          } finally {
+            c.close();
           }
         }),
       );
-      send({ cpu_ms: cpuMs(cpu0), latencies });
+      send({ cpu_ms: cpuMs(cpu0), latencies, runs: ids });
       process.disconnect();
     });
   } else {

@@ -73,8 +73,11 @@ describe("registry end to end - tubular serve and two host agents", () => {
     const one = (await c("GET", `/runs/${runs[4]!.id}`)).body;
     expect(one.events.map((e: any) => e.type).filter((t: string) => t !== "PROGRESS" && t !== "INFO")).toEqual(["CREATED", "ASSIGNED", "STARTED", "COMPLETED"]);
     expect(one.attempts).toEqual([expect.objectContaining({ number: 1, state: "COMPLETED" })]);
-    // INFO events carry the run's metrics (for its tracked run).
+    // INFO events carry the run's metrics (for its tracked run), the last of them in the COMPLETED event's payload:
+    // every epoch's "epochs" metric arrives once, in one or the other.
     for (const e of one.events.filter((x: any) => x.type === "INFO")) expect(Array.isArray(e.payload.metrics)).toBe(true);
+    const steps = one.events.flatMap((e: any) => (e.type === "INFO" || e.type === "COMPLETED" ? (e.payload?.metrics ?? []) : [])).filter((m: any) => m.name === "epochs").map((m: any) => m.step);
+    expect(steps).toEqual(Array.from({ length: runs[4]!.epochs }, (_, i) => i));
   }, 180_000);
 
   it("a node's error fails the run with that error; a cancelled run is stopped by its agent", async () => {

@@ -7,7 +7,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
-import type { Constraints, DefinitionRecord, RunRecord, RunState, WorkerRecord } from "../../store/records.ts";
+import type { AttemptRecord, Constraints, DefinitionRecord, EventRecord, NewEvent, RunChange, RunRecord, RunState, WorkerRecord } from "../../store/records.ts";
 import type { Store } from "../../store/store.ts";
 import { checkRunInputs, inputDecls, resolveGraph } from "./graph-source.ts";
 import { planClaim } from "./placement.ts";
@@ -36,6 +36,19 @@ const DEFAULT_MAX_ATTEMPTS = 3;
 const DEFAULT_PRIORITY = 5;
 
 type Maybe<T> = T | null | undefined;
+
+/** A new run as stored, with the events and attempts its creation wrote (the answer to the POST needs no read back). */
+export interface CreatedRun {
+  run: RunRecord;
+  events: EventRecord[];
+  attempts: AttemptRecord[];
+}
+
+/** Events a change wrote, numbered as the store numbered them: they end at the run's next_event_id - 1. */
+function numbered(run: RunRecord, events: NewEvent[]): EventRecord[] {
+  const first = run.next_event_id - events.length;
+  return events.map((e, i) => ({ id: first + i, type: e.type, t: e.t, msg: e.msg, state: e.state, payload: e.payload ?? null }));
+}
 
 function constraintsOf(c: Maybe<{ cpu?: Maybe<number>; ram_mb?: Maybe<number>; vram_mb?: Maybe<number>; tags?: Maybe<string[]> }>, base?: Constraints): Constraints {
   return { cpu: c?.cpu ?? base?.cpu ?? 0, ram_mb: c?.ram_mb ?? base?.ram_mb ?? 0, vram_mb: c?.vram_mb ?? base?.vram_mb ?? 0, tags: c?.tags ?? base?.tags ?? [] };
@@ -129,7 +142,7 @@ export class JobRegistry {
 
   // ---- runs
 
-  async createFromDefinition(name: string, version: string | undefined, body: z.infer<typeof DefinitionRunBody>): Promise<RunRecord> {
+  async createFromDefinition(name: string, version: string | undefined, body: z.infer<typeof DefinitionRunBody>): Promise<CreatedRun> {
     const def = await this.getDefinition(name, version);
     const inputs = checkRunInputs(def.inputs, body.inputs ?? {});
     return this.insertRun({
@@ -144,7 +157,7 @@ export class JobRegistry {
     });
   }
 
-  async createAdHoc(body: z.infer<typeof AdHocRunBody>): Promise<RunRecord> {
+  async createAdHoc(body: z.infer<typeof AdHocRunBody>): Promise<CreatedRun> {
     const graph = await resolveGraph(this.o.graphsDir, body.image, body.graph);
     const inputs = checkRunInputs(inputDecls(graph), body.inputs ?? {});
     return this.insertRun({
@@ -159,11 +172,12 @@ export class JobRegistry {
     });
   }
 
-  private async insertRun(r: Pick<RunRecord, "definition" | "image" | "graph" | "inputs" | "priority" | "constraints" | "max_attempts" | "event_delivery">): Promise<RunRecord> {
+  private async insertRun(r: Pick<RunRecord, "definition" | "image" | "graph" | "inputs" | "priority" | "constraints" | "max_attempts" | "event_delivery">): Promise<CreatedRun> {
     const webhook = r.event_delivery && typeof r.event_delivery.webhook === "string" ? r.event_delivery.webhook : null;
-    const run = await this.store.createRun(created({ ...r, id: randomUUID(), created_at: Date.now(), webhook_url: webhook }));
+    const change = created({ ...r, id: randomUUID(), created_at: Date.now(), webhook_url: webhook });
+    const run = await this.store.createRun(change);
     if (webhook) this.webhooks.poke();
-    return run;
+    return { run, events: numbered(run, change.events), attempts: change.attempts ?? [] };
   }
 
   async getRun(id: string): Promise<RunRecord> {
@@ -191,17 +205,27 @@ export class JobRegistry {
     return this.change(id, (run, now) => retried(run, now));
   }
 
-  async addEvent(id: string, body: z.infer<typeof EventBody>): Promise<RunRecord> {
+  /**
+   * Applies a posted event. `event` is the event as stored, known without reading it back;
+   * undefined when the post repeated a key already stored (nothing new was written).
+   */
+  async addEvent(id: string, body: z.infer<typeof EventBody>): Promise<{ run: RunRecord; event: EventRecord | undefined }> {
+    let change: RunChange | undefined;
+    let before = -1;
     const run = await this.change(
       id,
       (run, now) => {
         if (body.attempt !== undefined && body.attempt !== run.attempt) throw badRequest(`run ${id} is at attempt ${run.attempt}: an event of attempt ${body.attempt} is refused`, [{ path: "attempt", message: "not the run's current attempt" }]);
-        return applyEvent(run, { type: body.type, msg: body.msg, payload: body.payload }, now);
+        before = run.next_event_id;
+        change = applyEvent(run, { type: body.type, msg: body.msg, payload: body.payload }, now);
+        return change;
       },
       body.key !== undefined ? `${body.attempt ?? 0}:${body.key}` : undefined,
     );
     for (const o of this.observers) o(run, body);
-    return run;
+    // A repeated key leaves the run as it was (the store did not call the change, or its next_event_id did not move).
+    const stored = change && run.next_event_id === before + change.events.length ? numbered(run, change.events) : [];
+    return { run, event: stored[stored.length - 1] };
   }
 
   async events(id: string, after?: number): Promise<ReturnType<Store["listEvents"]>> {

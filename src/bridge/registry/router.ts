@@ -74,10 +74,14 @@ export class RegistryRouter {
     add("GET", "/definitions", async () => [200, (await reg.store.listDefinitions()).map(definitionView)]);
     add("GET", "/definitions/:name", async (c) => [200, definitionView(await reg.getDefinition(c.params[0]!, c.query.get("version") ?? undefined))]);
     add("POST", "/definitions/:name/runs", async (c) => {
-      const run = await reg.createFromDefinition(c.params[0]!, c.query.get("version") ?? undefined, parse(DefinitionRunBody, await c.body()));
-      return fullRun(run.id, 201);
+      const { run, events, attempts } = await reg.createFromDefinition(c.params[0]!, c.query.get("version") ?? undefined, parse(DefinitionRunBody, await c.body()));
+      return [201, runView(run, events, attempts)];
     });
-    add("POST", "/runs", async (c) => fullRun((await reg.createAdHoc(parse(AdHocRunBody, await c.body()))).id, 201));
+    add("POST", "/runs", async (c) => {
+      // The run as created, with what its creation wrote: reading it back cost three queries per submission.
+      const { run, events, attempts } = await reg.createAdHoc(parse(AdHocRunBody, await c.body()));
+      return [201, runView(run, events, attempts)];
+    });
     add("GET", "/runs", async (c) => {
       const states = (c.query.get("state") ?? "")
         .split(",")
@@ -97,9 +101,10 @@ export class RegistryRouter {
       return fullRun(c.params[0]!);
     });
     add("POST", "/runs/:id/events", async (c) => {
-      const run = await reg.addEvent(c.params[0]!, parse(EventBody, await c.body()));
-      // The run, with the event this post stored (the whole list is GET /runs/{id}/events).
-      const last = await reg.store.listEvents(run.id, run.next_event_id - 2);
+      const { run, event } = await reg.addEvent(c.params[0]!, parse(EventBody, await c.body()));
+      // The run, with the event this post stored (the whole list is GET /runs/{id}/events); read back
+      // only for a repeated key, whose event was stored by an earlier post.
+      const last = event ? [event] : await reg.store.listEvents(run.id, run.next_event_id - 2);
       return [200, runView(run, last)];
     });
     add("GET", "/runs/:id/events", async (c) => [200, { events: (await reg.events(c.params[0]!, intParam(c.query, "after", -1))).map(eventView) }]);
