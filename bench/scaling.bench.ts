@@ -3,13 +3,15 @@
  * default options beside LocalRunner on the same graph, in the same run.
  *
  *   npx tsx bench/scaling.bench.ts --graph chain30 [--seconds 2] [--calls 1000]
- *     [--init-runs 3] [--processes packed|per-node]
+ *     [--init-runs 3] [--processes packed|per-node] [--warmup-calls 3000]
  *
  * Graphs: chainN (count -> add -> ... -> return, N nodes before the return)
  * and fanoutK (count -> K adds reading it -> return of the K values).
  * Prints one JSON line: free-run epochs/s of ZmqRunner (`value`) and of
  * LocalRunner, their ratio, process() p50/p99 of both, and init() (median of
- * `--init-runs`), with the number of runner processes.
+ * `--init-runs`), with the number of runner processes. process() is timed
+ * after a warm-up of `--warmup-calls` calls (see `latencies`), whose own p99
+ * is printed too (`cold_p99_ms`).
  */
 import { loadTubeFromSpec } from "../src/spec/load.ts";
 import { LocalRunner } from "../src/runner/local.ts";
@@ -30,9 +32,24 @@ function specOf(graph: string): Record<string, unknown> {
   return m[1] === "chain" ? chainSpec(Number(m[2])) : fanOutSpec(Number(m[2]));
 }
 
-/** process() round trips for up to `seconds` or `calls` calls (at least 30), after a warm-up: sorted ms. */
-async function latencies(runner: Runner, calls: number, seconds: number): Promise<number[]> {
+/**
+ * process() round trips for up to `seconds` or `calls` calls (at least 30), after a warm-up: sorted ms,
+ * and the warm-up's own calls, sorted (the cold tail).
+ *
+ * The warm-up is `warmupCalls` calls (at most `seconds` s): V8's optimizing compiler is still at work on
+ * the process() path of the driver and the runner for the first ~3,000 calls (chain3, `--trace-opt` in
+ * the driver: 62 functions optimized in the first 3,000 calls after 300, 12 in the next 5,000), on
+ * background threads that take the cores a round trip needs. With a warm-up of 100 calls, chain3's p99 over 5,000 calls
+ * measured that compilation (docs/performance.md, "chain3's tail").
+ */
+async function latencies(runner: Runner, calls: number, seconds: number, warmupCalls: number): Promise<{ warm: number[]; cold: number[] }> {
   for (let i = 0; i < 100; i++) await runner.process();
+  const cold = await timed(runner, warmupCalls, seconds);
+  const warm = await timed(runner, calls, seconds);
+  return { warm, cold };
+}
+
+async function timed(runner: Runner, calls: number, seconds: number): Promise<number[]> {
   const lat: number[] = [];
   const end = performance.now() + seconds * 1000;
   while (lat.length < calls && (lat.length < 30 || performance.now() < end)) {
@@ -47,6 +64,7 @@ const graph = process.argv[process.argv.indexOf("--graph") + 1] ?? "chain3";
 const seconds = arg("seconds", 2);
 const calls = arg("calls", 1000);
 const initRuns = arg("init-runs", 3);
+const warmupCalls = arg("warmup-calls", 3000);
 const pi = process.argv.indexOf("--processes");
 // Default options, but for the init deadline: 33 processes starting on a loaded 2-core machine can take longer than the default 20 s.
 const options: ZmqRunnerOptions = { initTimeoutMs: 120_000, ...(pi >= 0 ? { processes: process.argv[pi + 1] as ZmqRunnerOptions["processes"] } : {}) };
@@ -58,7 +76,7 @@ const local = new LocalRunner(await loadTubeFromSpec(spec, { baseDir: benchDir }
 await local.init();
 if (JSON.stringify(await local.process()) !== JSON.stringify(expected(graph, 0))) throw new Error(`${graph}: LocalRunner returned a wrong value`);
 const localRun = await freeRunFor(local, seconds, 200);
-const localLat = await latencies(local, calls, seconds);
+const { warm: localLat } = await latencies(local, calls, seconds, warmupCalls);
 await local.deinit();
 
 // ZmqRunner: init() timed `initRuns` times (each a fresh set of processes), the last one measured further.
@@ -74,7 +92,7 @@ for (let r = 0; r < initRuns; r++) {
 }
 const processes = Object.keys(zmq.pids()).length;
 const zmqRun = await freeRunFor(zmq, seconds, 200);
-const zmqLat = await latencies(zmq, calls, seconds);
+const { warm: zmqLat, cold: zmqCold } = await latencies(zmq, calls, seconds, warmupCalls);
 await zmq.deinit();
 
 inits.sort((a, b) => a - b);
@@ -92,6 +110,9 @@ emit({
   epochs_x_nodes: Math.round(zmqRate * nodes),
   p50_ms: round(percentile(zmqLat, 0.5)),
   p99_ms: round(percentile(zmqLat, 0.99)),
+  // The warm-up's calls (right after the free-run): the tail of a process() path V8 is still compiling.
+  cold_p99_ms: zmqCold.length > 0 ? round(percentile(zmqCold, 0.99)) : null,
+  cold_calls: zmqCold.length,
   local_p50_ms: round(percentile(localLat, 0.5)),
   local_p99_ms: round(percentile(localLat, 0.99)),
   calls: zmqLat.length,

@@ -22,7 +22,6 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { openSocket } from "../../transport/sockets.ts";
 import { curveClientOptions } from "../../transport/curve.ts";
-import { IdlePoll } from "../../transport/idle-poll.ts";
 import type { HeartbeatWorkerData, ToHeartbeatWorker } from "./heartbeat-thread.ts";
 
 if (!parentPort) throw new Error("heartbeat-worker runs as a worker thread of a node runner");
@@ -68,27 +67,37 @@ function watchCommand(): void {
   }
 }
 
-const timer = setInterval(() => {
-  beat();
-  watchCommand();
-}, data.intervalMs);
-
-/** A CLIENT is read with a zero timeout at the idle pace, never with a read left pending (idle-poll.ts). */
-async function read(): Promise<void> {
-  const idle = new IdlePoll();
-  while (!socket.closed) {
+/**
+ * The command's answers are read once per beat, all that queued since the
+ * last one, instead of by a read loop at the idle pace (idle-poll.ts): a CLIENT
+ * cannot be waited on without spinning, and the idle pace woke this thread
+ * about 40 times a second (1, 2, 4 .. 32 ms after each answer) to learn
+ * nothing a beat later would not. Each wake-up is one more thread wanting one
+ * of two cores while a `process()` crosses the runner (docs/performance.md,
+ * chain3's tail). An answer is seen up to one interval late, well inside
+ * `commandTimeoutMs`.
+ */
+async function drainAnswers(): Promise<void> {
+  for (;;) {
     try {
-      await socket.receive();
+      await socket.receive(); // the socket's receive timeout is zero (sockets.ts): EAGAIN once nothing is queued
     } catch {
-      if (socket.closed) return;
-      await idle.next();
-      continue;
+      return;
     }
-    idle.wake();
     lastHeard = Date.now();
   }
 }
-void read();
+
+let draining = false;
+const timer = setInterval(() => {
+  beat();
+  if (draining || stopped) return;
+  draining = true;
+  void drainAnswers().then(() => {
+    draining = false;
+    if (!stopped) watchCommand();
+  });
+}, data.intervalMs);
 
 function stop(): void {
   if (stopped) return;
