@@ -134,14 +134,15 @@ describe("bridge client - call timeouts and heartbeats", () => {
   });
 
   it("a slow call kept alive by heartbeats does not time out", async () => {
-    const fake = await fakeServer({ everyMs: 150, beats: 6, answer: true });
+    // 1.2 s of work, twice the 0.6 s timeout: alive only thanks to the heartbeats. A beat every 100 ms
+    // leaves 0.5 s for a late timer (with beats every 150 ms against 0.3 s, a loaded machine failed it).
+    const fake = await fakeServer({ everyMs: 100, beats: 12, answer: true });
     const c = new TubularClient(fake.url, { reconnect: false });
     await c.connect("any");
     const beats: unknown[] = [];
     c.on("heartbeat", (p) => beats.push(p));
-    // 900 ms of work, a 0.3 s timeout: alive only thanks to the heartbeats.
-    await expect(c.call("x", {}, { timeout: 0.3 })).resolves.toBe("late but fine");
-    expect(beats.length).toBe(6);
+    await expect(c.call("x", {}, { timeout: 0.6 })).resolves.toBe("late but fine");
+    expect(beats.length).toBe(12);
     await c.close();
     await fake.close();
   });
