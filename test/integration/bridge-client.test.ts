@@ -149,22 +149,23 @@ describe("bridge client - call timeouts and heartbeats", () => {
 
   it("a slow call on the real bridge is kept alive by the server's heartbeats", async () => {
     const c = await connected();
+    // 1.5 s of work against a 0.6 s timeout; the server beats every 100 ms, so a timer may be 0.5 s late.
     await c.serve("f", async (kw) => {
-      await sleep(900);
+      await sleep(1500);
       return (kw.v as number) + 1;
     });
     const runner = await runnerFor(c, WITH_RPC);
-    await expect(c.call("runner.process", { runner_id: runner, input: { x: 1 } }, { timeout: 0.3 })).resolves.toEqual({ epoch: 0, value: 2 });
+    await expect(c.call("runner.process", { runner_id: runner, input: { x: 1 } }, { timeout: 0.6 })).resolves.toEqual({ epoch: 0, value: 2 });
     await c.close();
   });
 
-  it("a slow callable is kept alive by the client's own heartbeats (rpc node timeout 0.3 s, callable 0.8 s)", async () => {
+  it("a slow callable is kept alive by the client's own heartbeats (rpc node timeout 0.6 s, callable 1.5 s)", async () => {
     const c = await connected({ heartbeatIntervalMs: 100 });
     await c.serve("f", async (kw) => {
-      await sleep(800);
+      await sleep(1500);
       return kw.v;
     });
-    const runner = await runnerFor(c, slowRpc(0.3));
+    const runner = await runnerFor(c, slowRpc(0.6));
     await expect(c.call("runner.process", { runner_id: runner, input: { x: 5 } })).resolves.toEqual({ epoch: 0, value: 5 });
     await c.close();
   });
