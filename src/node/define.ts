@@ -68,7 +68,11 @@ export function defineNode<S = undefined>(options: DefineNodeOptions<S>): NodeDe
       return {
         process(inputs, nctx) {
           for (const [name, check] of checks) inputs[name] = check(inputs[name], name);
-          return options.process(inputs, { ...nctx, state, params });
+          // Field by field, not `{ ...nctx, state, params }`: on Node.js 20 a spread followed by more
+          // properties took 2-3 µs a call (node alone, 1e6 calls: 2,400-3,600 ns against 30-50 ns; a bare
+          // `{ ...o }` 40 ns), 27 % of a packed chain3 runner's CPU in free-run (--cpu-prof); chain3
+          // free-run 27,720 -> 47,730 epochs/s. A field added to NodeContext must be added here.
+          return options.process(inputs, { nodeId: nctx.nodeId, epoch: nctx.epoch, collapsed: nctx.collapsed, log: nctx.log, state, params });
         },
         ...(options.deinit ? { deinit: () => options.deinit!(state) } : {}),
       };

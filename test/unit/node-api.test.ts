@@ -89,6 +89,15 @@ describe("node API - defineNode", () => {
     expect(deinit).toHaveBeenCalledWith({ total: 13 });
   });
 
+  it("process sees every field of the runner's context, beside state and params", async () => {
+    const seen: unknown[] = [];
+    const def = defineNode({ init: () => "s", process: (_inputs, c) => void seen.push(c) });
+    const log = () => {};
+    const collapsed = new Set(["x"]);
+    await (await instance(def, { p: 1 })).process({}, ctx({ nodeId: "m", epoch: 7, collapsed, log }));
+    expect(seen).toEqual([{ nodeId: "m", epoch: 7, collapsed, log, state: "s", params: { p: 1 } }]);
+  });
+
   it("process may be async", async () => {
     const def = defineNode({ process: async () => 5 });
     await expect((await instance(def)).process({}, ctx())).resolves.toBe(5);
