@@ -8,21 +8,12 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { STORE_KINDS, type StoreTarget } from "./registry-stores.ts";
 import { ReferenceWorker } from "./agents-worker.ts";
 import { KEY, startTestServer, type TestServer } from "./tracking-server.ts";
+import { until } from "../helpers/until.ts";
 
 /** Long enough that a worker reconnects within it even on a loaded machine. */
 const GRACE_MS = 3000;
 
 const GRAPH = { noob_id: "g", nodes: { count: { type: "count" }, return: { type: "return", depends: "count.index" } } };
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 10_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 for (const k of STORE_KINDS) {
   describe.skipIf(k.skip)(`agents - WebSocket worker registry (${k.title})`, { timeout: 60_000 }, () => {
@@ -119,9 +110,9 @@ for (const k of STORE_KINDS) {
       expect(meta.track).toMatchObject({ namespace: "tubular", project: "jobs" });
       expect(await state(id)).toBe("ASSIGNED");
       w.update(id, "running");
-      await waitFor("RUNNING", async () => (await state(id)) === "RUNNING");
+      await until(async () => (await state(id)) === "RUNNING", 10_000, "RUNNING");
       w.update(id, "completed", undefined, JSON.stringify({ outputs: { value: 9 } }));
-      await waitFor("COMPLETED", async () => (await state(id)) === "COMPLETED");
+      await until(async () => (await state(id)) === "COMPLETED", 10_000, "COMPLETED");
       const run = (await api("GET", `/runs/${id}`)).json;
       expect(run.outputs).toEqual({ value: 9 });
       const events = (await api("GET", `/runs/${id}/events`)).json.events.map((e: { type: string }) => e.type);
@@ -174,8 +165,8 @@ for (const k of STORE_KINDS) {
       // The worker reports itself draining, then the first finishes: still nothing.
       w.status("draining", 0.5, 1);
       w.update(first, "completed");
-      await waitFor("draining stored", async () => (await srv.jobs.store.tracking.getAgentWorker(w.workerId))?.status === "draining");
-      await waitFor("first completed", async () => (await state(first)) === "COMPLETED");
+      await until(async () => (await srv.jobs.store.tracking.getAgentWorker(w.workerId))?.status === "draining", 10_000, "draining stored");
+      await until(async () => (await state(first)) === "COMPLETED", 10_000, "first completed");
       await new Promise((r) => setTimeout(r, 300));
       expect(w.frames.filter((f) => f.type === "availability_request")).toHaveLength(1);
       // Idle again with load 0: the second is offered.
@@ -196,7 +187,7 @@ for (const k of STORE_KINDS) {
       w.answer(id, true);
       await assigned;
       w.update(id, "running");
-      await waitFor("RUNNING", async () => (await state(id)) === "RUNNING");
+      await until(async () => (await state(id)) === "RUNNING", 10_000, "RUNNING");
       const term = w.next((f) => f.type === "job_termination");
       expect((await api("PATCH", `/runs/${id}`, { state: "CANCELLED" })).status).toBe(200);
       expect(await term).toEqual({ type: "job_termination", job_id: id, reason: "cancelled" });
@@ -213,14 +204,14 @@ for (const k of STORE_KINDS) {
       a.answer(id, true);
       await assigned;
       a.update(id, "running");
-      await waitFor("RUNNING", async () => (await state(id)) === "RUNNING");
+      await until(async () => (await state(id)) === "RUNNING", 10_000, "RUNNING");
       await a.kill();
-      await waitFor("offline", async () => (await srv.jobs.store.tracking.getAgentWorker(a.workerId))?.status === "offline");
+      await until(async () => (await srv.jobs.store.tracking.getAgentWorker(a.workerId))?.status === "offline", 10_000, "offline");
       const b = worker("b");
       await b.open();
       await b.register();
       const ask2 = b.next((f) => f.type === "availability_request" && f.job_id === id, 20_000);
-      await waitFor("retried", async () => (await srv.jobs.store.getRun(id))!.attempt === 2, 20_000);
+      await until(async () => (await srv.jobs.store.getRun(id))!.attempt === 2, 20_000, "retried");
       await ask2;
       const assigned2 = b.next((f) => f.type === "job_assignment");
       b.answer(id, true);
@@ -251,7 +242,7 @@ for (const k of STORE_KINDS) {
       expect((await srv.jobs.store.getRun(id))!).toMatchObject({ worker_id: wid, state: "ASSIGNED", attempt: 1 });
       back.update(id, "running");
       back.update(id, "completed");
-      await waitFor("COMPLETED", async () => (await state(id)) === "COMPLETED");
+      await until(async () => (await state(id)) === "COMPLETED", 10_000, "COMPLETED");
       expect((await srv.jobs.store.getRun(id))!.attempt).toBe(1);
     });
   });

@@ -7,7 +7,8 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { STORE_KINDS, type StoreTarget } from "./registry-stores.ts";
-import { RESOURCES, call, startServer, until, type RunningServer } from "./registry-server.ts";
+import { RESOURCES, call, startServer, type RunningServer } from "./registry-server.ts";
+import { until } from "../helpers/until.ts";
 
 /** A definition as the reference client's deployment pipeline upserts it (OpDefinition.to_dict()). */
 const DEFINITION = {
@@ -221,7 +222,7 @@ for (const k of STORE_KINDS) {
         await claim("w");
         await c("POST", `/runs/${run.id}/events`, { type: "STARTED", msg: "" });
         await c("POST", `/runs/${run.id}/events`, { type: "COMPLETED", msg: "ok", payload: { outputs: { values: [4] } } });
-        await until("4 webhook deliveries", async () => (got.length >= 4 ? true : undefined));
+        await until(async () => (got.length >= 4 ? true : undefined), 10_000, "4 webhook deliveries");
         expect(got.map((g) => [g.run_id, g.event.id, g.event.type])).toEqual([
           [run.id, 0, "CREATED"],
           [run.id, 1, "ASSIGNED"],

@@ -8,7 +8,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import { startTubular } from "../helpers/cli.ts";
 import { stopChild } from "../helpers/processes.ts";
 import { STORE_KINDS, postgresTarget, type StoreTarget } from "./registry-stores.ts";
-import { EXAMPLES, KEY, RESOURCES, call, startServer, until, type RunningServer } from "./registry-server.ts";
+import { EXAMPLES, KEY, RESOURCES, call, startServer, type RunningServer } from "./registry-server.ts";
+import { until } from "../helpers/until.ts";
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -38,10 +39,10 @@ for (const k of STORE_KINDS) {
       let beats: Promise<unknown> = Promise.resolve();
       const beat = setInterval(() => (beats = beats.then(() => c("POST", "/workers/heartbeat", { worker_id: "alive", resources: RESOURCES, tags: [] }))), 100);
       try {
-        const retried = await until("the run back in the queue", async () => {
+        const retried = await until(async () => {
           const r = (await c("GET", `/runs/${run.id}`)).body;
           return r.state === "PENDING" && r.attempt === 2 ? r : undefined;
-        });
+        }, 10_000, "the run back in the queue");
         expect(retried.events.map((e: any) => e.type)).toEqual(["CREATED", "ASSIGNED", "STARTED", "FAILED", "RETRY"]);
         expect(retried.events[3]).toMatchObject({ msg: "worker lost", state: "FAILED" });
         expect((await c("POST", "/workers/alive/claim")).body.ops.map((o: any) => [o.run_id, o.attempt])).toEqual([[run.id, 2]]);

@@ -12,7 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { workerIdentity } from "../../src/host/registry-worker.ts";
 import { startTubular } from "../helpers/cli.ts";
 import { stopChild } from "../helpers/processes.ts";
-import { EXAMPLES, KEY, call, until } from "./registry-server.ts";
+import { EXAMPLES, KEY, call } from "./registry-server.ts";
+import { until } from "../helpers/until.ts";
 
 const start = (args: string[], ready: RegExp) => startTubular(args, ready, { env: { TUBULAR_API_KEYS: KEY } });
 
@@ -55,14 +56,10 @@ describe("registry end to end - tubular serve and two host agents", () => {
       expect(r.status).toBe(201);
       runs.push({ id: r.body.id, factor: i, epochs, zmq });
     }
-    const done = await until(
-      "50 runs completed",
-      async () => {
-        const all = (await c("GET", "/runs?state=COMPLETED&limit=1000")).body as any[];
-        return all.length >= 50 ? all : undefined;
-      },
-      150_000,
-    );
+    const done = await until(async () => {
+      const all = (await c("GET", "/runs?state=COMPLETED&limit=1000")).body as any[];
+      return all.length >= 50 ? all : undefined;
+    }, 150_000, "50 runs completed");
     const byId = new Map(done.map((r: any) => [r.id, r]));
     for (const r of runs) {
       const got = byId.get(r.id);
@@ -83,21 +80,21 @@ describe("registry end to end - tubular serve and two host agents", () => {
   it("a node's error fails the run with that error; a cancelled run is stopped by its agent", async () => {
     const failing = (await c("POST", "/runs", { image: "", graph: { nodes: { a: { type: "count", params: { start: 1, step: -1 } }, b: { type: "divide", depends: [{ denominator: "a.index" }], params: { numerator: 10 } }, return: { type: "return", depends: "b.value" } } }, inputs: { epochs: 3 }, priority: 9 })).body;
     const slow = (await c("POST", "/runs", { image: "", graph: { nodes: { a: { type: "count" }, s: { type: "sleep", depends: "a.index", params: { ms: 100 } }, return: { type: "return", depends: "s.value" } } }, inputs: { epochs: 600 }, priority: 9 })).body;
-    const failed = await until("the failing run FAILED", async () => {
+    const failed = await until(async () => {
       const r = (await c("GET", `/runs/${failing.id}`)).body;
       return r.state === "FAILED" ? r : undefined;
-    }, 60_000);
+    }, 60_000, "the failing run FAILED");
     expect(failed.error_message).toContain("division by zero");
     expect(failed.events.at(-1)).toMatchObject({ type: "FAILED", payload: { error_message: expect.stringContaining('node "b"') } });
-    const running = await until("the slow run RUNNING", async () => {
+    const running = await until(async () => {
       const r = (await c("GET", `/runs/${slow.id}`)).body;
       return r.state === "RUNNING" ? r : undefined;
-    }, 60_000);
+    }, 60_000, "the slow run RUNNING");
     const listed = async () => (((await c("GET", "/workers")).body as any[]).find((x) => x.worker_id === running.worker_id).running_ops as any[]).some((o) => o.run_id === slow.id);
-    await until("the agent to report the slow run in its heartbeat", async () => ((await listed()) ? true : undefined), 20_000);
+    await until(async () => ((await listed()) ? true : undefined), 20_000, "the agent to report the slow run in its heartbeat");
     expect((await c("PATCH", `/runs/${slow.id}`, { state: "CANCELLED" })).body.state).toBe("CANCELLED");
     // The agent hears it at its next heartbeat and stops the run: it no longer lists it.
-    await until("the agent to drop the cancelled run", async () => ((await listed()) ? undefined : true), 20_000);
+    await until(async () => ((await listed()) ? undefined : true), 20_000, "the agent to drop the cancelled run");
     const after = (await c("GET", `/runs/${slow.id}`)).body;
     expect(after.state).toBe("CANCELLED");
     expect(after.progress).toBeLessThan(100);

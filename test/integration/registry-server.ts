@@ -56,15 +56,4 @@ export async function call(base: string, method: string, p: string, json?: unkno
   return { status: res.status, body: text ? JSON.parse(text) : null };
 }
 
-/** Waits (bounded) until `check` returns a value that is not undefined. */
-export async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
 export const RESOURCES = { cpu_cores: 4, ram_mb: 8192, gpus: [] as Array<{ id: number; vram_mb: number; tags: string[] }> };
