@@ -2,7 +2,7 @@
  * One claimed run of a job registry, executed here: the one place both host
  * agents (HTTP worker, WebSocket worker) run a graph and report on it. It
  * loads the graph with the run's inputs, runs its epochs on a ZeroMQ runner
- * (or in this process), and tells a `RunReport` what happens: started,
+ * (or on a thread of this process, graph-thread.ts), and tells a `RunReport` what happens: started,
  * progress, metrics (the runtime's per-epoch figures and the nodes'
  * `ctx.log`), then completed with each epoch's return value, or failed with
  * the error. How a report reaches the server is the agent's business.
