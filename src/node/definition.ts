@@ -31,7 +31,8 @@ export interface NodeContext {
 /** A graph run inside a node (the `tube` node): what the runner hands out for it. */
 export interface ChildRun {
   init(): Promise<void>;
-  process(input?: Record<string, unknown>): Promise<unknown>;
+  /** Runs one child epoch; `at`, the parent's epoch, is the step of the child's metrics that give none (else the child's own epoch). */
+  process(input?: Record<string, unknown>, at?: Epoch): Promise<unknown>;
   deinit(): Promise<void>;
 }
 

@@ -22,10 +22,19 @@ export interface LogContext {
   epoch: Epoch;
 }
 
-/** The `log` of a node's context, sending to `sink`: called as `ctx.log(...)`, it reads the node id and epoch from the context. */
-export function metricLogger(sink: MetricSink): (this: LogContext, name: string, value: unknown, step?: number) => void {
+/** The step of a metric logged without one: the node's root epoch. */
+export function rootStep(epoch: Epoch): number {
+  return typeof epoch === "number" ? epoch : epoch[0];
+}
+
+/**
+ * The `log` of a node's context, sending to `sink`: called as `ctx.log(...)`, it reads the node
+ * id and epoch from the context. `stepOf` gives the step when the node gives none (a nested
+ * tube's runner counts from the parent's epoch, not its own).
+ */
+export function metricLogger(sink: MetricSink, stepOf: (epoch: Epoch) => number = rootStep): (this: LogContext, name: string, value: unknown, step?: number) => void {
   return function log(this: LogContext, name: string, value: unknown, step?: number): void {
-    sink({ nodeId: this.nodeId, name, value, step: step ?? (typeof this.epoch === "number" ? this.epoch : this.epoch[0]) });
+    sink({ nodeId: this.nodeId, name, value, step: step ?? stepOf(this.epoch) });
   };
 }
 

@@ -12,11 +12,14 @@ import { dropMetric, type LogContext } from "../node/metrics.ts";
 
 export type Instances = Map<string, NodeInstance>;
 
+/** Runs the child graph of the `tube` node `nodeId` (see `nestedRuns` in local.ts). */
+export type RunChild = (child: Tube, nodeId: string) => ChildRun;
+
 /**
  * Creates the instances of the given nodes (all by default), in topological
  * order. `runChild` runs the child graph of a `tube` node.
  */
-export async function instantiate(tube: Tube, runChild: (child: Tube) => ChildRun, only?: ReadonlySet<string>, into?: Instances): Promise<Instances> {
+export async function instantiate(tube: Tube, runChild: RunChild, only?: ReadonlySet<string>, into?: Instances): Promise<Instances> {
   const instances: Instances = new Map();
   try {
     // Assets first (runner-scoped ones are made now), so they are released after every node;
@@ -30,7 +33,7 @@ export async function instantiate(tube: Tube, runChild: (child: Tube) => ChildRu
       if (!node.enabled && !into) continue;
       try {
         const params = assets ? assets.params(node, { ...node.params }) : { ...node.params };
-        const instance = await node.definition.create(params, { nodeId: id, baseDir: tube.baseDir, runChild: (child) => runChild(child as Tube) });
+        const instance = await node.definition.create(params, { nodeId: id, baseDir: tube.baseDir, runChild: (child) => runChild(child as Tube, id) });
         instances.set(id, assets ? assets.wrap(node, instance) : instance);
       } catch (err) {
         throw NodeError.from(id, undefined, err, "TUBULAR_ERR_NODE_INIT");

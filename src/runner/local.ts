@@ -9,15 +9,47 @@ import { Scheduler, type Emitted, type Task } from "../graph/scheduler.ts";
 import type { Tube } from "../graph/tube.ts";
 import { EpochRunner } from "./epoch-runner.ts";
 import type { Waiter } from "./epoch-ledger.ts";
-import { instantiate, release, type Instances } from "./execute.ts";
+import { instantiate, release, type Instances, type RunChild } from "./execute.ts";
 import { TaskPump } from "./task-pump.ts";
 import { NodeMetrics, type NodeMetricsReport } from "./node-metrics.ts";
 import { endAssetEpoch } from "../node/assets.ts";
 import type { TubeEvent } from "./runner.ts";
+import { rootStep, type MetricSink, type NodeMetric } from "../node/metrics.ts";
+import type { Epoch } from "../graph/epoch.ts";
 
 export interface LocalRunnerOptions {
   /** Epochs in flight at once during free-run (backpressure window). Default 16. */
   maxInFlight?: number;
+}
+
+/** The parent's root epoch each nested tube's runner is processing now (set by `nestedRuns`). */
+const parentSteps = new WeakMap<LocalRunner, () => number | undefined>();
+
+/**
+ * How every runner runs the child graph of a `tube` node: in this process, on a LocalRunner
+ * whose nodes' `ctx.log` metrics go to `sink` like the parent's own nodes' metrics, named
+ * `tubeNode/innerNode` (node ids hold no `/`; deeper tubes add their own prefix), with the
+ * parent's epoch as the step a node gives none (`parentStep` maps that epoch to the parent's own
+ * step, so a tube two levels down still counts by the outermost epoch). One factory for
+ * LocalRunner, the driver's nodes and node runner processes, so a nested tube reports the same
+ * way wherever it runs.
+ */
+export function nestedRuns(sink: MetricSink, parentStep: (epoch: Epoch) => number = rootStep): RunChild {
+  return (child, nodeId) => {
+    const runner = new LocalRunner(child);
+    // A tube node is stateful: the child runs one parent epoch at a time, so one current step holds.
+    let step: number | undefined;
+    parentSteps.set(runner, () => step);
+    runner.on("metric", (m: NodeMetric) => sink({ ...m, nodeId: `${nodeId}/${m.nodeId}` }));
+    return {
+      init: () => runner.init(),
+      process: (input, at) => {
+        step = at === undefined ? undefined : parentStep(at);
+        return runner.process(input);
+      },
+      deinit: () => runner.deinit(),
+    };
+  };
 }
 
 export class LocalRunner extends EpochRunner {
@@ -42,10 +74,19 @@ export class LocalRunner extends EpochRunner {
       completed: (task, emitted) => this.onCompleted(task, emitted),
       failed: (task, err) => this.onFailed(task, err),
       settled: () => this.finishEpochs(),
-      metric: (m) => {
-        if (this.listenerCount("metric") > 0) this.emit("metric", m);
-      },
-    }, { metrics: this.metrics });
+      metric: this.forwardMetric,
+    }, { metrics: this.metrics, metricStep: (epoch) => this.metricStep(epoch) });
+  }
+
+  private readonly forwardMetric = (m: NodeMetric): void => {
+    if (this.listenerCount("metric") > 0) this.emit("metric", m);
+  };
+
+  /** Nested tubes' metrics come out of this runner as its own nodes' do. */
+  private readonly nested: RunChild = nestedRuns(this.forwardMetric, (epoch) => this.metricStep(epoch));
+
+  private metricStep(epoch: Epoch): number {
+    return parentSteps.get(this)?.() ?? rootStep(epoch);
   }
 
   /** Per node: runs, errors, events per signal, process time p50/p99 (for the dashboard). */
@@ -57,7 +98,7 @@ export class LocalRunner extends EpochRunner {
     this.expect(["created"], "init");
     this._state = "initializing";
     try {
-      this.instances = await instantiate(this.tube, (child) => new LocalRunner(child));
+      this.instances = await instantiate(this.tube, this.nested);
       this.pump = this.makePump();
     } catch (err) {
       this._state = "failed";
@@ -79,7 +120,7 @@ export class LocalRunner extends EpochRunner {
   async enableNode(id: string): Promise<void> {
     this.expectNode(id, "enableNode");
     if (!this.instances.has(id)) {
-      for (const [k, v] of await instantiate(this.tube, (child) => new LocalRunner(child), new Set([id]), this.instances)) this.instances.set(k, v);
+      for (const [k, v] of await instantiate(this.tube, this.nested, new Set([id]), this.instances)) this.instances.set(k, v);
     }
     this.scheduler.setEnabled(id, true);
   }

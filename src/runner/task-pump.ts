@@ -5,6 +5,7 @@
  * node runner, which differ only in what they do with a completion.
  */
 import type { NodeError } from "../errors.ts";
+import type { Epoch } from "../graph/epoch.ts";
 import type { Emitted, Scheduler, Task } from "../graph/scheduler.ts";
 import { execute, type Instances } from "./execute.ts";
 import { dropMetric, metricLogger, type NodeMetric } from "../node/metrics.ts";
@@ -33,6 +34,8 @@ export interface PumpOptions {
   readonly sliceMs?: number;
   /** Where runs are counted and timed; a runner that re-makes its pump passes its own to keep the counts. */
   readonly metrics?: NodeMetrics;
+  /** The step of a `ctx.log` metric given none (default: the root epoch). */
+  readonly metricStep?: (epoch: Epoch) => number;
 }
 
 export class TaskPump {
@@ -54,7 +57,7 @@ export class TaskPump {
     private readonly options: PumpOptions = {},
   ) {
     const metric = hooks.metric?.bind(hooks);
-    this.log = metric ? metricLogger(metric) : dropMetric;
+    this.log = metric ? metricLogger(metric, options.metricStep) : dropMetric;
     this.metrics = options.metrics ?? new NodeMetrics();
   }
 

@@ -29,8 +29,8 @@ export function tubeNode(child: Tube): NodeDefinition {
       const single = child.returnShape?.kind === "object" && child.returnShape.keys.length === 1 ? child.returnShape.keys[0]! : undefined;
       return {
         // A child epoch that returned nothing (null) is no event here.
-        process: async (inputs) => {
-          const result = (await runner.process(inputs)) ?? undefined;
+        process: async (inputs, ctx) => {
+          const result = (await runner.process(inputs, ctx.epoch)) ?? undefined;
           return single !== undefined && result !== undefined ? ((result as Record<string, unknown>)[single] ?? undefined) : result;
         },
         deinit: () => runner.deinit(),

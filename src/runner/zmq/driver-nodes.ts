@@ -7,8 +7,8 @@ import type { NodeError } from "../../errors.ts";
 import type { Emitted, Scheduler } from "../../graph/scheduler.ts";
 import type { Tube } from "../../graph/tube.ts";
 import type { NodeMetric } from "../../node/metrics.ts";
-import { instantiate, release, type Instances } from "../execute.ts";
-import { LocalRunner } from "../local.ts";
+import { instantiate, release, type Instances, type RunChild } from "../execute.ts";
+import { nestedRuns } from "../local.ts";
 import type { NodeMetricsReport } from "../node-metrics.ts";
 import type { TubeEvent } from "../runner.ts";
 import { TaskPump } from "../task-pump.ts";
@@ -32,12 +32,17 @@ export class DriverNodes {
   private instances: Instances = new Map();
   private pump: TaskPump | undefined;
 
-  constructor(private readonly deps: DriverNodesDeps) {}
+  /** Nested tubes of the driver's nodes report their metrics as the driver's own nodes do. */
+  private readonly nested: RunChild;
+
+  constructor(private readonly deps: DriverNodesDeps) {
+    this.nested = nestedRuns((m) => deps.metric(m));
+  }
 
   /** Creates the driver's nodes; they run from now on. */
   async start(): Promise<void> {
     const { tube, placement, scheduler } = this.deps;
-    this.instances = await instantiate(tube, (child) => new LocalRunner(child), new Set(placement.driverNodes));
+    this.instances = await instantiate(tube, this.nested, new Set(placement.driverNodes));
     this.pump = new TaskPump(scheduler, this.instances, {
       completed: (task, emitted) => this.emitEvents(task.node.id, emitted),
       failed: (task, err) => this.deps.failed(task.key, err),
@@ -49,7 +54,7 @@ export class DriverNodes {
   /** Creates node `id` (enabled at run time) unless it exists. */
   async create(id: string): Promise<void> {
     if (this.instances.has(id)) return;
-    for (const [k, v] of await instantiate(this.deps.tube, (child) => new LocalRunner(child), new Set([id]), this.instances)) this.instances.set(k, v);
+    for (const [k, v] of await instantiate(this.deps.tube, this.nested, new Set([id]), this.instances)) this.instances.set(k, v);
   }
 
   /** Runs what became ready. */

@@ -27,8 +27,9 @@ import { ipcEndpoint } from "../../transport/address.ts";
 import { curveClientOptions, curveServerOptions } from "../../transport/curve.ts";
 import { ZapAuthenticator } from "../../transport/zap.ts";
 import { instantiate, release, type Instances } from "../execute.ts";
+import type { NodeMetric } from "../../node/metrics.ts";
 import { endAssetEpoch } from "../../node/assets.ts";
-import { LocalRunner } from "../local.ts";
+import { nestedRuns } from "../local.ts";
 import { TaskPump } from "../task-pump.ts";
 import type { RunnerProcessConfig } from "../../protocol/runner-config.ts";
 import { completionKey, groupEvents } from "./event-groups.ts";
@@ -63,6 +64,9 @@ export class NodeRunner {
   private readonly batch = new EventBatch();
   /** `ctx.log` metrics of this round of work, sent to the command node with its end. */
   private pendingMetrics: MetricPoint[] = [];
+  private readonly metric = (m: NodeMetric): void => void this.pendingMetrics.push({ node_id: m.nodeId, name: m.name, value: m.value, step: m.step });
+  /** A nested tube runs inside this runner process; its nodes' metrics travel with this runner's own. */
+  private readonly nested = nestedRuns(this.metric);
   /** The init in progress, if any: it runs beside the read loop, not inside it. */
   private initializing: Promise<void> | undefined;
   private timers: NodeJS.Timeout[] = [];
@@ -355,10 +359,9 @@ export class NodeRunner {
     this.scheduler = new Scheduler(this.tube, { local, tracked: local, firstEpoch });
     for (const [id, on] of this.enabledNow) this.scheduler.setEnabled(id, on);
     try {
-      // A nested tube runs inside this runner process.
-      this.instances = await instantiate(this.tube, (child) => new LocalRunner(child), local);
+      this.instances = await instantiate(this.tube, this.nested, local);
       const added = this.nodeIds.filter((id) => this.enabledNow.get(id) === true && !this.instances.has(id));
-      if (added.length > 0) for (const [k, v] of await instantiate(this.tube, (child) => new LocalRunner(child), new Set(added), this.instances)) this.instances.set(k, v);
+      if (added.length > 0) for (const [k, v] of await instantiate(this.tube, this.nested, new Set(added), this.instances)) this.instances.set(k, v);
     } catch (err) {
       const e = err instanceof NodeError ? err : NodeError.from(this.id, undefined, err, "TUBULAR_ERR_NODE_INIT");
       this.sendError(e);
@@ -369,7 +372,7 @@ export class NodeRunner {
       completed: (task, emitted) => this.batch.completed(task, emitted),
       failed: (task, err) => this.batch.failed(task, err),
       settled: () => this.afterPump(),
-      metric: (m) => void this.pendingMetrics.push({ node_id: m.nodeId, name: m.name, value: m.value, step: m.step }),
+      metric: this.metric,
     }, { sliceMs: 50 });
     this.setStatus("waiting");
     // Ready means: every upstream publisher has our subscription, and every subscriber has subscribed to us.
@@ -389,7 +392,7 @@ export class NodeRunner {
     // Not initialized yet (or deinitialized to stay): the next init creates it.
     if (enabled && this.pump && !this.instances.has(node)) {
       try {
-        for (const [k, v] of await instantiate(this.tube, (child) => new LocalRunner(child), new Set([node]), this.instances)) this.instances.set(k, v);
+        for (const [k, v] of await instantiate(this.tube, this.nested, new Set([node]), this.instances)) this.instances.set(k, v);
       } catch (err) {
         this.sendError(err instanceof NodeError ? err : NodeError.from(node, undefined, err, "TUBULAR_ERR_NODE_INIT"));
         now = this.enabledNow.get(node) ?? this.tube.nodes.get(node)!.enabled;
