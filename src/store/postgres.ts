@@ -11,6 +11,7 @@ import pg from "pg";
 import { TubularError } from "../errors.ts";
 import { LATEST_VERSION, MIGRATIONS } from "./migrations.ts";
 import { PostgresTracking } from "./tracking-postgres.ts";
+import { transaction } from "./pg-transaction.ts";
 import type { AttemptRecord, DefinitionRecord, EventRecord, NewEvent, RunChange, RunRecord, WorkerRecord } from "./records.ts";
 import { RUN_COLUMNS, RUN_MUTABLE, runMutableRow, rowToAttempt, rowToDefinition, rowToEvent, rowToRun, rowToWorker, runToRow, workerToRow } from "./rows.ts";
 import { keyFirst, toJson, type ClaimPlanner, type RunQuery, type Store } from "./store.ts";
@@ -77,18 +78,7 @@ export class PostgresStore implements Store {
   }
 
   private async tx<T>(fn: (c: Client) => Promise<T>): Promise<T> {
-    const c = await this.pool.connect();
-    try {
-      await c.query("BEGIN");
-      const out = await fn(c);
-      await c.query("COMMIT");
-      return out;
-    } catch (err) {
-      await c.query("ROLLBACK").catch(() => undefined);
-      throw err;
-    } finally {
-      c.release();
-    }
+    return transaction(this.pool, fn);
   }
 
   private async rows(sql: string, args: unknown[] = []): Promise<Row[]> {

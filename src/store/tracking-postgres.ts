@@ -9,6 +9,7 @@ import type pg from "pg";
 import type { AgentWorkerRecord, MetricRecord, NewMetric, NewTrackedRun, ProjectRecord, TrackedRunRecord, TrackStatus } from "./tracking-records.ts";
 import { AGENT_COLUMNS, TRACK_RUN_COLUMNS, agentWorkerToRow, metricValueText, rowToAgentWorker, rowToMetric, rowToProject, rowToTrackedRun, trackedRunToRow } from "./tracking-rows.ts";
 import type { TrackedRunQuery, TrackingStore } from "./tracking-store.ts";
+import { transaction } from "./pg-transaction.ts";
 
 type Row = Record<string, unknown>;
 const ph = (n: number, from = 1) => Array.from({ length: n }, (_, i) => `$${i + from}`).join(", ");
@@ -17,18 +18,7 @@ export class PostgresTracking implements TrackingStore {
   constructor(private readonly pool: pg.Pool) {}
 
   private async tx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
-    const c = await this.pool.connect();
-    try {
-      await c.query("BEGIN");
-      const out = await fn(c);
-      await c.query("COMMIT");
-      return out;
-    } catch (err) {
-      await c.query("ROLLBACK").catch(() => undefined);
-      throw err;
-    } finally {
-      c.release();
-    }
+    return transaction(this.pool, fn);
   }
 
   private async one(sql: string, args: unknown[]): Promise<Row | undefined> {
