@@ -21,6 +21,7 @@ import { clientSender, openSocket, readLoop, type Client } from "../transport/so
 import { Codec } from "../protocol/codec.ts";
 import { DropCounter } from "../protocol/drops.ts";
 import type { Resources, RunnerReport } from "../protocol/command-to-host.ts";
+import { residentBytes } from "./resident-memory.ts";
 import { makeMessage, type Message, type MessageOf } from "../protocol/message.ts";
 import { SendQueue } from "../transport/send-queue.ts";
 import { curveClientOptions, type CurveKeyPair } from "../transport/curve.ts";
@@ -99,7 +100,10 @@ export class HostAgent {
 
   /** Runner states, for status reports. */
   report(): RunnerReport[] {
-    return [...this.runners.values()].map((r) => ({ run_id: r.runId, runner_id: r.runnerId, pid: this.supervisor?.pid(this.key(r.runId, r.runnerId)) ?? null, state: r.state, restarts: this.supervisor?.restarts(this.key(r.runId, r.runnerId)) ?? 0 }));
+    return [...this.runners.values()].map((r) => {
+      const pid = this.supervisor?.pid(this.key(r.runId, r.runnerId)) ?? null;
+      return { run_id: r.runId, runner_id: r.runnerId, pid, state: r.state, restarts: this.supervisor?.restarts(this.key(r.runId, r.runnerId)) ?? 0, rss_bytes: residentBytes(pid) };
+    });
   }
 
   async close(): Promise<void> {

@@ -26,6 +26,8 @@ export const RunnerReport = z.object({
   pid: z.number().int().nullable(),
   state: z.enum(["starting", "running", "restarting", "exited"]),
   restarts: z.number().int().nonnegative(),
+  /** Resident memory of the runner process in bytes, read by the agent on its machine; null when unreadable; absent from older agents. */
+  rss_bytes: z.number().int().nonnegative().nullable().optional(),
 });
 export type RunnerReport = z.infer<typeof RunnerReport>;
 

@@ -19,6 +19,8 @@ export const NodeReport = z.object({
   restarts: z.number().int().nonnegative(),
   /** Epochs the node finished. */
   epochs: z.number().int().nonnegative(),
+  /** Resident memory of its runner process in bytes, as the host agent running it last reported; absent on the driver's machine (read there directly) and before the first report. */
+  rss_bytes: z.number().int().nonnegative().nullable().optional(),
   /** Measured where the node runs (runs, errors, events per signal, process time p50/p99), with when this process had the report (Date.now()); absent before its first report. */
   metrics: NodeFigures.extend({ receivedAt: z.number() }).optional(),
 });

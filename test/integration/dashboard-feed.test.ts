@@ -14,8 +14,15 @@ import WebSocket from "ws";
 import { BridgeServer } from "../../src/bridge/index.ts";
 import { startDashboard, type Dashboard } from "../../src/bridge/dashboard/start.ts";
 import { DASHBOARD_WS_PATH, type ServerMessage } from "../../src/bridge/dashboard/messages.ts";
-import type { ZmqRunner } from "../../src/runner/zmq/zmq-runner.ts";
-import { useZmqRunners } from "../helpers/zmq-runners.ts";
+import { ZmqRunner } from "../../src/runner/zmq/zmq-runner.ts";
+import { readFileSync } from "node:fs";
+import net from "node:net";
+import pino from "pino";
+import { HostAgent } from "../../src/host/host-agent.ts";
+import { loadTubeFromSpec } from "../../src/spec/load.ts";
+import { generateKeyPair } from "../../src/transport/curve.ts";
+import { projectRoot } from "../helpers/acceptance.ts";
+import { devNull, useZmqRunners } from "../helpers/zmq-runners.ts";
 import { until } from "../helpers/until.ts";
 
 const startRunner = useZmqRunners();
@@ -230,6 +237,46 @@ describe("dashboard - feed", () => {
     viewer.ws.send(JSON.stringify({ type: "chooseRuns", runs: "all" }));
     expect((await viewer.closed).code).toBe(4400);
   }, 60_000);
+
+  it("a runner on a host agent shows its resident memory, as its agent reads it on that machine", async () => {
+    // A free port for the command node's inbox (the agent must be told where to connect).
+    const port = await new Promise<number>((resolve) => {
+      const srv = net.createServer().listen(0, "127.0.0.1", () => {
+        const p = (srv.address() as net.AddressInfo).port;
+        srv.close(() => resolve(p));
+      });
+    });
+    const command = generateKeyPair();
+    const h1 = generateKeyPair();
+    const tube = await loadTubeFromSpec({ nodes: { a: { type: "count", host: "h1" }, return: { type: "return", depends: "a.index" } } }, { baseDir: projectRoot });
+    const runner = new ZmqRunner(tube, { listen: `tcp://127.0.0.1:${port}`, keys: command, trust: [h1.publicKey], output: devNull, heartbeatMs: 1000 });
+    const agent = new HostAgent({ connect: `tcp://127.0.0.1:${port}`, name: "h1", keys: h1, commandKey: command.publicKey, advertise: "127.0.0.1", logger: pino({ level: "silent" }), output: devNull, heartbeatMs: 250 });
+    // The run first, then the agent (which would otherwise see its runner's command go away).
+    cleanups.push(async () => {
+      await runner.deinit();
+      await agent.close();
+    });
+    const init = runner.init();
+    await agent.start();
+    await init;
+    expect(await runner.process()).toBe(0);
+    const dash = await dashboardOf(runner, { intervalMs: 300 });
+    const viewer = await feed(dash);
+    type Run = Extract<ServerMessage, { type: "state" }>["runs"][number];
+    const onH1 = (): Run["runners"][number] | undefined =>
+      (viewer.messages.filter((m) => m.type === "state").at(-1) as Extract<ServerMessage, { type: "state" }> | undefined)?.runs[0]!.runners.find((r) => r.host === "h1");
+    await until(() => (onH1()?.rssBytes ?? null) !== null, 15_000, "the h1 runner's memory in the feed");
+    const shown = onH1()!;
+    expect(shown.nodes).toEqual(["a"]);
+    // This test shares the agent's machine, so it can read the same process's memory and compare.
+    const pid = shown.pid!;
+    expect(pid).toBe(runner.status().nodes.a!.pid);
+    const vmRss = Number(/^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]) * 1024;
+    expect(shown.rssBytes!).toBeGreaterThan(vmRss / 2);
+    expect(shown.rssBytes!).toBeLessThan(vmRss * 2);
+    // The same figure is in the run's status (what `tubular status` prints).
+    expect(runner.status().nodes.a!.rss_bytes).toEqual(expect.any(Number));
+  }, 90_000);
 
   it("beyond loopback a dashboard needs keys", async () => {
     const runner = await started(CHAIN);

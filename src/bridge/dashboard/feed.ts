@@ -12,7 +12,7 @@
  * not read: listening to it makes the command node receive every value
  * (ZmqRunner.on("event")), a cost a watched run must not pay.
  */
-import { readFileSync } from "node:fs";
+import { residentBytes } from "../../host/resident-memory.ts";
 import type { Logger } from "pino";
 import { NodeError } from "../../errors.ts";
 import type { Tube } from "../../graph/tube.ts";
@@ -81,18 +81,6 @@ function errorView(err: Error): ErrorView {
 
 /** The runner id ZmqRunner.status() gives the nodes the driver process runs itself. */
 const DRIVER_RUNNER = "command";
-
-const PAGE = 4096;
-/** Resident memory of a process on this machine (Linux /proc), or null. */
-function rssOf(pid: number | null): number | null {
-  if (pid === null) return null;
-  try {
-    const pages = Number(readFileSync(`/proc/${pid}/statm`, "utf8").split(" ")[1]);
-    return Number.isFinite(pages) ? pages * PAGE : null;
-  } catch {
-    return null;
-  }
-}
 
 const STATE_TO_STATUS: Record<string, NodeStatusView> = {
   created: "stopped",
@@ -243,10 +231,11 @@ class Tracked {
     for (const e of this.graph.edges) edges[e.id] = signalRates.get(sig(e.from, e.signal)) ?? null;
     const hosts: HostState[] = [];
     const here = snapshot([]);
-    const processes = new Map<string, { host: string; pid: number | null; nodes: string[]; status: NodeStatusView; restarts: number }>();
+    // rssBytes: a runner on another machine has it from its host agent's report; one on this machine is read here.
+    const processes = new Map<string, { host: string; pid: number | null; nodes: string[]; status: NodeStatusView; restarts: number; rssBytes?: number | null }>();
     if (st) {
       for (const [id, r] of Object.entries(st.nodes)) {
-        const p = processes.get(r.runner) ?? { host: r.host, pid: r.pid, nodes: [], status: r.status === "unknown" ? "unknown" : r.status, restarts: r.restarts };
+        const p = processes.get(r.runner) ?? { host: r.host, pid: r.pid, nodes: [], status: r.status === "unknown" ? "unknown" : r.status, restarts: r.restarts, rssBytes: r.rss_bytes };
         p.nodes.push(id);
         processes.set(r.runner, p);
       }
@@ -260,7 +249,7 @@ class Tracked {
         hosts.push({ name, labels: h.labels, cpus: h.resources.cpus, memoryTotal: h.resources.memory_total, memoryFree: h.resources.memory_free, load: h.resources.load, alive: h.alive, runners: h.runners });
       }
     }
-    const runners: RunnerProcessState[] = [...processes].map(([id, p]) => ({ id, ...p, rssBytes: p.host === "driver" ? rssOf(p.pid) : null }));
+    const runners: RunnerProcessState[] = [...processes].map(([id, p]) => ({ id, ...p, rssBytes: p.host === "driver" ? residentBytes(p.pid) : (p.rssBytes ?? null) }));
     return {
       runId: this.run.id,
       state: runnerState,

@@ -99,6 +99,12 @@ export class HostSide {
     return hosts;
   }
 
+  /** Resident memory of runner `runnerId` of this run, as host `host` last reported it (undefined before a report). */
+  runnerMemory(host: string, runnerId: string): number | null | undefined {
+    const runId = this.deps.runId();
+    return this.hosts.hosts.get(host)?.runners.find((r) => r.run_id === runId && r.runner_id === runnerId)?.rss_bytes;
+  }
+
   /** An agent is unreachable: every runner placed on it is lost. */
   private lost(name: string, how: string): void {
     for (const r of this.deps.roster.all()) if (r.host === name) this.deps.runnerDown(r.id, `is unreachable: ${how}`, false);

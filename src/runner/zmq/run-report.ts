@@ -48,9 +48,10 @@ export class RunReport {
     const now = Date.now();
     const nodes: RunStatus["nodes"] = {};
     for (const r of roster.all()) {
+      const rss = r.host === "driver" ? undefined : this.deps.hostSide.runnerMemory(r.host, r.id);
       for (const node of r.plan.nodes) {
         const metrics = this.deps.nodes.metricsOf(node);
-        nodes[node] = { runner: r.id, host: r.host, pid: this.pidOf(r.id) ?? null, status: Roster.statusOf(r), restarts: r.restarts, epochs: r.epochs.get(node) ?? 0, ...(metrics ? { metrics } : {}) };
+        nodes[node] = { runner: r.id, host: r.host, pid: this.pidOf(r.id) ?? null, status: Roster.statusOf(r), restarts: r.restarts, epochs: r.epochs.get(node) ?? 0, ...(rss !== undefined ? { rss_bytes: rss } : {}), ...(metrics ? { metrics } : {}) };
       }
     }
     for (const node of placement.driverNodes) nodes[node] = { runner: "command", host: "driver", pid: process.pid, status: state === "closed" ? "closed" : "ready", restarts: 0, epochs: roster.driverEpochsOf(node), ...(driverMetrics[node] ? { metrics: { ...driverMetrics[node], receivedAt: now } } : {}) };
