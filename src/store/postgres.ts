@@ -11,7 +11,7 @@ import pg from "pg";
 import { TubularError } from "../errors.ts";
 import { LATEST_VERSION, MIGRATIONS } from "./migrations.ts";
 import { PostgresTracking } from "./tracking-postgres.ts";
-import { transaction } from "./pg-transaction.ts";
+import { transaction, withConnection } from "./pg-transaction.ts";
 import type { AttemptRecord, DefinitionRecord, EventRecord, NewEvent, RunChange, RunRecord, WorkerRecord } from "./records.ts";
 import { RUN_COLUMNS, RUN_MUTABLE, runMutableRow, rowToAttempt, rowToDefinition, rowToEvent, rowToRun, rowToWorker, runToRow, workerToRow } from "./rows.ts";
 import { keyFirst, toJson, type ClaimPlanner, type RunQuery, type Store } from "./store.ts";
@@ -58,13 +58,10 @@ export class PostgresStore implements Store {
     // An idle connection that breaks (server restart) must not crash the process.
     pool.on("error", () => undefined);
     try {
-      const c = await pool.connect();
-      try {
+      await withConnection(pool, async (c) => {
         if (schema) await c.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
         await migrate(c);
-      } finally {
-        c.release();
-      }
+      });
     } catch (err) {
       await pool.end().catch(() => undefined);
       if (err instanceof TubularError) throw err;

@@ -4,12 +4,13 @@
  * schema of its own): what commits, what rolls back, and a connection killed
  * by the server in the middle of a transaction (a restart, an administrator)
  * fails that transaction only: the process goes on and the pool's next
- * transaction gets a working connection.
+ * transaction gets a working connection. The same for a connection held
+ * outside a transaction (the store's start-up migrations hold one).
  */
 import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { transaction } from "../../src/store/pg-transaction.ts";
+import { transaction, withConnection } from "../../src/store/pg-transaction.ts";
 import { IN_CI, PG_URL } from "./registry-stores.ts";
 
 const skip = !PG_URL && !IN_CI;
@@ -75,5 +76,19 @@ describe.skipIf(skip)(title, () => {
     // max 1: this gets the pool's only connection, which must be a new one.
     const pid = await transaction(pool, async (c) => (await c.query("SELECT pg_backend_pid() AS pid")).rows[0].pid as number);
     expect(typeof pid).toBe("number");
+  });
+
+  it("a held connection the server kills fails that work only, and is not reused", async () => {
+    let killed = 0;
+    const failed = withConnection(pool, async (c) => {
+      killed = (await c.query("SELECT pg_backend_pid() AS pid")).rows[0].pid as number;
+      const ended = new Promise<void>((resolve) => c.once("end", () => resolve()));
+      await admin.query("SELECT pg_terminate_backend($1)", [killed]);
+      await Promise.race([ended, new Promise((_, reject) => setTimeout(() => reject(new Error("the connection did not end in 10 s")), 10_000))]);
+      await c.query("SELECT 1");
+    });
+    await expect(failed).rejects.toThrow(/terminat|not queryable/i);
+    const pid = await withConnection(pool, async (c) => (await c.query("SELECT pg_backend_pid() AS pid")).rows[0].pid as number);
+    expect(pid).not.toBe(killed);
   });
 });
