@@ -105,7 +105,7 @@ export interface RunnerProcessState {
   readonly nodes: readonly string[];
   readonly status: NodeStatusView;
   readonly restarts: number;
-  /** Resident memory, bytes; null where it cannot be read (another machine). */
+  /** Resident memory, bytes: read here for local runners, reported by the host agent for its runners; null where neither can read it. */
   readonly rssBytes: number | null;
 }
 
