@@ -158,6 +158,36 @@ export class Scheduler {
     if (!node) return false;
     const st = this.state(key);
     if (!st || st.done.has(nodeId)) return false;
+    this.completeIn(node, st, key, events);
+    return true;
+  }
+
+  /**
+   * Records that every node of `nodeIds` completed the root epoch `rootKey`
+   * (a whole runner's part of it, heard as one entry): as many `complete`
+   * calls, but with the epoch looked up once. Nodes inside a map are refused
+   * (their completions are per sub-epoch); a key that is not a root epoch's
+   * (it came from the wire), unknown nodes, duplicates and closed epochs are
+   * ignored. `eventsOf` gives a node's events; `news` hears
+   * each node whose completion was news. Returns how many were.
+   */
+  completeAll(nodeIds: readonly string[], rootKey: EpochKey, eventsOf: (nodeId: string) => readonly Emitted[], news?: (nodeId: string) => void): number {
+    const st = rootKey.indexOf("/") < 0 ? this.state(rootKey) : undefined;
+    if (!st) return 0;
+    let count = 0;
+    for (const id of nodeIds) {
+      const node = this.tube.nodes.get(id);
+      if (!node || st.done.has(id)) continue;
+      if (node.scope.length > 0) throw new RangeError(`node "${id}" runs in a map's sub-epochs: it completes one by one`);
+      this.completeIn(node, st, rootKey, eventsOf(id));
+      count++;
+      news?.(id);
+    }
+    return count;
+  }
+
+  private completeIn(node: TubeNode, st: EpochState, key: EpochKey, events: readonly Emitted[]): void {
+    const nodeId = node.id;
     st.done.add(nodeId);
     st.running.delete(nodeId);
     let items = 0;
@@ -184,7 +214,6 @@ export class Scheduler {
       if (st.depth === 0) root.trackedRootDone++;
       this.checkRootComplete(root);
     }
-    return true;
   }
 
   /**

@@ -30,22 +30,36 @@ export interface EventIntakeDeps {
 }
 
 export class EventIntake {
-  constructor(private readonly deps: EventIntakeDeps) {}
+  /** Root-level nodes of each runner: what a `finished` entry of that runner stands for (event-batch.ts). */
+  private readonly rootNodesOf = new Map<string, string[]>();
+
+  constructor(private readonly deps: EventIntakeDeps) {
+    for (const plan of deps.placement.runners.values()) this.rootNodesOf.set(plan.id, plan.nodes.filter((n) => deps.tube.nodes.get(n)?.scope.length === 0));
+  }
 
   onEvent(msg: MessageOf<"event">): void {
     const { tube, placement, roster, scheduler } = this.deps;
-    const { events, done } = msg.value;
-    this.deps.heard(events);
-    const groups = groupEvents(tube, events);
+    const { events, done, finished } = msg.value;
+    if (events.length > 0) this.deps.heard(events);
+    const groups = events.length > 0 ? groupEvents(tube, events) : undefined;
+    const command = this.deps.command()!;
     for (const entry of done) {
       const [nodeId, key] = entry;
       const runner = placement.runnerOf.get(nodeId);
       // A completion passed on by another runner comes without its events: when we read that
       // node's runner for its values, its own message (with them) is the one to take.
-      if (runner !== msg.node_id && runner !== undefined && this.deps.command()!.readsValuesOf(runner)) continue;
-      if (!scheduler.complete(nodeId, key, groups.get(completionKey(nodeId, key)) ?? [])) continue;
+      if (runner !== msg.node_id && runner !== undefined && command.readsValuesOf(runner)) continue;
+      if (!scheduler.complete(nodeId, key, groups?.get(completionKey(nodeId, key)) ?? [])) continue;
       roster.countEpoch(runner, nodeId);
       if (entry.length === 3) this.failed(key, nodeErrorFromWire(entry[2]));
+    }
+    // After `done`: a failure in it is booked before the rest of its runner's epoch.
+    if (finished) {
+      for (const [runner, key] of finished) {
+        const nodes = this.rootNodesOf.get(runner);
+        if (!nodes || (runner !== msg.node_id && command.readsValuesOf(runner))) continue;
+        scheduler.completeAll(nodes, key, (n) => groups?.get(completionKey(n, key)) ?? [], (n) => roster.countEpoch(runner, n));
+      }
     }
     this.deps.pump();
   }
