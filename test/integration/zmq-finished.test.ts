@@ -7,13 +7,13 @@
  * LocalRunner's values, events and per-node epoch counts, packed into one
  * process, split over several, and one process per node.
  */
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { loadTubeFromSpec } from "../../src/spec/load.ts";
 import { LocalRunner } from "../../src/runner/local.ts";
 import type { TubeEvent } from "../../src/runner/runner.ts";
-import type { ZmqRunnerOptions } from "../../src/runner/zmq/zmq-runner.ts";
+import { ZmqRunner, type ZmqRunnerOptions } from "../../src/runner/zmq/zmq-runner.ts";
 import { projectRoot } from "../helpers/acceptance.ts";
-import { useZmqRunners } from "../helpers/zmq-runners.ts";
+import { devNull, useZmqRunners } from "../helpers/zmq-runners.ts";
 
 const spec = {
   noob_id: "finished-path",
@@ -35,6 +35,11 @@ const spec = {
 const EPOCHS = 12;
 
 const started = useZmqRunners();
+/** Runners this file builds itself (to listen before init), deinitialized after each test. */
+const owned: ZmqRunner[] = [];
+afterEach(async () => {
+  for (const r of owned.splice(0)) await r.deinit();
+});
 
 /** An event as a user compares it: which node, signal, epoch and value (ids and timestamps are the runner's own). */
 function seen(events: TubeEvent[]): string[] {
@@ -83,9 +88,11 @@ describe("zmq runner - whole-runner completions and events only where read", { t
   it.each(layouts)("%s: an `event` listener hears every node's events, as from LocalRunner", async (_name, options) => {
     const reference = await localReference();
     const events: TubeEvent[] = [];
-    const zmq = await started(spec, options);
+    // Added before init: the runners learn of it with their subscriptions, before the first epoch.
+    const zmq = new ZmqRunner(await loadTubeFromSpec(spec, { baseDir: projectRoot }), { output: devNull, ...options });
+    owned.push(zmq);
     zmq.on("event", (e) => void events.push(e));
-    // The listener came after init: the runners learn it with a subscription, so the first epoch waits for that.
+    await zmq.init();
     const values: unknown[] = [];
     for (let i = 0; i < EPOCHS; i++) values.push(await zmq.process());
     expect(values).toEqual(reference.values);
