@@ -4,13 +4,18 @@
  * (utime + stime from /proc/PID/stat) moves far less with the machine's load
  * than epochs/s does, so A/B runs on a shared machine stay comparable.
  *
- *   npx tsx bench/node-cost.ts --graph chain100 [--seconds 3] [--repeats 3] [--processes packed|per-node]
+ *   npx tsx bench/node-cost.ts --graph chain100 [--seconds 3] [--repeats 3] [--processes packed|per-node] [--local]
  *
  * Prints one JSON line: per repeat, epochs/s and the driver's and the
- * runners' CPU ms per epoch; and their medians. Not part of `npm run bench`.
+ * runners' CPU ms per epoch; and their medians. `--local`: the same for
+ * LocalRunner (all in this process, so `driver` is all of it), the figure the
+ * runner process's own CPU per epoch compares with. Not part of `npm run bench`.
  */
 import { readFileSync } from "node:fs";
-import { arg, chainSpec, fanOutSpec, zmqRunner } from "./lib.ts";
+import { arg, benchDir, chainSpec, fanOutSpec, zmqRunner } from "./lib.ts";
+import { loadTubeFromSpec } from "../src/spec/load.ts";
+import { LocalRunner } from "../src/runner/local.ts";
+import type { Runner } from "../src/runner/runner.ts";
 import type { ZmqRunnerOptions } from "../src/runner/zmq/zmq-runner.ts";
 
 const TICK_MS = 10; // USER_HZ is 100 on Linux: /proc counts CPU in 10 ms ticks.
@@ -31,9 +36,10 @@ if (!m) throw new Error(`--graph ${graph}: expected chainN or fanoutK`);
 const spec = m[1] === "chain" ? chainSpec(Number(m[2])) : fanOutSpec(Number(m[2]));
 const options: ZmqRunnerOptions = { initTimeoutMs: 120_000, ...(pi >= 0 ? { processes: process.argv[pi + 1] as ZmqRunnerOptions["processes"] } : {}) };
 
-const zmq = await zmqRunner(spec, options);
+const local = process.argv.includes("--local");
+const zmq: Runner = local ? new LocalRunner(await loadTubeFromSpec(spec, { baseDir: benchDir })) : await zmqRunner(spec, options);
 await zmq.init();
-const pids = Object.values(zmq.pids()).filter((p): p is number => p !== undefined);
+const pids = "pids" in zmq ? Object.values((zmq as { pids(): Record<string, number | undefined> }).pids()).filter((p): p is number => p !== undefined) : [];
 // Warm-up: V8 tiers up the hot path of driver and runners before anything is timed.
 await zmq.run(2000);
 const runs: Array<{ epochs_per_s: number; driver_ms: number; runners_ms: number }> = [];
@@ -64,7 +70,7 @@ function median(xs: number[]): number {
 }
 process.stdout.write(
   `${JSON.stringify({
-    bench: `node-cost-${graph}`,
+    bench: `node-cost-${graph}${local ? "-local" : ""}`,
     processes: pids.length,
     epochs_per_s: median(runs.map((x) => x.epochs_per_s)),
     driver_cpu_ms_per_epoch: median(runs.map((x) => x.driver_ms)),
