@@ -469,3 +469,15 @@ describe("scheduler - a whole runner's part of a root epoch at once (completeAll
     expect(names(s.takeReady()).sort()).toEqual(["c@0/b.0", "c@0/b.1"]);
   });
 });
+
+describe("scheduler - values", () => {
+  it("a signal the node does not declare (from a confused peer) is not kept; the declared ones still reach their readers", async () => {
+    const tube = await tubeOf({ a: { type: "count" }, b: { type: "multiply", depends: [{ left: "a.index" }], params: { right: 3 } } });
+    const s = new Scheduler(tube, { local: ["b"] });
+    s.openEpoch(0);
+    s.complete("a", "0", [ev("bogus", "0", 99), ev("index", "0", 4)]);
+    expect(s.valueOf(0, "a", "bogus")).toBeUndefined();
+    expect(s.valueOf(0, "a", "index")).toBe(4);
+    expect(s.takeReady()[0]!.inputs).toEqual({ left: 4, right: 3 });
+  });
+});
