@@ -32,9 +32,22 @@ export interface EventIntakeDeps {
 export class EventIntake {
   /** Root-level nodes of each runner: what a `finished` entry of that runner stands for (event-batch.ts). */
   private readonly rootNodesOf = new Map<string, string[]>();
+  /** The same, less the nodes whose values the driver needs: what a completion passed on by another runner may book. */
+  private readonly passableOf = new Map<string, string[]>();
+  /** Nodes whose values the driver needs: readers of a driver node, and maps (their items open sub-epochs). */
+  private readonly valuesNeeded = new Set<string>();
 
   constructor(private readonly deps: EventIntakeDeps) {
-    for (const plan of deps.placement.runners.values()) this.rootNodesOf.set(plan.id, plan.nodes.filter((n) => deps.tube.nodes.get(n)?.scope.length === 0));
+    const { tube, placement } = deps;
+    const driver = new Set(placement.driverNodes);
+    for (const node of tube.nodes.values()) {
+      if (node.definition.special === "map" || tube.downstream.get(node.id)!.some((d) => driver.has(d))) this.valuesNeeded.add(node.id);
+    }
+    for (const plan of placement.runners.values()) {
+      const roots = plan.nodes.filter((n) => tube.nodes.get(n)?.scope.length === 0);
+      this.rootNodesOf.set(plan.id, roots);
+      this.passableOf.set(plan.id, roots.filter((n) => !this.valuesNeeded.has(n)));
+    }
   }
 
   onEvent(msg: MessageOf<"event">): void {
@@ -47,8 +60,10 @@ export class EventIntake {
       const [nodeId, key] = entry;
       const runner = placement.runnerOf.get(nodeId);
       // A completion passed on by another runner comes without its events: when we read that
-      // node's runner for its values, its own message (with them) is the one to take.
-      if (runner !== msg.node_id && runner !== undefined && command.readsValuesOf(runner)) continue;
+      // node's runner for its values and need them, its own message (with them) is the one to take.
+      // Otherwise the first to arrive counts: a node's own message and the runner after it come on
+      // two connections, and waiting for the own one let a later epoch end first (epoch-order test, loaded machine).
+      if (runner !== msg.node_id && runner !== undefined && command.readsValuesOf(runner) && this.valuesNeeded.has(nodeId)) continue;
       if (!scheduler.complete(nodeId, key, groups?.get(completionKey(nodeId, key)) ?? [])) continue;
       roster.countEpoch(runner, nodeId);
       if (entry.length === 3) this.failed(key, nodeErrorFromWire(entry[2]));
@@ -56,8 +71,8 @@ export class EventIntake {
     // After `done`: a failure in it is booked before the rest of its runner's epoch.
     if (finished) {
       for (const [runner, key] of finished) {
-        const nodes = this.rootNodesOf.get(runner);
-        if (!nodes || (runner !== msg.node_id && command.readsValuesOf(runner))) continue;
+        const nodes = runner !== msg.node_id && command.readsValuesOf(runner) ? this.passableOf.get(runner) : this.rootNodesOf.get(runner);
+        if (!nodes) continue;
         scheduler.completeAll(nodes, key, (n) => groups?.get(completionKey(n, key)) ?? [], (n) => roster.countEpoch(runner, n));
       }
     }
