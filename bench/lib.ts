@@ -82,7 +82,7 @@ export function percentile(sorted: number[], p: number): number {
  * each result of the measured part.
  */
 export async function freeRunFor(runner: Runner, seconds: number, warmup: number, onEpoch: (r: EpochResult) => void = () => {}): Promise<{ epochs: number; elapsed: number }> {
-  await runner.run(warmup);
+  if (warmup > 0) await runner.run(warmup);
   let epochs = 0;
   const listener = (r: EpochResult) => {
     epochs++;

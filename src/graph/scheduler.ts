@@ -33,7 +33,8 @@ export interface Task {
 class EpochState {
   readonly done = new Set<string>();
   readonly running = new Set<string>();
-  readonly values = new Map<string, unknown>();
+  /** Signal values, by the scheduler's number for (node, signal) (`Scheduler.signalId`). */
+  readonly values = new Map<number, unknown>();
   /** Sub-epochs, per map node, in item order; only epochs of graphs with maps have them. */
   children: Map<string, EpochState[]> | undefined;
   subCount: Map<string, number> | undefined;
@@ -77,7 +78,6 @@ function assetMarker(name: string): AssetMarker {
   return m;
 }
 
-const valueKey = (node: string, signal: string) => `${node}\u0000${signal}`;
 
 export interface SchedulerOptions {
   /** Nodes this scheduler runs. Default: all. */
@@ -112,6 +112,18 @@ export class Scheduler {
   /** Nodes enabled or disabled since the tube was built (a runner's enableNode / disableNode). */
   private readonly enabledNow = new Map<string, boolean>();
   private completed: number[] = [];
+  /**
+   * A number per (node, signal), the key of an epoch's values: a string key
+   * built per value and per read (`node\0signal`) cost a concatenation and a
+   * hash each; on chain100 the runner spent 566 of its 1,600 profile ticks
+   * in complete() on that one line (`--cpu-prof`). With numbers, the runner
+   * process's CPU per epoch went 0.49 -> 0.40 ms (bench/node-cost.ts, median
+   * of 3 alternating runs, loaded machine).
+   */
+  private readonly signalIds = new Map<string, Map<string, number>>();
+  /** The signal number each node edge reads, fixed at construction. */
+  private readonly edgeSignal = new Map<Edge, number>();
+  private nextSignalId = 0;
 
   constructor(tube: Tube, options: SchedulerOptions = {}) {
     this.tube = tube;
@@ -121,7 +133,12 @@ export class Scheduler {
       this.firstRoot = options.firstEpoch;
       this.closedBelow = options.firstEpoch;
     }
-    for (const node of tube.nodes.values()) this.depth.set(node.id, node.scope.length);
+    for (const node of tube.nodes.values()) {
+      this.depth.set(node.id, node.scope.length);
+      for (const signal of node.signals) this.signalId(node.id, signal);
+      if (node.definition.special === "return") this.signalId(node.id, "value");
+      for (const e of node.edges) if (e.source.kind === "node") this.edgeSignal.set(e, this.signalId(e.source.node, e.source.signal));
+    }
     this.trackedRoot = [...this.tracked].filter((id) => this.depth.get(id) === 0);
     this.trackedDeep = [...this.tracked].filter((id) => this.depth.get(id)! > 0);
     for (const node of tube.nodes.values()) {
@@ -158,13 +175,45 @@ export class Scheduler {
     if (!node) return false;
     const st = this.state(key);
     if (!st || st.done.has(nodeId)) return false;
+    this.completeIn(node, st, key, events);
+    return true;
+  }
+
+  /**
+   * Records that every node of `nodeIds` completed the root epoch `rootKey`
+   * (a whole runner's part of it, heard as one entry): as many `complete`
+   * calls, but with the epoch looked up once. Nodes inside a map are refused
+   * (their completions are per sub-epoch); a key that is not a root epoch's
+   * (it came from the wire), unknown nodes, duplicates and closed epochs are
+   * ignored. `eventsOf` gives a node's events; `news` hears
+   * each node whose completion was news. Returns how many were.
+   */
+  completeAll(nodeIds: readonly string[], rootKey: EpochKey, eventsOf: (nodeId: string) => readonly Emitted[], news?: (nodeId: string) => void): number {
+    const st = rootKey.indexOf("/") < 0 ? this.state(rootKey) : undefined;
+    if (!st) return 0;
+    let count = 0;
+    for (const id of nodeIds) {
+      const node = this.tube.nodes.get(id);
+      if (!node || st.done.has(id)) continue;
+      if (node.scope.length > 0) throw new RangeError(`node "${id}" runs in a map's sub-epochs: it completes one by one`);
+      this.completeIn(node, st, rootKey, eventsOf(id));
+      count++;
+      news?.(id);
+    }
+    return count;
+  }
+
+  private completeIn(node: TubeNode, st: EpochState, key: EpochKey, events: readonly Emitted[]): void {
+    const nodeId = node.id;
     st.done.add(nodeId);
     st.running.delete(nodeId);
     let items = 0;
     for (const ev of events) {
       const target: EpochState | undefined = ev.key === key ? st : this.state(ev.key);
       if (!target) continue;
-      target.values.set(valueKey(nodeId, ev.signal), ev.value);
+      // A signal the tube does not declare has no reader: nothing to keep (and nothing to grow on a peer's say).
+      const id = this.signalIds.get(nodeId)?.get(ev.signal);
+      if (id !== undefined) target.values.set(id, ev.value);
       if (target !== st && target.parent === st) items++;
     }
     if (node.definition.special === "map") this.openSubEpochs(node, st, items);
@@ -184,7 +233,6 @@ export class Scheduler {
       if (st.depth === 0) root.trackedRootDone++;
       this.checkRootComplete(root);
     }
-    return true;
   }
 
   /**
@@ -216,7 +264,8 @@ export class Scheduler {
 
   /** A signal's value in a root epoch (e.g. the return node's), or undefined. */
   valueOf(root: number, nodeId: string, signal: string): unknown {
-    return this.roots.get(root)?.values.get(valueKey(nodeId, signal));
+    const id = this.signalIds.get(nodeId)?.get(signal);
+    return id === undefined ? undefined : this.roots.get(root)?.values.get(id);
   }
 
   isComplete(root: number): boolean {
@@ -234,6 +283,15 @@ export class Scheduler {
   /** Root epochs held in memory (for tests of bounded memory). */
   get openEpochs(): number {
     return this.roots.size;
+  }
+
+  /** The number of a (node, signal), made at construction only: the set stays what the tube declares, whatever arrives. */
+  private signalId(node: string, signal: string): number {
+    let signals = this.signalIds.get(node);
+    if (!signals) this.signalIds.set(node, (signals = new Map()));
+    let id = signals.get(signal);
+    if (id === undefined) signals.set(signal, (id = this.nextSignalId++));
+    return id;
   }
 
   private isClosed(root: number): boolean {
@@ -315,7 +373,7 @@ export class Scheduler {
     const up = this.tube.nodes.get(src.node)!;
     const dU = up.scope.length;
     const dSig = dU + (up.definition.special === "map" && src.signal === "value" ? 1 : 0);
-    const key = valueKey(src.node, src.signal);
+    const key = this.edgeSignal.get(e)!;
     if (dSig <= st.depth) {
       if (!st.ancestor(dU).done.has(src.node)) return PENDING;
       const v = st.ancestor(dSig).values.get(key);

@@ -2,7 +2,7 @@
  * The only encoder and decoder of tubular's wire format, and the only importer
  * of msgpackr.
  *
- * Wire format (PROTOCOL_VERSION 2):
+ * Wire format (PROTOCOL_VERSION 3):
  * - payload frame: msgpack of the tuple `[v, type, node_id, timestamp, value]`.
  *   The version travels first, in every message, so a peer of another version
  *   is told apart ("version" drop) before anything else of the message is
@@ -186,6 +186,8 @@ const FIXED_STRUCTURES: readonly string[][] = [
   ["events", "done"],
   ["epoch", "input"],
   ["status"],
+  // Protocol version 3: an event value with whole runners' finished epochs (runner-to-runner.ts).
+  ["events", "done", "finished"],
 ];
 
 /** Fixed structures by their first key, to test a shape without allocating. */

@@ -7,7 +7,8 @@ import { z } from "zod";
 
 /** The version of the wire format. Bumped on any incompatible change of the envelope, a schema or the codec's fixed record structures. */
 /** 2: a failed completion carries its NodeError (was a flag, the error on the control channel); `epoch_ended` lost `cumulative`. */
-export const PROTOCOL_VERSION = 2 as const;
+/** 3: an event value may carry `finished` (a whole runner's root epochs), a new fixed record structure. */
+export const PROTOCOL_VERSION = 3 as const;
 
 /** A runner's life, as its status says it (see DESIGN.md "Protocol"). */
 export const NodeStatus = {

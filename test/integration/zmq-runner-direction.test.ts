@@ -37,7 +37,8 @@ async function commandWithOneRunner() {
         // The runner's heartbeat thread must hear the command, as from a real driver.
         if (msg.type === "heartbeat") return command.sendTo(from, makeMessage("heartbeat", COMMAND_ID, null));
         inbox.push(msg);
-        if (msg.type === "identify") command.listenTo("r", msg.value.outbox, "values");
+        // "all": node `a` has no reader in another process, so its events go out only to whoever asks for every event.
+        if (msg.type === "identify") command.listenTo("r", msg.value.outbox, "all");
       },
       event: (msg) => void events.push(msg),
       subscribed: (id) => void (subscribed ||= id === "r"),

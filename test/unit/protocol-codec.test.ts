@@ -89,6 +89,12 @@ describe("protocol codec - round trip", () => {
     expect(codec.encodePub(msg, "other")[0]?.toString()).toBe("other");
   });
 
+  it("protocol codec - an event value with whole runners' finished epochs round-trips as its own fixed record", () => {
+    const msg = makeMessage("event", "+n0", { events: [], done: [["n3", "4/m.1"]], finished: [["+n0", "4"]] }, T);
+    const frames = codec.encodePub(msg, "+n0\u0000e");
+    expect(new Codec().decodePub(frames)).toEqual(msg);
+  });
+
   it("protocol codec - router framing splits the identity", () => {
     const msg = samples[2] as Message;
     const got = codec.decodeRouterSafe([Buffer.from("peer"), ...codec.encode(msg)]);
@@ -258,6 +264,12 @@ describe("protocol codec - event fast check", () => {
     { events: [], done: [["a", "1", { err_type: "Error", message: "m", node_id: "a" }]] },
     { events: [], done: [["a", "1", { err_type: "Error", message: "m", traceback: "", node_id: "a", epoch: "x" }]] },
     { events: [ev(1)] },
+    { events: [], done: [], finished: [["+a", "1"], ["@g", "2"]] },
+    { events: [], done: [], finished: [] },
+    { events: [], done: [], finished: [["+a"]] },
+    { events: [], done: [], finished: [["+a", "1", "x"]] },
+    { events: [], done: [], finished: [["+a", 1]] },
+    { events: [], done: [], finished: "+a" },
     { events: null, done: [] },
     null,
     [],

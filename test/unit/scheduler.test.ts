@@ -402,3 +402,82 @@ describe("scheduler - epochs out of order, assets", () => {
     expect(names(s.takeReady())).toEqual(["a@1"]);
   });
 });
+
+describe("scheduler - a whole runner's part of a root epoch at once (completeAll)", () => {
+  const chain = () =>
+    tubeOf({
+      a: { type: "count" },
+      b: { type: "add", depends: [{ left: "a.index" }], params: { right: 1 } },
+      c: { type: "add", depends: [{ left: "b.value" }], params: { right: 1 } },
+      d: { type: "multiply", depends: [{ left: "c.value" }], params: { right: 2 } },
+    });
+
+  it("books every node as done, with the events `eventsOf` gives, and the reader elsewhere becomes ready", async () => {
+    const s = new Scheduler(await chain(), { local: ["d"] });
+    s.openEpoch(0);
+    const booked: string[] = [];
+    const n = s.completeAll(["a", "b", "c"], "0", (id) => (id === "c" ? [ev("value", "0", 7)] : []), (id) => booked.push(id));
+    expect(n).toBe(3);
+    expect(booked).toEqual(["a", "b", "c"]);
+    const [d] = s.takeReady();
+    expect(names([d!])).toEqual(["d@0"]);
+    expect(d!.inputs).toEqual({ left: 7, right: 2 });
+  });
+
+  it("completes the root epoch like as many complete() calls, and skips what was already booked", async () => {
+    const s = new Scheduler(await chain());
+    s.openEpoch(3);
+    s.complete("a", "3", [ev("index", "3", 0)]);
+    expect(s.completeAll(["a", "b", "c", "d"], "3", () => [])).toBe(3);
+    expect(s.takeCompleted()).toEqual([3]);
+    // A duplicate (the same entry heard twice) and a closed epoch are no news.
+    expect(s.completeAll(["a", "b", "c", "d"], "3", () => [])).toBe(0);
+    s.closeEpoch(3);
+    expect(s.completeAll(["a"], "3", () => [])).toBe(0);
+  });
+
+  it("ignores a key that is not a root epoch's, and unknown nodes", async () => {
+    const s = new Scheduler(await chain());
+    s.openEpoch(0);
+    expect(s.completeAll(["a"], "0/m.1", () => [])).toBe(0);
+    expect(s.completeAll(["a"], "x", () => [])).toBe(0);
+    expect(s.completeAll(["nope"], "0", () => [])).toBe(0);
+    expect(s.isComplete(0)).toBe(false);
+  });
+
+  it("refuses a node inside a map: its completions are per sub-epoch", async () => {
+    const tube = await tubeOf({
+      m: { type: "cycle", params: { values: [["a", "b"]] } },
+      b: { type: "map", depends: [{ value: "m.value" }] },
+      c: { type: "exclaim", depends: [{ value: "b.value" }] },
+    });
+    const s = new Scheduler(tube);
+    s.openEpoch(0);
+    expect(() => s.completeAll(["m", "b", "c"], "0", () => [])).toThrow(/sub-epochs/);
+  });
+
+  it("a map booked this way opens its sub-epochs from its item events", async () => {
+    const tube = await tubeOf({
+      m: { type: "cycle", params: { values: [["a", "b"]] } },
+      b: { type: "map", depends: [{ value: "m.value" }] },
+      c: { type: "exclaim", depends: [{ value: "b.value" }] },
+    });
+    const s = new Scheduler(tube, { local: ["c"] });
+    s.openEpoch(0);
+    const items = [ev("value", subKey("0", "b", 0), "a"), ev("value", subKey("0", "b", 1), "b"), ev("n", "0", 2)];
+    s.completeAll(["m", "b"], "0", (id) => (id === "b" ? items : [ev("value", "0", ["a", "b"])]));
+    expect(names(s.takeReady()).sort()).toEqual(["c@0/b.0", "c@0/b.1"]);
+  });
+});
+
+describe("scheduler - values", () => {
+  it("a signal the node does not declare (from a confused peer) is not kept; the declared ones still reach their readers", async () => {
+    const tube = await tubeOf({ a: { type: "count" }, b: { type: "multiply", depends: [{ left: "a.index" }], params: { right: 3 } } });
+    const s = new Scheduler(tube, { local: ["b"] });
+    s.openEpoch(0);
+    s.complete("a", "0", [ev("bogus", "0", 99), ev("index", "0", 4)]);
+    expect(s.valueOf(0, "a", "bogus")).toBeUndefined();
+    expect(s.valueOf(0, "a", "index")).toBe(4);
+    expect(s.takeReady()[0]!.inputs).toEqual({ left: 4, right: 3 });
+  });
+});

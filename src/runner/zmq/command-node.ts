@@ -15,7 +15,7 @@ import { SendQueue } from "../../transport/send-queue.ts";
 import { curveServerOptions, type CurveKeyPair } from "../../transport/curve.ts";
 import { PeerSubscriptions } from "../../transport/peer-subscriptions.ts";
 import { probeReply, probeSubscriber, type ProbeTracker } from "../../transport/subscription-probe.ts";
-import { COMMAND_ID, COMMAND_TOPIC, PROCESS_TOPIC, doneTopic, eventTopic } from "./topics.ts";
+import { COMMAND_ID, COMMAND_TOPIC, PROCESS_TOPIC, allValuesTopic, doneTopic, eventTopic } from "./topics.ts";
 
 export { COMMAND_ID };
 
@@ -53,6 +53,8 @@ export class CommandNode {
   private readonly inQueue: SendQueue;
   private readonly connected = new Set<string>();
   private readonly withValues = new Set<string>();
+  /** Runners told (allValuesTopic) that we want every event of theirs. */
+  private readonly allValues = new Set<string>();
   private readonly probeOnly = new Set<string>();
   private readonly valuesFromStart = new Set<string>();
   private closed = false;
@@ -92,16 +94,21 @@ export class CommandNode {
   }
 
   /**
-   * Subscribes to a runner: to its events with values, to which nodes finished
-   * which epochs, or to nothing but the probe (its completions reach us through
-   * the runners downstream of it). The runner shows up in `probes` once nothing
-   * it publishes can be missed.
+   * Subscribes to a runner: to every event of its nodes (someone listens to
+   * `event`), to the events its readers need with its completions, to which
+   * nodes finished which epochs, or to nothing but the probe (its completions
+   * reach us through the runners downstream of it). The runner shows up in
+   * `probes` once nothing it publishes can be missed.
    */
-  listenTo(runnerId: string, outbox: string, what: "values" | "done" | "probe", curveKey?: string): void {
+  listenTo(runnerId: string, outbox: string, what: "all" | "values" | "done" | "probe", curveKey?: string): void {
     if (this.connected.has(runnerId)) return;
     this.connected.add(runnerId);
     const topics: string[] = [];
-    if (what === "values") {
+    if (what === "all") {
+      topics.push(allValuesTopic(runnerId));
+      this.allValues.add(runnerId);
+    }
+    if (what === "values" || what === "all") {
       topics.push(eventTopic(runnerId));
       this.withValues.add(runnerId);
       this.valuesFromStart.add(runnerId);
@@ -124,9 +131,17 @@ export class CommandNode {
     return this.valuesFromStart.has(runnerId);
   }
 
-  /** From now on, hear the values of every runner (someone listens to all events). */
+  /**
+   * From now on, hear every event of every runner (someone listens to all
+   * events). A runner learns it with the subscription: its messages already
+   * under way still carry only the events its readers need.
+   */
   wantAllValues(): void {
     for (const id of this.connected) {
+      if (!this.allValues.has(id)) {
+        this.allValues.add(id);
+        this.events.subscribe(id, allValuesTopic(id));
+      }
       if (this.withValues.has(id)) continue;
       this.withValues.add(id);
       this.events.subscribe(id, eventTopic(id));
@@ -139,6 +154,7 @@ export class CommandNode {
     if (!this.connected.delete(runnerId)) return;
     this.probeOnly.delete(runnerId);
     this.withValues.delete(runnerId);
+    this.allValues.delete(runnerId);
     this.valuesFromStart.delete(runnerId);
     this.events.disconnect(runnerId);
   }

@@ -92,7 +92,7 @@ export class Control {
         const previous = roster.identified(from, identity);
         if (previous && previous.outbox !== identity.outbox) command.forget(from);
         const r = roster.get(from)!;
-        command.listenTo(from, identity.outbox, run.wantsEvents() || r.feedsDriver ? "values" : r.sink ? "done" : "probe", identity.curve_key);
+        command.listenTo(from, identity.outbox, run.wantsEvents() ? "all" : r.feedsDriver ? "values" : r.sink ? "done" : "probe", identity.curve_key);
         if (r.state.kind === "restarting") this.deps.recovery.rejoin(from);
         return true;
       }

@@ -30,22 +30,51 @@ export interface EventIntakeDeps {
 }
 
 export class EventIntake {
-  constructor(private readonly deps: EventIntakeDeps) {}
+  /** Root-level nodes of each runner: what a `finished` entry of that runner stands for (event-batch.ts). */
+  private readonly rootNodesOf = new Map<string, string[]>();
+  /** The same, less the nodes whose values the driver needs: what a completion passed on by another runner may book. */
+  private readonly passableOf = new Map<string, string[]>();
+  /** Nodes whose values the driver needs: readers of a driver node, and maps (their items open sub-epochs). */
+  private readonly valuesNeeded = new Set<string>();
+
+  constructor(private readonly deps: EventIntakeDeps) {
+    const { tube, placement } = deps;
+    const driver = new Set(placement.driverNodes);
+    for (const node of tube.nodes.values()) {
+      if (node.definition.special === "map" || tube.downstream.get(node.id)!.some((d) => driver.has(d))) this.valuesNeeded.add(node.id);
+    }
+    for (const plan of placement.runners.values()) {
+      const roots = plan.nodes.filter((n) => tube.nodes.get(n)?.scope.length === 0);
+      this.rootNodesOf.set(plan.id, roots);
+      this.passableOf.set(plan.id, roots.filter((n) => !this.valuesNeeded.has(n)));
+    }
+  }
 
   onEvent(msg: MessageOf<"event">): void {
     const { tube, placement, roster, scheduler } = this.deps;
-    const { events, done } = msg.value;
-    this.deps.heard(events);
-    const groups = groupEvents(tube, events);
+    const { events, done, finished } = msg.value;
+    if (events.length > 0) this.deps.heard(events);
+    const groups = events.length > 0 ? groupEvents(tube, events) : undefined;
+    const command = this.deps.command()!;
     for (const entry of done) {
       const [nodeId, key] = entry;
       const runner = placement.runnerOf.get(nodeId);
       // A completion passed on by another runner comes without its events: when we read that
-      // node's runner for its values, its own message (with them) is the one to take.
-      if (runner !== msg.node_id && runner !== undefined && this.deps.command()!.readsValuesOf(runner)) continue;
-      if (!scheduler.complete(nodeId, key, groups.get(completionKey(nodeId, key)) ?? [])) continue;
+      // node's runner for its values and need them, its own message (with them) is the one to take.
+      // Otherwise the first to arrive counts: a node's own message and the runner after it come on
+      // two connections, and waiting for the own one let a later epoch end first (epoch-order test, loaded machine).
+      if (runner !== msg.node_id && runner !== undefined && command.readsValuesOf(runner) && this.valuesNeeded.has(nodeId)) continue;
+      if (!scheduler.complete(nodeId, key, groups?.get(completionKey(nodeId, key)) ?? [])) continue;
       roster.countEpoch(runner, nodeId);
       if (entry.length === 3) this.failed(key, nodeErrorFromWire(entry[2]));
+    }
+    // After `done`: a failure in it is booked before the rest of its runner's epoch.
+    if (finished) {
+      for (const [runner, key] of finished) {
+        const nodes = runner !== msg.node_id && command.readsValuesOf(runner) ? this.passableOf.get(runner) : this.rootNodesOf.get(runner);
+        if (!nodes) continue;
+        scheduler.completeAll(nodes, key, (n) => groups?.get(completionKey(n, key)) ?? [], (n) => roster.countEpoch(runner, n));
+      }
     }
     this.deps.pump();
   }

@@ -34,7 +34,7 @@ import { TaskPump } from "../task-pump.ts";
 import type { RunnerProcessConfig } from "../../protocol/runner-config.ts";
 import { completionKey, groupEvents } from "./event-groups.ts";
 import { EventBatch } from "./event-batch.ts";
-import { COMMAND_ID, COMMAND_TOPIC, PROCESS_TOPIC, doneTopic, eventTopic } from "./topics.ts";
+import { COMMAND_ID, COMMAND_TOPIC, PROCESS_TOPIC, allValuesTopic, doneTopic, eventTopic } from "./topics.ts";
 import { HeartbeatThread, defaultHeartbeatWorker } from "./heartbeat-thread.ts";
 
 export class NodeRunner {
@@ -60,8 +60,10 @@ export class NodeRunner {
   private readonly subscribers = new Set<string>();
   private onSubscriber: (() => void) | undefined;
   private readonly downstreamRunners: string[];
-  /** What this runner publishes after the current round of work. */
-  private readonly batch = new EventBatch();
+  /** What this runner publishes after the current round of work (made once the tube is loaded). */
+  private batch: EventBatch | undefined;
+  /** Root-level nodes of each runner: what a `finished` entry of that runner stands for. */
+  private readonly rootNodesOf = new Map<string, string[]>();
   /** `ctx.log` metrics of this round of work, sent to the command node with its end. */
   private pendingMetrics: MetricPoint[] = [];
   private readonly metric = (m: NodeMetric): void => void this.pendingMetrics.push({ node_id: m.nodeId, name: m.name, value: m.value, step: m.step });
@@ -110,6 +112,8 @@ export class NodeRunner {
     this.tube = await loadTubeFromSpec(this.config.spec, { baseDir: this.config.baseDir, file: this.config.file, input: this.config.input });
     const local = new Set(this.nodeIds);
     this.scheduler = new Scheduler(this.tube, { local, tracked: local, firstEpoch: 0 });
+    this.batch = new EventBatch(this.id, readElsewhere(this.tube, local));
+    for (const plan of Object.values(this.config.runners)) this.rootNodesOf.set(plan.id, plan.nodes.filter((n) => this.tube.nodes.get(n)?.scope.length === 0));
 
     const curve = this.config.curve;
     if (curve) {
@@ -240,6 +244,7 @@ export class NodeRunner {
   private readSubscriptions(): Promise<void> {
     const values = Buffer.from(`\u0001${eventTopic(this.id)}`);
     const done = Buffer.from(`\u0001${doneTopic(this.id)}`);
+    const all = Buffer.from(`\u0001${allValuesTopic(this.id)}`);
     return readLoop(this.outbox, {
       // Subscriptions are one frame; anything else a peer sends upstream is not ours to read.
       maxFrames: 1,
@@ -250,6 +255,7 @@ export class NodeRunner {
         if (!frame) return;
         if (frame.equals(values)) this.publishValues = true;
         else if (frame.equals(done)) this.publishDone = true;
+        else if (frame.equals(all) && this.batch) this.batch.allEvents = true;
         const subscriber = probeSubscriber(frame);
         if (subscriber === undefined) return;
         this.outQueue.send(probeReply(subscriber, this.id));
@@ -369,8 +375,8 @@ export class NodeRunner {
       return;
     }
     this.pump = new TaskPump(this.scheduler, this.instances, {
-      completed: (task, emitted) => this.batch.completed(task, emitted),
-      failed: (task, err) => this.batch.failed(task, err),
+      completed: (task, emitted) => this.batch!.completed(task, emitted),
+      failed: (task, err) => this.batch!.failed(task, err),
       settled: () => this.afterPump(),
       metric: this.metric,
     }, { sliceMs: 50 });
@@ -431,14 +437,23 @@ export class NodeRunner {
   }
 
   private onEvent(msg: MessageOf<"event">): void {
-    const { events, done } = msg.value;
+    const { events, done, finished } = msg.value;
     const groups = groupEvents(this.tube, events);
     const own = this.config.runners[msg.node_id]?.nodes;
+    const batch = this.batch!;
     for (const entry of done) {
       // Only the sender's own completions come with their events; the ones it passes on come
       // without, and this runner hears those nodes' own messages (with their events) directly.
       if (own?.includes(entry[0])) this.scheduler.complete(entry[0], entry[1], groups.get(completionKey(entry[0], entry[1])) ?? []);
-      this.batch.passOn(entry);
+      batch.passOn(entry);
+    }
+    if (finished) {
+      for (const entry of finished) {
+        const [runner, key] = entry;
+        const nodes = runner === msg.node_id ? this.rootNodesOf.get(runner) : undefined;
+        if (nodes) this.scheduler.completeAll(nodes, key, (n) => groups.get(completionKey(n, key)) ?? []);
+        batch.passOnFinished(entry);
+      }
     }
     this.pump?.pump();
   }
@@ -449,13 +464,16 @@ export class NodeRunner {
   }
 
   private afterPump(): void {
-    for (const root of this.scheduler.takeCompleted()) {
+    const completed = this.scheduler.takeCompleted();
+    let finished: Set<string> | undefined;
+    for (const root of completed) {
       this.scheduler.closeEpoch(root);
+      (finished ??= new Set()).add(String(root));
       // This process is done with the epoch: its process-scoped assets go (before its events leave, when their release is synchronous).
       endAssetEpoch(this.instances, root)?.catch((err: unknown) => this.log.warn({ err }, "an asset's release failed"));
     }
     // One outgoing message per round of work: a received batch of events (or epochs) becomes one batch out.
-    this.flush();
+    this.flush(finished);
     if (this.pendingMetrics.length > 0) {
       const metrics = this.pendingMetrics;
       this.pendingMetrics = [];
@@ -467,12 +485,15 @@ export class NodeRunner {
   private publishValues = false;
   private publishDone = false;
 
-  private flush(): void {
-    const value = this.batch.take();
+  private flush(finished?: ReadonlySet<string>): void {
+    const value = this.batch?.take(finished);
     if (!value) return;
     try {
       if (this.publishValues) this.outQueue.send(this.codec.encodePub(makeMessage("event", this.id, value), eventTopic(this.id)));
-      if (this.publishDone) this.outQueue.send(this.codec.encodePub(makeMessage("event", this.id, { events: [], done: value.done }), doneTopic(this.id)));
+      if (this.publishDone) {
+        const doneOnly = value.finished ? { events: [], done: value.done, finished: value.finished } : { events: [], done: value.done };
+        this.outQueue.send(this.codec.encodePub(makeMessage("event", this.id, doneOnly), doneTopic(this.id)));
+      }
     } catch (err) {
       this.log.error({ err }, "could not encode events");
     }
@@ -498,4 +519,17 @@ export class NodeRunner {
 function needsProcessMessages(tube: Tube, nodeId: string): boolean {
   const edges = tube.nodes.get(nodeId)!.edges;
   return edges.every((e) => e.source.kind !== "node") || edges.some((e) => e.source.kind === "input" && e.source.scope === "process");
+}
+
+/**
+ * This runner's nodes whose events someone outside the process reads: those
+ * with a reader in another process (or the driver), and maps (their items
+ * open sub-epochs in every scheduler that tracks the map's readers).
+ */
+function readElsewhere(tube: Tube, local: ReadonlySet<string>): Set<string> {
+  const out = new Set<string>();
+  for (const id of local) {
+    if (tube.nodes.get(id)!.definition.special === "map" || tube.downstream.get(id)!.some((d) => !local.has(d))) out.add(id);
+  }
+  return out;
 }

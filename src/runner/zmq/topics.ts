@@ -32,3 +32,13 @@ export function eventTopic(runnerId: string): string {
 export function doneTopic(runnerId: string): string {
   return `${runnerId}\u0000d`;
 }
+
+/**
+ * A topic nothing is published on: a subscription to it tells a runner that
+ * someone wants every event of its nodes (an `event` listener on the driver).
+ * Without it a runner publishes only the events its readers need (those of
+ * nodes read from another process, and of maps), see event-batch.ts.
+ */
+export function allValuesTopic(runnerId: string): string {
+  return `${runnerId}\u0000a`;
+}
