@@ -5,6 +5,7 @@ import { LocalRunner } from "../../src/runner/local.ts";
 import { projectRoot } from "../helpers/acceptance.ts";
 import { until } from "../helpers/until.ts";
 import { useZmqRunners } from "../helpers/zmq-runners.ts";
+import type { ZmqRunner } from "../../src/runner/zmq/zmq-runner.ts";
 
 const started = useZmqRunners();
 
@@ -81,6 +82,17 @@ describe("zmq runner - free-run", () => {
 
   it("backpressure: a slow node holds the sources to the window of epochs in flight", async () => {
     const maxInFlight = 4;
+    let sourced = 0;
+    let ended = 0;
+    let worst = 0;
+    // Before init: "a" is read only inside its runner, so its events travel only once a listener asks.
+    const listen = (runner: ZmqRunner) =>
+      runner.on("event", (e: TubeEvent) => {
+        if (e.node_id === "a") {
+          sourced++;
+          worst = Math.max(worst, sourced - ended);
+        }
+      });
     const runner = await started(
       {
         noob_id: "slow",
@@ -91,16 +103,8 @@ describe("zmq runner - free-run", () => {
         },
       },
       { maxInFlight },
+      listen,
     );
-    let sourced = 0;
-    let ended = 0;
-    let worst = 0;
-    runner.on("event", (e: TubeEvent) => {
-      if (e.node_id === "a") {
-        sourced++;
-        worst = Math.max(worst, sourced - ended);
-      }
-    });
     runner.on("epoch", () => ended++);
     const results = await runner.run(30);
     expect(results.map((r) => r.value)).toEqual(Array.from({ length: 30 }, (_, i) => i));
