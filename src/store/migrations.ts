@@ -99,9 +99,25 @@ CREATE TABLE workers (
 `;
 }
 
+/**
+ * Indexes an event append no longer has to update (bench/registry.bench.ts, events phase): the
+ * resend-key index holds only events that carry a key (the reference client sends none), and the
+ * webhook index only runs with events still to deliver, instead of every run with its
+ * next_event_id, which every event moves. A loop of INFO appends on the SQLite schema alone, 32
+ * per transaction: 59 -> 31 to 37 us of CPU per event. Lookups by key (`client_key = ?`) and the
+ * webhook backlog (the same predicate) still use them.
+ */
+const LEANER_INDEXES = `
+DROP INDEX run_events_key;
+CREATE UNIQUE INDEX run_events_key ON run_events (run_id, client_key) WHERE client_key IS NOT NULL;
+DROP INDEX runs_webhook;
+CREATE INDEX runs_webhook ON runs (seq) WHERE webhook_url IS NOT NULL AND webhook_cursor < next_event_id - 1;
+`;
+
 export const MIGRATIONS: readonly Migration[] = Object.freeze([
   { version: 1, description: "job registry: definitions, runs, events, attempts, workers", sqlite: schemaV1("sqlite"), postgres: schemaV1("postgres") },
   TRACKING_MIGRATION,
+  { version: 3, description: "job registry: partial indexes for resend keys and the webhook backlog", sqlite: LEANER_INDEXES, postgres: LEANER_INDEXES },
 ]);
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -22,6 +22,7 @@
 import Database from "better-sqlite3";
 import { TubularError } from "../errors.ts";
 import { LATEST_VERSION, MIGRATIONS } from "./migrations.ts";
+import { RunCache } from "./run-cache.ts";
 import { SqliteTracking } from "./tracking-sqlite.ts";
 import type { AttemptRecord, DefinitionRecord, EventRecord, NewEvent, RunChange, RunRecord, WorkerRecord } from "./records.ts";
 import { RUN_COLUMNS, RUN_MUTABLE, runMutableRow, rowToAttempt, rowToDefinition, rowToEvent, rowToRun, rowToWorker, runToRow, workerToRow } from "./rows.ts";
@@ -50,6 +51,10 @@ export class SqliteStore implements Store {
   /** Writes waiting for the next group commit. */
   private queue: Job[] = [];
   private savepoint: (fn: () => unknown) => unknown;
+  /** Runs as last committed here, checked against other connections' commits (see run-cache.ts). */
+  private readonly runCache = new RunCache();
+  /** `PRAGMA data_version` when the cache was last known right. */
+  private dataVersion: unknown = undefined;
 
   private constructor(db: Database.Database) {
     this.db = db;
@@ -61,6 +66,7 @@ export class SqliteStore implements Store {
       runInsert: p(RUN_INSERT),
       runUpdate: p(RUN_UPDATE),
       runGet: p("SELECT * FROM runs WHERE id = ?"),
+      dataVersion: p("PRAGMA data_version").pluck(),
       eventInsert: p("INSERT INTO run_events (run_id, id, type, t, msg, state, payload, client_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"),
       eventByKey: p("SELECT 1 FROM run_events WHERE run_id = ? AND client_key = ?"),
       events: p("SELECT * FROM run_events WHERE run_id = ? AND id > ? ORDER BY id"),
@@ -136,8 +142,8 @@ export class SqliteStore implements Store {
   }
 
   async getRun(id: string): Promise<RunRecord | undefined> {
-    const row = this.stmts.runGet!.get(id) as Row | undefined;
-    return row ? rowToRun(row) : undefined;
+    this.checkForeignWrites();
+    return this.readRun(id);
   }
 
   async listRuns(query: RunQuery = {}): Promise<RunRecord[]> {
@@ -157,9 +163,8 @@ export class SqliteStore implements Store {
 
   async updateRun(id: string, change: (run: RunRecord) => RunChange, options: { key?: string } = {}): Promise<RunRecord | undefined> {
     return this.group(() => {
-      const row = this.stmts.runGet!.get(id) as Row | undefined;
-      if (!row) return undefined;
-      const run = rowToRun(row);
+      const run = this.readRun(id);
+      if (!run) return undefined;
       if (options.key !== undefined && this.stmts.eventByKey!.get(id, options.key)) return run;
       const c = change(run);
       return this.write(c.run, keyFirst(c.events, options.key), c.attempts);
@@ -227,11 +232,51 @@ export class SqliteStore implements Store {
   }
 
   async advanceWebhook(runId: string, cursor: number): Promise<void> {
-    await this.group(() => this.stmts.advance!.run(cursor, runId, cursor));
+    await this.group(() => {
+      if (this.stmts.advance!.run(cursor, runId, cursor).changes > 0) this.runCache.forget(runId);
+    });
   }
 
   async leaseWebhook(runId: string, owner: string, now: number, ms: number): Promise<boolean> {
     return this.group(() => this.stmts.lease!.run(owner, now + ms, runId, owner, now).changes > 0);
+  }
+
+  /** The run as committed (or as the current transaction wrote it): from the cache, else its row. */
+  private readRun(id: string): RunRecord | undefined {
+    const cached = this.runCache.get(id);
+    if (cached) return cached;
+    const row = this.stmts.runGet!.get(id) as Row | undefined;
+    if (!row) return undefined;
+    const run = rowToRun(row);
+    this.runCache.remember(run);
+    return run;
+  }
+
+  /** Drops the run cache when another connection committed to the file since we last looked. */
+  private checkForeignWrites(): void {
+    const v = this.stmts.dataVersion!.get();
+    if (v !== this.dataVersion) {
+      this.runCache.clear();
+      this.dataVersion = v;
+    }
+  }
+
+  /** Runs `fn` as one IMMEDIATE transaction; the run cache takes its writes only if it commits. */
+  private transact<T>(fn: () => T): T {
+    let value: T;
+    try {
+      value = this.db
+        .transaction(() => {
+          this.checkForeignWrites();
+          return fn();
+        })
+        .immediate();
+    } catch (err) {
+      this.runCache.discard();
+      throw err;
+    }
+    this.runCache.publish();
+    return value;
   }
 
   /** Queues a write for the next group commit; settles once that commit is in the file. */
@@ -255,7 +300,7 @@ export class SqliteStore implements Store {
       const job = jobs[0]!;
       let value: unknown;
       try {
-        value = this.db.transaction(job.fn).immediate();
+        value = this.transact(job.fn);
       } catch (err) {
         return job.reject(err);
       }
@@ -268,7 +313,7 @@ export class SqliteStore implements Store {
     let values: unknown[] | undefined;
     try {
       if (!this.db.open) throw new TubularError("TUBULAR_ERR_STORE", "the database is closed");
-      values = this.db.transaction(() => jobs.map((job) => job.fn())).immediate();
+      values = this.transact(() => jobs.map((job) => job.fn()));
     } catch {
       values = undefined;
     }
@@ -279,17 +324,19 @@ export class SqliteStore implements Store {
     const results: Array<{ ok: true; value: unknown } | { ok: false; err: unknown }> = [];
     try {
       if (!this.db.open) throw new TubularError("TUBULAR_ERR_STORE", "the database is closed");
-      this.db
-        .transaction(() => {
-          for (const job of jobs) {
-            try {
-              results.push({ ok: true, value: this.savepoint(job.fn) });
-            } catch (err) {
-              results.push({ ok: false, err });
-            }
+      this.transact(() => {
+        for (const job of jobs) {
+          // A write rolled back to its savepoint leaves no trace in the run cache either.
+          const outer = this.runCache.mark();
+          try {
+            results.push({ ok: true, value: this.savepoint(job.fn) });
+            this.runCache.unmark(outer, true);
+          } catch (err) {
+            results.push({ ok: false, err });
+            this.runCache.unmark(outer, false);
           }
-        })
-        .immediate();
+        }
+      });
     } catch (err) {
       // Nothing of the group was committed: every write fails.
       for (const job of jobs) job.reject(err);
@@ -310,6 +357,7 @@ export class SqliteStore implements Store {
     }
     const out = { ...run, next_event_id: next };
     this.stmts.runUpdate!.run(...runMutableRow(out), out.id);
+    this.runCache.stage(out);
     for (const a of attempts ?? []) this.stmts.attemptUpsert!.run(run.id, a.number, a.worker_id, a.state, a.started_at, a.ended_at, a.error_message);
     return out;
   }
