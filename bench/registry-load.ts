@@ -26,6 +26,15 @@ function send(m: Record<string, unknown>): void {
   process.send!(m);
 }
 
+/**
+ * The last reply, then the channel closed once it is written: disconnecting right after
+ * `process.send` dropped a large reply (32 clients x 1,000 latencies) and the bench saw the
+ * process exit without it.
+ */
+function sendLast(m: Record<string, unknown>): void {
+  process.send!(m, undefined, {}, () => process.disconnect());
+}
+
 function cpuMs(since: NodeJS.CpuUsage): number {
   const c = process.cpuUsage(since);
   return (c.user + c.system) / 1000;
@@ -51,8 +60,7 @@ async function main(): Promise<void> {
       if (m.stop) {
         const cpu = cpuMs(cpu0);
         await worker.close();
-        send({ cpu_ms: cpu });
-        process.disconnect();
+        sendLast({ cpu_ms: cpu });
       }
     });
   } else if (role === "submit") {
@@ -77,8 +85,7 @@ async function main(): Promise<void> {
           }
         }),
       );
-      send({ cpu_ms: cpuMs(cpu0) });
-      process.disconnect();
+      sendLast({ cpu_ms: cpuMs(cpu0) });
     });
   } else if (role === "events") {
     const clients = Number(a);
@@ -111,8 +118,7 @@ async function main(): Promise<void> {
           }
         }),
       );
-      send({ cpu_ms: cpuMs(cpu0), latencies, runs: ids });
-      process.disconnect();
+      sendLast({ cpu_ms: cpuMs(cpu0), latencies, runs: ids });
     });
   } else {
     throw new Error(`unknown role ${role}`);
