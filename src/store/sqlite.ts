@@ -23,6 +23,7 @@ import Database from "better-sqlite3";
 import { TubularError } from "../errors.ts";
 import { LATEST_VERSION, MIGRATIONS } from "./migrations.ts";
 import { RunCache } from "./run-cache.ts";
+import { BACKSTOP_PAGES, SqliteCheckpointer } from "./sqlite-checkpointer.ts";
 import { SqliteTracking } from "./tracking-sqlite.ts";
 import type { AttemptRecord, DefinitionRecord, EventRecord, NewEvent, RunChange, RunRecord, WorkerRecord } from "./records.ts";
 import { RUN_COLUMNS, RUN_MUTABLE, runMutableRow, rowToAttempt, rowToDefinition, rowToEvent, rowToRun, rowToWorker, runToRow, workerToRow } from "./rows.ts";
@@ -56,7 +57,11 @@ export class SqliteStore implements Store {
   /** `PRAGMA data_version` when the cache was last known right. */
   private dataVersion: unknown = undefined;
 
-  private constructor(db: Database.Database) {
+  private constructor(
+    db: Database.Database,
+    /** WAL checkpoints off the answering thread; none for an in-memory database. */
+    private readonly checkpointer: SqliteCheckpointer | undefined,
+  ) {
     this.db = db;
     // Inside the group's transaction a transaction function is a SAVEPOINT: one write's failure undoes only that write.
     this.savepoint = (fn) => db.transaction(fn)();
@@ -103,17 +108,20 @@ export class SqliteStore implements Store {
       db.pragma("synchronous = NORMAL");
       db.pragma("busy_timeout = 5000");
       db.pragma("foreign_keys = ON");
+      db.pragma(`wal_autocheckpoint = ${BACKSTOP_PAGES}`);
       migrate(db, file);
     } catch (err) {
       if (err instanceof TubularError) throw err;
       throw new TubularError("TUBULAR_ERR_STORE", `the database ${file} could not be opened: ${(err as Error).message}`, { file }, { cause: err });
     }
-    return new SqliteStore(db);
+    const onDisk = file !== "" && file !== ":memory:" && !file.startsWith("file::memory:");
+    return new SqliteStore(db, onDisk ? new SqliteCheckpointer(file) : undefined);
   }
 
   async close(): Promise<void> {
     // Writes already asked for are committed (and settled) before the file closes.
     this.commit();
+    await this.checkpointer?.stop();
     if (this.db.open) this.db.close();
   }
 
