@@ -9,11 +9,14 @@
  *    runner, 4 runs at once each); runs submitted -> completed per second,
  *    from the first submission to the last COMPLETED event stored.
  * 2. events: 32 concurrent clients (one process) each appending `--events`
- *    (200) INFO events to their own RUNNING run, each over its own kept-alive
+ *    (1,000) INFO events to their own RUNNING run, each over its own kept-alive
  *    connection with a lean HTTP/1.1 client (bench/lean-http.ts); event
  *    appends per second, and the events the store holds counted afterwards.
+ *    1,000 each (32,000 in all, several seconds) so the figure is the server's
+ *    steady state: with 200 (about 2 s) V8's warm-up and the first WAL
+ *    checkpoints weighed on it.
  *
- *   npx tsx bench/registry.bench.ts [--runs 1000] [--events 200] [--db postgres://...]
+ *   npx tsx bench/registry.bench.ts [--runs 1000] [--events 1000] [--db postgres://...]
  *
  * Profiles: `node --cpu-prof --import tsx bench/registry.bench.ts` profiles
  * the server; BENCH_PROFILE_LOAD=DIR writes one profile per load process.
@@ -43,7 +46,7 @@ const arg = (name: string, def: string) => {
   return i >= 0 ? args[i + 1]! : def;
 };
 const RUNS = Number(arg("runs", "1000"));
-const EVENTS = Number(arg("events", "200"));
+const EVENTS = Number(arg("events", "1000"));
 const CLIENTS = 32;
 const WORKERS = 4;
 const KEY = "bench-key";
