@@ -35,6 +35,9 @@ const RULES: Record<string, Rule[]> = {
   "scaling-fanout1": [AT_LEAST("ratio_to_local", 0.5)],
   "scaling-fanout8": [AT_LEAST("ratio_to_local", 0.5)],
   "scaling-fanout32": [AT_LEAST("ratio_to_local", 0.5), AT_MOST("init_s", 1.5, "median of 5")],
+  // Issue 12's, set for SQLite (PostgreSQL runs have none).
+  "registry-runs": [AT_LEAST("value", 200, "SQLite")],
+  "registry-events": [AT_LEAST("value", 5000, "SQLite, 32 clients")],
 };
 
 function judge(bench: string, figure: string, value: number, rule: Rule): Verdict {
@@ -45,6 +48,7 @@ function judge(bench: string, figure: string, value: number, rule: Rule): Verdic
 /** The verdicts on one bench's own figures (none when it has no target, or per-node scaling runs). */
 export function verdictsOf(result: BenchResult): Verdict[] {
   if (typeof result.processes_option === "string" && result.processes_option !== "packed") return [];
+  if (result.bench.startsWith("registry-") && result.store !== "sqlite") return [];
   const out: Verdict[] = [];
   for (const rule of RULES[result.bench] ?? []) {
     const value = rule.figure === "value" ? result.value : result[rule.figure];

@@ -62,6 +62,8 @@ export class SqliteCheckpointer {
 
   /** A last checkpoint, the thread's connection closed, the thread ended. */
   async stop(): Promise<void> {
+    // Held again while it ends: an unreferenced thread awaited with nothing else to do let the process exit mid-close.
+    this.worker.ref();
     this.worker.postMessage("stop");
     await this.exited;
   }
