@@ -18,12 +18,24 @@
 import type { NodeError } from "../../errors.ts";
 import { keyToEpoch } from "../../graph/epoch.ts";
 import type { Emitted, Task } from "../../graph/scheduler.ts";
+import type { Tube } from "../../graph/tube.ts";
 import { nodeErrorToWire } from "../../protocol/node-error.ts";
 import type { EventValue } from "../../protocol/runner-to-runner.ts";
 import type { TubeEvent } from "../runner.ts";
 import { completionKey } from "./event-groups.ts";
 
 type DoneEntry = EventValue["done"][number];
+
+/**
+ * What a `finished` entry of each runner stands for: its root-level nodes
+ * (nodes inside a map complete per sub-epoch and still travel one by one).
+ * Its readers (the driver, downstream runners) book these in one step.
+ */
+export function finishedNodesOf(tube: Tube, runners: Iterable<{ readonly id: string; readonly nodes: readonly string[] }>): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const plan of runners) out.set(plan.id, plan.nodes.filter((n) => tube.nodes.get(n)?.scope.length === 0));
+  return out;
+}
 type FinishedEntry = NonNullable<EventValue["finished"]>[number];
 
 export class EventBatch {

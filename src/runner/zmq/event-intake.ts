@@ -13,6 +13,7 @@ import type { EpochLedger } from "../epoch-ledger.ts";
 import type { TubeEvent } from "../runner.ts";
 import type { CommandNode } from "./command-node.ts";
 import { completionKey, groupEvents } from "./event-groups.ts";
+import { finishedNodesOf } from "./event-batch.ts";
 import type { Placement } from "./placement.ts";
 import type { Roster } from "./roster.ts";
 
@@ -31,7 +32,7 @@ export interface EventIntakeDeps {
 
 export class EventIntake {
   /** Root-level nodes of each runner: what a `finished` entry of that runner stands for (event-batch.ts). */
-  private readonly rootNodesOf = new Map<string, string[]>();
+  private readonly rootNodesOf: Map<string, string[]>;
   /** The same, less the nodes whose values the driver needs: what a completion passed on by another runner may book. */
   private readonly passableOf = new Map<string, string[]>();
   /** Nodes whose values the driver needs: readers of a driver node, and maps (their items open sub-epochs). */
@@ -43,11 +44,8 @@ export class EventIntake {
     for (const node of tube.nodes.values()) {
       if (node.definition.special === "map" || tube.downstream.get(node.id)!.some((d) => driver.has(d))) this.valuesNeeded.add(node.id);
     }
-    for (const plan of placement.runners.values()) {
-      const roots = plan.nodes.filter((n) => tube.nodes.get(n)?.scope.length === 0);
-      this.rootNodesOf.set(plan.id, roots);
-      this.passableOf.set(plan.id, roots.filter((n) => !this.valuesNeeded.has(n)));
-    }
+    this.rootNodesOf = finishedNodesOf(tube, placement.runners.values());
+    for (const [id, roots] of this.rootNodesOf) this.passableOf.set(id, roots.filter((n) => !this.valuesNeeded.has(n)));
   }
 
   onEvent(msg: MessageOf<"event">): void {

@@ -33,7 +33,7 @@ import { nestedRuns } from "../local.ts";
 import { TaskPump } from "../task-pump.ts";
 import type { RunnerProcessConfig } from "../../protocol/runner-config.ts";
 import { completionKey, groupEvents } from "./event-groups.ts";
-import { EventBatch } from "./event-batch.ts";
+import { EventBatch, finishedNodesOf } from "./event-batch.ts";
 import { COMMAND_ID, COMMAND_TOPIC, PROCESS_TOPIC, allValuesTopic, doneTopic, eventTopic } from "./topics.ts";
 import { HeartbeatThread, defaultHeartbeatWorker } from "./heartbeat-thread.ts";
 
@@ -63,7 +63,7 @@ export class NodeRunner {
   /** What this runner publishes after the current round of work (made once the tube is loaded). */
   private batch: EventBatch | undefined;
   /** Root-level nodes of each runner: what a `finished` entry of that runner stands for. */
-  private readonly rootNodesOf = new Map<string, string[]>();
+  private rootNodesOf = new Map<string, string[]>();
   /** `ctx.log` metrics of this round of work, sent to the command node with its end. */
   private pendingMetrics: MetricPoint[] = [];
   private readonly metric = (m: NodeMetric): void => void this.pendingMetrics.push({ node_id: m.nodeId, name: m.name, value: m.value, step: m.step });
@@ -113,7 +113,7 @@ export class NodeRunner {
     const local = new Set(this.nodeIds);
     this.scheduler = new Scheduler(this.tube, { local, tracked: local, firstEpoch: 0 });
     this.batch = new EventBatch(this.id, readElsewhere(this.tube, local));
-    for (const plan of Object.values(this.config.runners)) this.rootNodesOf.set(plan.id, plan.nodes.filter((n) => this.tube.nodes.get(n)?.scope.length === 0));
+    this.rootNodesOf = finishedNodesOf(this.tube, Object.values(this.config.runners));
 
     const curve = this.config.curve;
     if (curve) {
